@@ -1,0 +1,29 @@
+"""Pre-train VideoMAE. With no arguments: the embedded demo (synthetic videos, vit_tiny, CPU).
+
+python scripts/pretrain.py dataset=k400 data.root=/data/k400 trainer.devices=8
+"""
+
+import os
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from videomae.errors import ConfigError  # noqa: E402
+from videomae.training.pretrain import run  # noqa: E402
+
+
+@hydra.main(config_path="../configs", config_name="pretrain", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    try:
+        run(cfg, HydraConfig.get().runtime.output_dir)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Named model sizes and the public factories."""
+
+from videomae.models.videomae import VideoMAEPretrain
+
+# Encoder width/depth/heads and decoder width/heads of the paper's sizes. Decoder depth is 4.
+MODEL_SIZES: dict[str, dict] = {
+    "vit_tiny": dict(embed_dim=192, depth=12, num_heads=3, decoder_embed_dim=128, decoder_num_heads=2),
+    "vit_small": dict(embed_dim=384, depth=12, num_heads=6, decoder_embed_dim=192, decoder_num_heads=3),
+    "vit_base": dict(embed_dim=768, depth=12, num_heads=12, decoder_embed_dim=384, decoder_num_heads=6),
+    "vit_large": dict(embed_dim=1024, depth=24, num_heads=16, decoder_embed_dim=512, decoder_num_heads=8),
+    "vit_huge": dict(embed_dim=1280, depth=32, num_heads=16, decoder_embed_dim=640, decoder_num_heads=8),
+    "vit_giant": dict(
+        embed_dim=1408,
+        depth=40,
+        num_heads=16,
+        decoder_embed_dim=512,
+        decoder_num_heads=8,
+        patch_size=14,
+        mlp_ratio=48 / 11,
+    ),
+}
+
+
+def model_config(name: str, **overrides) -> dict:
+    """The full constructor arguments of a named size, with overrides applied."""
+    if name not in MODEL_SIZES:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_SIZES)}")
+    return {**MODEL_SIZES[name], **overrides}
+
+
+def create_pretrain_model(name: str, **overrides) -> VideoMAEPretrain:
+    """A pre-training VideoMAE of a named size, e.g. `create_pretrain_model("vit_base")`."""
+    return VideoMAEPretrain(**model_config(name, **overrides))

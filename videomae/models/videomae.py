@@ -1,0 +1,237 @@
+"""VideoMAE encoder, decoder and pre-training model, with the math of the original code.
+
+Videos are (B, C, T, H, W), normalized with the ImageNet mean and std. Masks are (B, N) bool,
+True = masked, with the same number of masked tokens in every sample.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from videomae.models.layers import (
+    LAYER_NORM_EPS,
+    TubeEmbed,
+    init_weights,
+    make_blocks,
+    num_masked_per_sample,
+    run_blocks,
+    sinusoid_table,
+)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def as_pair(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    if isinstance(size, int):
+        return size, size
+    height, width = size
+    return int(height), int(width)
+
+
+def patchify(videos: torch.Tensor, tubelet_size: int, patch_size: int) -> torch.Tensor:
+    """b c (t p0) (h p1) (w p2) -> b (t h w) (p0 p1 p2) c."""
+    B, C, T, H, W = videos.shape
+    t, h, w = T // tubelet_size, H // patch_size, W // patch_size
+    x = videos.reshape(B, C, t, tubelet_size, h, patch_size, w, patch_size)
+    x = x.permute(0, 2, 4, 6, 3, 5, 7, 1)
+    return x.reshape(B, t * h * w, tubelet_size * patch_size * patch_size, C)
+
+
+def unnormalize(videos: torch.Tensor) -> torch.Tensor:
+    """ImageNet-normalized videos back to [0, 1] pixels."""
+    mean = videos.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1, 1)
+    std = videos.new_tensor(IMAGENET_STD).view(1, 3, 1, 1, 1)
+    return videos * std + mean
+
+
+class PositionTable(nn.Module):
+    """Fixed sinusoid positions; rebuilt for another token count (it is a function, not a weight)."""
+
+    def __init__(self, num_positions: int, dim: int):
+        super().__init__()
+        self.dim = dim
+        self.register_buffer("table", sinusoid_table(num_positions, dim), persistent=False)
+
+    def forward(self, num_positions: int, like: torch.Tensor) -> torch.Tensor:
+        table = self.table
+        if table.shape[1] != num_positions:
+            table = sinusoid_table(num_positions, self.dim).to(table.device)
+        return table.to(like.dtype)
+
+
+class VideoMAEEncoder(nn.Module):
+    """ViT over tube tokens; with a mask it sees only the visible tokens."""
+
+    def __init__(
+        self,
+        img_size: int | tuple[int, int] = 224,
+        num_frames: int = 16,
+        patch_size: int = 16,
+        tubelet_size: int = 2,
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path_rate: float = 0.0,
+        init_values: float = 0.0,
+        final_norm: bool = True,
+    ):
+        super().__init__()
+        self.embed_dim = embed_dim
+        self.patch_embed = TubeEmbed(patch_size, tubelet_size, 3, embed_dim)
+        self.grid = self.patch_embed.grid(num_frames, *as_pair(img_size))
+        self.num_tokens = self.grid[0] * self.grid[1] * self.grid[2]
+        self.pos_embed = PositionTable(self.num_tokens, embed_dim)
+        self.blocks = make_blocks(
+            embed_dim, depth, num_heads, mlp_ratio, qkv_bias, drop_path_rate, init_values
+        )
+        # Mean-pooling classifiers use fc_norm on the pooled feature instead of this norm.
+        self.norm = nn.LayerNorm(embed_dim, eps=LAYER_NORM_EPS) if final_norm else nn.Identity()
+        self.grad_checkpointing = False
+
+    def forward(self, videos: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.patch_embed(videos)
+        x = x + self.pos_embed(x.shape[1], x)
+        if mask is not None:
+            B, _, D = x.shape
+            x = x[~mask].reshape(B, -1, D)
+        x = run_blocks(self.blocks, x, self.grad_checkpointing)
+        return self.norm(x)
+
+
+class VideoMAEDecoder(nn.Module):
+    """Light transformer that predicts the pixels of the last `num_masked` tokens."""
+
+    def __init__(
+        self,
+        embed_dim: int,
+        depth: int,
+        num_heads: int,
+        num_outputs: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        init_values: float = 0.0,
+    ):
+        super().__init__()
+        self.blocks = make_blocks(embed_dim, depth, num_heads, mlp_ratio, qkv_bias, 0.0, init_values)
+        self.norm = nn.LayerNorm(embed_dim, eps=LAYER_NORM_EPS)
+        self.head = nn.Linear(embed_dim, num_outputs)
+        self.grad_checkpointing = False
+
+    def forward(self, x: torch.Tensor, num_masked: int) -> torch.Tensor:
+        x = run_blocks(self.blocks, x, self.grad_checkpointing)
+        return self.head(self.norm(x[:, -num_masked:]))
+
+
+class VideoMAEPretrain(nn.Module):
+    """Masked video autoencoder: `forward(videos, mask) -> (loss, pred)`."""
+
+    def __init__(
+        self,
+        img_size: int | tuple[int, int] = 224,
+        num_frames: int = 16,
+        patch_size: int = 16,
+        tubelet_size: int = 2,
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        decoder_embed_dim: int = 384,
+        decoder_depth: int = 4,
+        decoder_num_heads: int = 6,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path_rate: float = 0.0,
+        init_values: float = 0.0,
+        norm_pix_loss: bool = True,
+        grad_checkpointing: bool = False,
+    ):
+        super().__init__()
+        self.patch_size = patch_size
+        self.tubelet_size = tubelet_size
+        self.norm_pix_loss = norm_pix_loss
+        self.encoder = VideoMAEEncoder(
+            img_size,
+            num_frames,
+            patch_size,
+            tubelet_size,
+            embed_dim,
+            depth,
+            num_heads,
+            mlp_ratio,
+            qkv_bias,
+            drop_path_rate,
+            init_values,
+        )
+        self.encoder_to_decoder = nn.Linear(embed_dim, decoder_embed_dim, bias=False)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
+        self.pos_embed = PositionTable(self.encoder.num_tokens, decoder_embed_dim)
+        self.decoder = VideoMAEDecoder(
+            decoder_embed_dim,
+            decoder_depth,
+            decoder_num_heads,
+            3 * tubelet_size * patch_size * patch_size,
+            mlp_ratio,
+            qkv_bias,
+            init_values,
+        )
+        self.apply(init_weights)
+        nn.init.trunc_normal_(self.mask_token, std=0.02)
+        self.set_grad_checkpointing(grad_checkpointing)
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        """Token grid (t, h, w) of the configured input size; masks are drawn on it."""
+        return self.encoder.grid
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.encoder.grad_checkpointing = enable
+        self.decoder.grad_checkpointing = enable
+
+    def no_weight_decay(self) -> set[str]:
+        return {"mask_token"}
+
+    def forward_encoder(self, videos: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder(videos, mask)
+
+    def forward_decoder(self, x_vis: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Visible tokens first, then one mask token per masked position, each with its position."""
+        x_vis = self.encoder_to_decoder(x_vis)
+        B, _, D = x_vis.shape
+        pos = self.pos_embed(mask.shape[1], x_vis).expand(B, -1, -1)
+        pos_vis = pos[~mask].reshape(B, -1, D)
+        pos_masked = pos[mask].reshape(B, -1, D)
+        x = torch.cat([x_vis + pos_vis, self.mask_token + pos_masked], dim=1)
+        return self.decoder(x, pos_masked.shape[1])
+
+    @torch.no_grad()
+    def forward_target(self, videos: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Pixels of the masked tokens, normalized per patch and channel; always fp32."""
+        with torch.autocast(videos.device.type, enabled=False):
+            patches = patchify(unnormalize(videos.float()), self.tubelet_size, self.patch_size)
+            if self.norm_pix_loss:
+                mean = patches.mean(dim=-2, keepdim=True)
+                std = patches.var(dim=-2, unbiased=True, keepdim=True).sqrt()
+                patches = (patches - mean) / (std + 1e-6)
+            target = patches.flatten(2)
+            return target[mask].reshape(target.shape[0], -1, target.shape[-1])
+
+    def forward_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(pred.float(), target)
+
+    def forward(self, videos: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if mask.shape != (videos.shape[0], self._num_tokens(videos)):
+            raise ValueError(
+                f"mask shape {tuple(mask.shape)} does not match videos {tuple(videos.shape)}: "
+                f"expected (batch, {self._num_tokens(videos)})"
+            )
+        num_masked_per_sample(mask)
+        x_vis = self.forward_encoder(videos, mask)
+        pred = self.forward_decoder(x_vis, mask)
+        loss = self.forward_loss(pred, self.forward_target(videos, mask))
+        return loss, pred
+
+    def _num_tokens(self, videos: torch.Tensor) -> int:
+        t, h, w = self.encoder.patch_embed.grid(*videos.shape[2:])
+        return t * h * w

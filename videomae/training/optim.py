@@ -1,0 +1,48 @@
+"""AdamW with the paper's no-decay rule, learning-rate scaling and the per-step schedule."""
+
+import math
+
+import torch
+from timm.optim import param_groups_weight_decay
+from timm.scheduler import CosineLRScheduler
+from torch import nn
+
+
+def scaled_lr(base_lr: float, effective_batch: int) -> float:
+    """The paper's linear scaling rule: lr = base_lr x effective batch / 256."""
+    return base_lr * effective_batch / 256
+
+
+def build_adamw(
+    model: nn.Module, lr: float, weight_decay: float, betas, fused: bool = False
+) -> torch.optim.AdamW:
+    """AdamW; biases, norms (1-D parameters) and the model's tokens get no weight decay."""
+    skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else ()
+    groups = param_groups_weight_decay(model, weight_decay, no_weight_decay_list=skip)
+    return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), fused=fused)
+
+
+def build_warmup_cosine(
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    warmup_steps: int,
+    warmup_lr: float,
+    min_lr: float,
+) -> CosineLRScheduler:
+    """Linear warm-up from `warmup_lr`, then cosine to `min_lr`, updated every optimizer step."""
+    warmup_steps = min(warmup_steps, max(total_steps - 1, 0))
+    return CosineLRScheduler(
+        optimizer,
+        t_initial=max(total_steps - warmup_steps, 1),
+        lr_min=min_lr,
+        warmup_t=warmup_steps,
+        warmup_lr_init=warmup_lr,
+        warmup_prefix=True,
+        t_in_epochs=False,
+    )
+
+
+def warmup_steps_for(warmup_epochs: float, steps_per_epoch: int, warmup_steps: int | None) -> int:
+    if warmup_steps is not None:
+        return int(warmup_steps)
+    return int(math.ceil(warmup_epochs * steps_per_epoch))
