@@ -92,3 +92,27 @@ def test_hf_mapping_round_trip():
     assert back.keys() == ours.keys()
     for key in ours:
         torch.testing.assert_close(back[key], ours[key], rtol=0, atol=0)
+
+
+def test_classifier_matches_transformers():
+    from transformers import VideoMAEForVideoClassification
+
+    from videomae import create_classifier
+
+    cfg = CONFIGS["cube16"]
+    config = hf_reference(cfg, True).config
+    config.use_mean_pooling = True
+    config.num_labels = 5
+    ref = VideoMAEForVideoClassification(config).eval()
+    ref.fc_norm.eps = 1e-6  # transformers hard-codes 1e-5 here; the original uses 1e-6
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.normal_(0, 0.2)
+    torch.manual_seed(0)
+    ours = create_classifier("vit_tiny", 5, **cfg).eval()
+    ours.load_state_dict(hf_to_ours(ref.state_dict()), strict=True)
+    videos = torch.randn(2, 3, cfg["num_frames"], cfg["img_size"], cfg["img_size"])
+    with torch.no_grad():
+        logits = ours(videos)
+        expected = ref(videos.transpose(1, 2)).logits
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5 * expected.abs().max().item())

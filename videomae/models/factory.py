@@ -1,5 +1,6 @@
 """Named model sizes and the public factories."""
 
+from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.videomae import VideoMAEPretrain
 
 # Encoder width/depth/heads and decoder width/heads of the paper's sizes. Decoder depth is 4.
@@ -31,3 +32,8 @@ def model_config(name: str, **overrides) -> dict:
 def create_pretrain_model(name: str, **overrides) -> VideoMAEPretrain:
     """A pre-training VideoMAE of a named size, e.g. `create_pretrain_model("vit_base")`."""
     return VideoMAEPretrain(**model_config(name, **overrides))
+
+
+def create_classifier(name: str, num_classes: int, **overrides) -> VideoMAEClassifier:
+    """A mean-pooling classifier on a named encoder size; decoder settings are ignored."""
+    return VideoMAEClassifier(num_classes=num_classes, **model_config(name, **overrides))

@@ -1,0 +1,14 @@
+"""Benchmarks: `python scripts/benchmark.py model --help`, `python scripts/benchmark.py data --help`."""
+
+import importlib
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+COMMANDS = {"model": "videomae.benchmarks.model", "data": "videomae.benchmarks.data"}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(f"usage: {sys.argv[0]} {{{','.join(COMMANDS)}}} [options]")
+    importlib.import_module(COMMANDS[sys.argv[1]]).main(sys.argv[2:])

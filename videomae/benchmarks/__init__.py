@@ -1,0 +1,1 @@
+"""Benchmarks behind `scripts/benchmark.py`: `model` (the training step) and `data` (the loader)."""

@@ -1,0 +1,80 @@
+"""VideoMAE classifier for fine-tuning: the encoder on all tokens, mean pooled."""
+
+import torch
+from torch import nn
+
+from videomae.models.layers import LAYER_NORM_EPS
+from videomae.models.videomae import VideoMAEEncoder
+
+
+def _init_finetune_weights(module: nn.Module) -> None:
+    """The original fine-tuning init: truncated-normal linears, unit layer norms."""
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+class VideoMAEClassifier(nn.Module):
+    """`forward(videos) -> logits`: mean of all token features -> fc_norm -> dropout -> head."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        img_size: int | tuple[int, int] = 224,
+        num_frames: int = 16,
+        patch_size: int = 16,
+        tubelet_size: int = 2,
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path_rate: float = 0.0,
+        init_values: float = 0.0,
+        fc_drop_rate: float = 0.0,
+        init_scale: float = 0.001,
+        grad_checkpointing: bool = False,
+        **_decoder_args,
+    ):
+        super().__init__()
+        self.num_classes = num_classes
+        self.encoder = VideoMAEEncoder(
+            img_size,
+            num_frames,
+            patch_size,
+            tubelet_size,
+            embed_dim,
+            depth,
+            num_heads,
+            mlp_ratio,
+            qkv_bias,
+            drop_path_rate,
+            init_values,
+            final_norm=False,
+        )
+        self.fc_norm = nn.LayerNorm(embed_dim, eps=LAYER_NORM_EPS)
+        self.fc_dropout = nn.Dropout(fc_drop_rate)
+        self.head = nn.Linear(embed_dim, num_classes)
+        self.apply(_init_finetune_weights)
+        with torch.no_grad():  # a near-zero head keeps early fine-tuning from wrecking the features
+            self.head.weight.mul_(init_scale)
+            self.head.bias.mul_(init_scale)
+        self.encoder.grad_checkpointing = grad_checkpointing
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        return self.encoder.grid
+
+    def no_weight_decay(self) -> set[str]:
+        return set()
+
+    def forward_features(self, videos: torch.Tensor) -> torch.Tensor:
+        """Pooled (B, D) feature of each video."""
+        return self.fc_norm(self.encoder(videos).mean(dim=1))
+
+    def forward(self, videos: torch.Tensor) -> torch.Tensor:
+        return self.head(self.fc_dropout(self.forward_features(videos)))
