@@ -29,11 +29,12 @@ class MaskGenerator:
             raise ConfigError(
                 f"mask.ratio={self.ratio} must be between 0 and 1 (exclusive); the paper uses 0.9"
             )
-        if self.num_masked == 0:
+        masked = int(self.ratio * self._pool)
+        if masked == 0:
             raise ConfigError(
                 f"mask.ratio={self.ratio} masks no token on the {self._pool}-token grid; raise mask.ratio"
             )
-        if self.num_masked == self._pool:
+        if masked == self._pool:
             raise ConfigError(
                 f"mask.ratio={self.ratio} leaves no visible token on the {self._pool}-token grid; "
                 "lower mask.ratio"

@@ -83,7 +83,7 @@ def render_video(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> n
             stripe=rng.uniform(0.15, 0.35),
             speed=rng.uniform(0.8, 1.6) * size / 80,
             spin=rng.uniform(0.08, 0.18),
-            rate=rng.uniform(0.02, 0.035),
+            rate=rng.uniform(0.03, 0.05),
         )
         objects.append(obj)
     frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
@@ -98,9 +98,9 @@ def render_video(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> n
             elif motion in ("clockwise", "counterclockwise"):
                 angle += obj["spin"] * t * (1 if motion == "clockwise" else -1)
             else:
-                # Grow from 0.6x, shrink from 1.6x (x the drawn radius): the same range both ways.
+                # Grow from half the drawn radius, shrink back to it: the same range both ways.
                 scale = np.exp(obj["rate"] * (t if motion == "grow" else num_frames - 1 - t))
-                radius *= 0.6 * scale
+                radius *= 0.5 * scale
             _draw_polygon(frame, xs, ys, obj, cx, cy, radius, angle)
         frames[t] = (frame * 255).astype(np.uint8)
     return frames

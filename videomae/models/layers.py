@@ -117,7 +117,7 @@ def make_blocks(
     init_values: float = 0.0,
 ) -> nn.ModuleList:
     """`depth` blocks with drop path rising linearly from 0 to `drop_path_rate`."""
-    rates = torch.linspace(0, drop_path_rate, depth).tolist() if depth else []
+    rates = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()
     return nn.ModuleList(Block(dim, num_heads, mlp_ratio, qkv_bias, rate, init_values) for rate in rates)
 
 

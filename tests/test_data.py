@@ -1,0 +1,104 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY_SYNTHETIC
+
+from videomae.data.annotations import AnnotationError, read_list
+from videomae.data.dataset import VideoClipDataset
+from videomae.data.sampling import ClipSampler, dense_indices
+from videomae.data.synthetic import CLASSES, SyntheticSpec, ensure_synthetic, render_video
+from videomae.data.transforms import PretrainTransform
+from videomae.data.video import read_frames
+
+
+def test_synthetic_videos_are_real_h264_files_read_by_decord(synthetic_root):
+    import av
+
+    data_dir = ensure_synthetic(synthetic_root, TINY_SYNTHETIC)
+    samples = read_list(os.path.join(data_dir, "train.csv"))
+    assert len(samples) == TINY_SYNTHETIC.num_train_per_class * len(CLASSES)
+    assert sorted({label for _, label in samples}) == list(range(len(CLASSES)))
+    path = samples[0][0]
+    with av.open(path) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+    frames = read_frames(path, lambda n: np.arange(n))
+    assert frames.shape == (TINY_SYNTHETIC.num_frames, 64, 64, 3) and frames.dtype == np.uint8
+    with open(os.path.join(data_dir, "train.csv")) as f:
+        line = f.readline().split()
+    assert len(line) == 2 and line[0].endswith(".mp4") and line[1].isdigit()
+
+
+def test_synthetic_generation_is_cached_and_seeded(synthetic_root):
+    data_dir = ensure_synthetic(synthetic_root, TINY_SYNTHETIC)
+    stamp = os.path.getmtime(os.path.join(data_dir, "spec.json"))
+    assert ensure_synthetic(synthetic_root, TINY_SYNTHETIC) == data_dir
+    assert os.path.getmtime(os.path.join(data_dir, "spec.json")) == stamp
+    spec = SyntheticSpec(size=64, num_frames=8)
+    a = render_video(3, spec, np.random.default_rng(5))
+    assert np.array_equal(a, render_video(3, spec, np.random.default_rng(5)))
+
+
+def test_synthetic_classes_differ_only_in_motion():
+    """With the same random draws, every class starts from the same frame, and 'grow' played
+    backwards is exactly 'shrink': appearance says nothing about the class, motion does."""
+    spec = SyntheticSpec(size=64, num_frames=16)
+    videos = {name: render_video(i, spec, np.random.default_rng(7)) for i, name in enumerate(CLASSES)}
+    first = videos["right"][0]
+    for name in ("left", "down", "up", "clockwise", "counterclockwise"):
+        assert np.array_equal(videos[name][0], first)
+        assert not np.array_equal(videos[name][-1], videos["right"][-1])
+    assert np.array_equal(videos["grow"][::-1], videos["shrink"])
+    for frames in videos.values():
+        assert np.abs(np.diff(frames.astype(np.float32), axis=0)).mean() > 0.05  # nothing is static
+
+
+def test_list_errors_name_the_file_and_line(tmp_path):
+    bad = tmp_path / "train.csv"
+    bad.write_text("a.mp4 1\nb.mp4 x\n")
+    with pytest.raises(AnnotationError, match=r"train.csv:2: expected 'path label'"):
+        read_list(str(bad))
+    ok = tmp_path / "pre.csv"
+    ok.write_text("dir with space/a.mp4 0 -1\nb.mp4 3\n")
+    assert read_list(str(ok)) == [(str(tmp_path / "dir with space/a.mp4"), 0), (str(tmp_path / "b.mp4"), 3)]
+
+
+def test_dense_sampling_windows_and_short_videos():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        idx = dense_indices(300, 16, 4, rng)
+        assert len(idx) == 16 and idx.min() >= 0 and idx.max() < 300
+        assert (np.diff(idx) == 4).all()
+    short = dense_indices(20, 16, 4, rng)  # shorter than the window: all frames, last one repeated
+    assert len(short) == 16 and short[0] == 0 and (short[5:] == 19).all()
+    assert list(short[:5]) == [0, 4, 8, 12, 16]
+
+
+def test_broken_videos_are_skipped_and_counted(synthetic_root, tmp_path):
+    data_dir = ensure_synthetic(synthetic_root, TINY_SYNTHETIC)
+    good = read_list(os.path.join(data_dir, "train.csv"))[0]
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "garbage.mp4").write_bytes(os.urandom(4096))
+    samples = [
+        (str(tmp_path / "empty.mp4"), 0),
+        (str(tmp_path / "garbage.mp4"), 0),
+        (str(tmp_path / "missing.mp4"), 0),
+        good,
+    ]
+    dataset = VideoClipDataset(samples, ClipSampler(4, "dense", 2), PretrainTransform(32, flip=False))
+    skipped = 0
+    for i in range(3):
+        item = dataset[i]
+        assert item["video"].shape == (3, 4, 32, 32) and item["video"].dtype == torch.uint8
+        skipped += item["skipped"]
+    assert skipped >= 3
+    assert dataset[3]["skipped"] == 0
+
+
+def test_repeated_sampling_gives_several_augmented_clips(synthetic_root):
+    data_dir = ensure_synthetic(synthetic_root, TINY_SYNTHETIC)
+    samples = read_list(os.path.join(data_dir, "train.csv"))
+    dataset = VideoClipDataset(samples, ClipSampler(4, "dense", 2), PretrainTransform(32), num_sample=3)
+    item = dataset[0]
+    assert item["video"].shape == (3, 3, 4, 32, 32)
