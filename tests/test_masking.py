@@ -49,3 +49,30 @@ def test_ratio_that_masks_nothing_or_everything_names_the_key():
         MaskGenerator("tube", 0.2, (2, 2, 2))
     with pytest.raises(ConfigError, match=r"mask.type='block' is not one of tube, random"):
         MaskGenerator("block", 0.9, (2, 2, 2))
+
+
+@pytest.mark.parametrize("decoder_ratio", [0.25, 0.5, 0.75])
+def test_dual_masking_decodes_a_running_cell_share_of_the_masked_tokens(decoder_ratio):
+    gen = MaskGenerator("tube", 0.9, (8, 14, 14), decoder_ratio=decoder_ratio)
+    mask, targets = gen.draw(16)
+    assert (targets & ~mask).sum() == 0  # only masked tokens are reconstructed
+    assert (targets.sum(1) == gen.num_decoded).all()
+    assert gen.num_decoded == gen.num_masked - int(decoder_ratio * gen.num_masked)
+    # Within each time step, the decoded tokens follow the running cell: in every 2x2 cell the
+    # same slots are dropped for every masked position, and the dropped slots move over time.
+    dropped = (mask & ~targets).view(16, 8, 14, 14)
+    cells = dropped.view(16, 8, 7, 2, 7, 2).permute(0, 1, 2, 4, 3, 5).reshape(16, 8, 49, 4)
+    per_slot = cells.sum(2)  # (B, t, 4): how often each cell slot is dropped
+    top = per_slot.topk(int(4 * decoder_ratio), dim=-1).indices.sort(-1).values
+    assert not (top[:, 1:] == top[:, :1]).all()  # the pattern runs over time
+    assert len({tuple(t[0].tolist()) for t in top}) > 1  # and starts at a random phase
+
+
+def test_without_decoder_ratio_targets_are_all_masked_tokens():
+    mask, targets = MaskGenerator("tube", 0.9, (2, 4, 4)).draw(3)
+    assert targets is None and mask.shape == (3, 32)
+
+
+def test_decoder_ratio_must_fit_the_running_cell():
+    with pytest.raises(ConfigError, match=r"mask.decoder_ratio=0.3 is not one of"):
+        MaskGenerator("tube", 0.9, (2, 4, 4), decoder_ratio=0.3)

@@ -138,3 +138,19 @@ def test_layer_scale_and_drop_path_are_wired():
     assert model.encoder.blocks[0].gamma_1.shape == (32,)
     assert model.encoder.blocks[1].drop_path.drop_prob == pytest.approx(0.2)
     assert "encoder.blocks.0.gamma_1" in model.state_dict()
+
+
+def test_dual_masking_reconstructs_only_the_decoder_targets():
+    torch.manual_seed(0)
+    model = tiny(num_frames=8, img_size=64)
+    gen = MaskGenerator("tube", 0.9, model.grid, decoder_ratio=0.5)
+    videos = torch.randn(2, 3, 8, 64, 64)
+    mask, targets = gen.draw(2)
+    loss, pred = model(videos, mask, targets)
+    assert pred.shape[1] == gen.num_decoded < gen.num_masked
+    expected = torch.nn.functional.mse_loss(pred, model.forward_target(videos, targets))
+    torch.testing.assert_close(loss, expected)
+    # Decoding every masked token is the plain VideoMAE path.
+    full_loss, full_pred = model(videos, mask, mask)
+    torch.testing.assert_close(full_loss, model(videos, mask)[0])
+    assert full_pred.shape[1] == gen.num_masked

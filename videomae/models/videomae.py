@@ -195,19 +195,19 @@ class VideoMAEPretrain(nn.Module):
     def forward_encoder(self, videos: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.encoder(videos, mask)
 
-    def forward_decoder(self, x_vis: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Visible tokens first, then one mask token per masked position, each with its position."""
+    def forward_decoder(self, x_vis: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Visible tokens first, then one mask token per target position, each with its position."""
         x_vis = self.encoder_to_decoder(x_vis)
         B, _, D = x_vis.shape
         pos = self.pos_embed(mask.shape[1], x_vis).expand(B, -1, -1)
         pos_vis = pos[~mask].reshape(B, -1, D)
-        pos_masked = pos[mask].reshape(B, -1, D)
-        x = torch.cat([x_vis + pos_vis, self.mask_token + pos_masked], dim=1)
-        return self.decoder(x, pos_masked.shape[1])
+        pos_targets = pos[targets].reshape(B, -1, D)
+        x = torch.cat([x_vis + pos_vis, self.mask_token + pos_targets], dim=1)
+        return self.decoder(x, pos_targets.shape[1])
 
     @torch.no_grad()
-    def forward_target(self, videos: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Pixels of the masked tokens, normalized per patch and channel; always fp32."""
+    def forward_target(self, videos: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Pixels of the target tokens, normalized per patch and channel; always fp32."""
         with torch.autocast(videos.device.type, enabled=False):
             patches = patchify(unnormalize(videos.float()), self.tubelet_size, self.patch_size)
             if self.norm_pix_loss:
@@ -215,21 +215,29 @@ class VideoMAEPretrain(nn.Module):
                 std = patches.var(dim=-2, unbiased=True, keepdim=True).sqrt()
                 patches = (patches - mean) / (std + 1e-6)
             target = patches.flatten(2)
-            return target[mask].reshape(target.shape[0], -1, target.shape[-1])
+            return target[targets].reshape(target.shape[0], -1, target.shape[-1])
 
     def forward_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(pred.float(), target)
 
-    def forward(self, videos: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if mask.shape != (videos.shape[0], self._num_tokens(videos)):
+    def forward(
+        self, videos: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`targets`: the masked tokens to reconstruct (VideoMAE V2 dual masking); default all."""
+        expected = (videos.shape[0], self._num_tokens(videos))
+        if mask.shape != expected:
             raise ValueError(
                 f"mask shape {tuple(mask.shape)} does not match videos {tuple(videos.shape)}: "
-                f"expected (batch, {self._num_tokens(videos)})"
+                f"expected {expected}"
             )
         num_masked_per_sample(mask)
+        if targets is None:
+            targets = mask
+        elif targets.shape != expected:
+            raise ValueError(f"targets shape {tuple(targets.shape)} does not match mask {expected}")
         x_vis = self.forward_encoder(videos, mask)
-        pred = self.forward_decoder(x_vis, mask)
-        loss = self.forward_loss(pred, self.forward_target(videos, mask))
+        pred = self.forward_decoder(x_vis, mask, targets)
+        loss = self.forward_loss(pred, self.forward_target(videos, targets))
         return loss, pred
 
     def _num_tokens(self, videos: torch.Tensor) -> int:

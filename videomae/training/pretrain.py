@@ -1,6 +1,7 @@
 """The pre-training run behind `scripts/pretrain.py`: config in, checkpoints out."""
 
 import os
+import warnings
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
@@ -72,6 +73,8 @@ def build_callbacks(cfg: DictConfig, checkpoint_dir: str) -> list[pl.Callback]:
 
 def run(cfg: DictConfig, run_dir: str) -> str:
     """Pre-train as `cfg` says; returns the path of the last checkpoint."""
+    # The module, not the datamodule, owns device-side batch handling: that is intended.
+    warnings.filterwarnings("ignore", message=r".*overridden `on_(before|after)_batch_transfer`")
     checkpoint_dir = os.path.join(run_dir, "checkpoints")
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg)

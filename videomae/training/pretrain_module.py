@@ -28,7 +28,9 @@ class PretrainModule(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.model = create_pretrain_model(**model)
-        self.mask_generator = MaskGenerator(mask["type"], float(mask["ratio"]), self.model.grid)
+        self.mask_generator = MaskGenerator(
+            mask["type"], float(mask["ratio"]), self.model.grid, float(mask.get("decoder_ratio", 0.0))
+        )
         self.skipped_videos = 0
 
     def on_fit_start(self) -> None:
@@ -48,8 +50,8 @@ class PretrainModule(pl.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         videos = batch["video"]
-        mask = self.mask_generator(videos.shape[0], videos.device)
-        loss, _ = self.model(videos, mask)
+        mask, targets = self.mask_generator.draw(videos.shape[0], videos.device)
+        loss, _ = self.model(videos, mask, targets)
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], prog_bar=True)
         self.log("data/skipped_videos", float(self.skipped_videos), reduce_fx="sum", sync_dist=True)

@@ -1,0 +1,207 @@
+"""Time the pre-training step (forward, backward, AdamW) and compare with transformers.
+
+    python scripts/benchmark.py model --model vit_small --frames 16 --size 224 --batch 4 --compare-hf
+
+Both models get the same weights, videos, masks and optimizer; their steps are interleaved so
+that machine noise hits both alike. Reports the median clips/s, peak memory, and model FLOP
+utilisation (the step's FLOPs over a matrix-multiply rate measured on the same device).
+"""
+
+import argparse
+import contextlib
+import json
+import resource
+import statistics
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from videomae.checkpoints.hf import ours_to_hf
+from videomae.masking import MaskGenerator
+from videomae.models import create_pretrain_model
+from videomae.training.optim import build_adamw
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="benchmark.py model", description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="vit_small")
+    p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--mask-ratio", type=float, default=0.9)
+    p.add_argument("--decoder-ratio", type=float, default=0.0, help="VideoMAE V2 decoder masking")
+    p.add_argument("--precision", choices=list(DTYPES), default="fp32", help="autocast dtype")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--steps", type=int, default=8, help="timed steps per model")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--compile", action="store_true", help="torch.compile our model")
+    p.add_argument("--compare-hf", action="store_true", help="also time transformers' model")
+    p.add_argument("--json", help="write the results to this file")
+    return p.parse_args(argv)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_rate(device: torch.device, dtype: torch.dtype) -> float:
+    """Dense matrix-multiply FLOP/s of this device: the denominator of FLOP utilisation."""
+    n = 4096 if device.type == "cuda" else 1024
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    sync(device)
+    reps = 50 if device.type == "cuda" else 10
+    start = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    sync(device)
+    return 2 * n**3 * reps / (time.perf_counter() - start)
+
+
+class Runner:
+    """One model + optimizer, stepping on fixed inputs."""
+
+    def __init__(self, name, model, step_fn, args, device):
+        self.name, self.model, self.step_fn = name, model, step_fn
+        self.optimizer = build_adamw(model, 1e-4, 0.05, (0.9, 0.95), fused=device.type in ("cuda", "cpu"))
+        self.autocast = (
+            torch.autocast(device.type, dtype=DTYPES[args.precision])
+            if args.precision != "fp32"
+            else contextlib.nullcontext()
+        )
+        self.device = device
+        self.times: list[float] = []
+
+    def step(self, videos, masks, timed: bool) -> float:
+        sync(self.device)
+        start = time.perf_counter()
+        with self.autocast:
+            loss = self.step_fn(self.model, videos, masks)
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        sync(self.device)
+        if timed:
+            self.times.append(time.perf_counter() - start)
+        return float(loss.detach())
+
+
+def hf_model(ours, args, device):
+    from transformers import VideoMAEConfig, VideoMAEForPreTraining
+
+    enc, dec = ours.encoder, ours.decoder
+    config = VideoMAEConfig(
+        image_size=args.size,
+        patch_size=ours.patch_size,
+        num_frames=args.frames,
+        tubelet_size=ours.tubelet_size,
+        hidden_size=enc.embed_dim,
+        num_hidden_layers=len(enc.blocks),
+        num_attention_heads=enc.blocks[0].attn.num_heads,
+        intermediate_size=enc.blocks[0].mlp.fc1.out_features,
+        decoder_hidden_size=ours.mask_token.shape[-1],
+        decoder_num_hidden_layers=len(dec.blocks),
+        decoder_num_attention_heads=dec.blocks[0].attn.num_heads,
+        decoder_intermediate_size=dec.blocks[0].mlp.fc1.out_features,
+        layer_norm_eps=1e-6,
+        use_mean_pooling=False,
+        norm_pix_loss=ours.norm_pix_loss,
+    )
+    model = VideoMAEForPreTraining(config)
+    model.decoder.norm.eps = 1e-6
+    model.load_state_dict(ours_to_hf(ours.state_dict()), strict=True)
+    return model.to(device)
+
+
+def ours_step(model, videos, masks):
+    return model(videos, masks[0], masks[1])[0] if masks[1] is not None else model(videos, masks[0])[0]
+
+
+def hf_step(model, videos, masks):
+    return model(videos.transpose(1, 2), bool_masked_pos=masks[0]).loss
+
+
+def step_flops(runner: Runner, videos, masks) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter:
+        with runner.autocast:
+            loss = runner.step_fn(runner.model, videos, masks)
+        loss.backward()
+    runner.model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def peak_memory(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB (CUDA, peak allocated)"
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB (process peak RSS)"
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    ours = create_pretrain_model(args.model, num_frames=args.frames, img_size=args.size).to(device)
+    gen = MaskGenerator("tube", args.mask_ratio, ours.grid, decoder_ratio=args.decoder_ratio)
+    videos = torch.randn(args.batch, 3, args.frames, args.size, args.size, device=device)
+    masks = gen.draw(args.batch, device)
+    runners = []
+    if args.compare_hf:
+        runners.append(Runner("transformers", hf_model(ours, args, device), hf_step, args, device))
+    model = torch.compile(ours) if args.compile else ours
+    runners.insert(0, Runner("videomae", model, ours_step, args, device))
+
+    flops = step_flops(runners[0], videos, masks)
+    first_losses = {r.name: r.step(videos, masks, timed=False) for r in runners}
+    for _ in range(args.warmup - 1):
+        for r in runners:
+            r.step(videos, masks, timed=False)
+    for _ in range(args.steps):
+        for r in runners:
+            r.step(videos, masks, timed=True)
+    rate = matmul_rate(device, DTYPES[args.precision] if device.type == "cuda" else torch.float32)
+
+    results = {
+        "config": vars(args),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "threads": torch.get_num_threads(),
+        "step_tflop": flops / 1e12,
+        "matmul_tflops": rate / 1e12,
+        "peak_memory": peak_memory(device),
+    }
+    print(
+        f"{args.model} {args.frames}x{args.size}x{args.size} batch {args.batch} mask {args.mask_ratio}"
+        f" decoder_ratio {args.decoder_ratio} {args.precision} on {results['device']}"
+        f" ({results['threads']} threads); step {flops / 1e12:.3f} TFLOP; matmul {rate / 1e12:.2f} TFLOP/s"
+    )
+    for r in runners:
+        median = statistics.median(r.times)
+        clips = args.batch / median
+        results[r.name] = {
+            "clips_per_sec": clips,
+            "step_ms": median * 1e3,
+            "mfu": flops / median / rate,
+            "first_loss": first_losses[r.name],
+        }
+        print(
+            f"  {r.name:13s} {clips:8.2f} clips/s  step {median * 1e3:8.1f} ms  "
+            f"MFU {flops / median / rate:6.1%}  loss {first_losses[r.name]:.6f}"
+        )
+    print(f"  peak memory {results['peak_memory']}")
+    if args.compare_hf:
+        ratio = results["videomae"]["clips_per_sec"] / results["transformers"]["clips_per_sec"]
+        results["ratio_vs_transformers"] = ratio
+        print(f"  videomae / transformers: {ratio:.2f}x clips/s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return results
