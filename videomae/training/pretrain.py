@@ -1,16 +1,19 @@
 """The pre-training run behind `scripts/pretrain.py`: config in, checkpoints out."""
 
 import os
+import signal
+import sys
 import warnings
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from videomae.data.datamodule import VideoDataModule
 from videomae.errors import ConfigError
 from videomae.models import MODEL_SIZES
-from videomae.training.callbacks import ClipThroughput
+from videomae.training.callbacks import ClipThroughput, SaveOnSigterm
 from videomae.training.loggers import build_logger
 from videomae.training.pretrain_module import PretrainModule
 
@@ -54,11 +57,12 @@ def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: str) -> str | None:
 def build_callbacks(cfg: DictConfig, checkpoint_dir: str) -> list[pl.Callback]:
     every = cfg.checkpoint
     return [
-        ModelCheckpoint(
+        ModelCheckpoint(  # a rolling last.ckpt, rewritten (atomically) at every epoch end
             dirpath=checkpoint_dir,
-            save_last=True,
-            save_top_k=0,
+            filename="last",
+            save_top_k=1,
             every_n_epochs=1,
+            enable_version_counter=False,
         ),
         ModelCheckpoint(
             dirpath=checkpoint_dir,
@@ -68,6 +72,7 @@ def build_callbacks(cfg: DictConfig, checkpoint_dir: str) -> list[pl.Callback]:
             every_n_epochs=every.every_n_epochs,
         ),
         ClipThroughput(),
+        SaveOnSigterm(checkpoint_dir),
     ]
 
 
@@ -86,6 +91,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
             "batch_per_device": cfg.data.batch_size * cfg.data.num_sample,
         },
         seed=cfg.seed,
+        max_nonfinite_steps=cfg.max_nonfinite_steps,
     )
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, checkpoint_dir)
     trainer = pl.Trainer(
@@ -94,7 +100,16 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         logger=build_logger(OmegaConf.to_container(cfg.logger, resolve=True), run_dir),
         callbacks=build_callbacks(cfg, checkpoint_dir),
     )
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    except SIGTERMException:
+        if trainer.is_global_zero:
+            print(
+                f"stopped by SIGTERM at step {trainer.global_step}; checkpoint: "
+                f"{os.path.join(checkpoint_dir, 'last.ckpt')}; resume with ckpt_path=last "
+                f"hydra.run.dir={run_dir}"
+            )
+        sys.exit(128 + signal.SIGTERM)  # the usual "terminated" status, so schedulers requeue
     last = os.path.join(checkpoint_dir, "last.ckpt")
     if trainer.is_global_zero:
         print(f"pre-training done: {trainer.global_step} steps; checkpoint: {last}")

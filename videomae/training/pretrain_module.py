@@ -1,7 +1,9 @@
 """LightningModule for masked-video pre-training around the plain VideoMAEPretrain model."""
 
+import logging
 import math
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 
@@ -9,6 +11,17 @@ from videomae.masking import MaskGenerator
 from videomae.models import create_pretrain_model
 from videomae.models.videomae import IMAGENET_MEAN, IMAGENET_STD
 from videomae.training.optim import build_adamw, build_warmup_cosine, scaled_lr, warmup_steps_for
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(RuntimeError):
+    """Too many steps in a row had a NaN or infinite loss."""
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    """A distinct, reproducible seed for every (run seed, step, rank)."""
+    return int(np.random.SeedSequence([seed, step, rank]).generate_state(1, np.uint64)[0] >> 1)
 
 
 def normalize_uint8(video: torch.Tensor) -> torch.Tensor:
@@ -24,9 +37,11 @@ class PretrainModule(pl.LightningModule):
     All three are plain dicts stored in the checkpoint, so a checkpoint rebuilds its own model.
     """
 
-    def __init__(self, model: dict, mask: dict, optim: dict, seed: int = 0):
+    def __init__(self, model: dict, mask: dict, optim: dict, seed: int = 0, max_nonfinite_steps: int = 20):
         super().__init__()
         self.save_hyperparameters()
+        self.nonfinite_in_a_row = 0
+        self.nonfinite_total = 0
         self.model = create_pretrain_model(**model)
         self.mask_generator = MaskGenerator(
             mask["type"], float(mask["ratio"]), self.model.grid, float(mask.get("decoder_ratio", 0.0))
@@ -34,8 +49,12 @@ class PretrainModule(pl.LightningModule):
         self.skipped_videos = 0
 
     def on_fit_start(self) -> None:
-        # Masks are drawn on the device from the global generator: give every rank its own stream.
+        # Data workers draw augmentations from seeds made here: a different stream on every rank.
         pl.seed_everything(self.hparams.seed + self.global_rank, workers=True, verbose=False)
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        # Masks and drop path depend only on (seed, step, rank): the same after a resume.
+        torch.manual_seed(step_seed(self.hparams.seed, self.global_step, self.global_rank))
 
     def on_before_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         self.skipped_videos += int(batch["skipped"].sum())
@@ -52,10 +71,39 @@ class PretrainModule(pl.LightningModule):
         videos = batch["video"]
         mask, targets = self.mask_generator.draw(videos.shape[0], videos.device)
         loss, _ = self.model(videos, mask, targets)
+        if not self.all_ranks_finite(loss):
+            return self.skip_nonfinite_step()
+        self.nonfinite_in_a_row = 0
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], prog_bar=True)
         self.log("data/skipped_videos", float(self.skipped_videos), reduce_fx="sum", sync_dist=True)
         return loss
+
+    def all_ranks_finite(self, loss: torch.Tensor) -> bool:
+        """One answer for all ranks, so that every rank skips the same steps (DDP stays in step)."""
+        finite = torch.isfinite(loss.detach()).float()
+        return bool(self.trainer.strategy.reduce(finite, reduce_op="min") > 0)
+
+    def skip_nonfinite_step(self) -> None:
+        """Skip the optimizer step (returning None does that); stop after too many in a row."""
+        if self.nonfinite_in_a_row == 0:
+            self.first_nonfinite_step = self.global_step
+        self.nonfinite_in_a_row += 1
+        self.nonfinite_total += 1
+        self.log("train/nonfinite_steps", float(self.nonfinite_total))
+        log.warning(
+            "non-finite loss at step %d (%d in a row): step skipped",
+            self.global_step,
+            self.nonfinite_in_a_row,
+        )
+        if self.nonfinite_in_a_row >= self.hparams.max_nonfinite_steps:
+            raise NonFiniteLossError(
+                f"the loss was NaN or infinite for {self.nonfinite_in_a_row} steps in a row (steps "
+                f"{self.first_nonfinite_step} to {self.global_step}); no update was applied from "
+                "them, the last checkpoint written before them is intact (lower optim.base_lr, or raise "
+                "max_nonfinite_steps to tolerate more)"
+            )
+        return None
 
     def effective_batch(self) -> int:
         """Clips per optimizer step over all devices, nodes and accumulated batches."""
@@ -70,6 +118,8 @@ class PretrainModule(pl.LightningModule):
             self.model, lr, cfg["weight_decay"], cfg["betas"], fused=self.device.type == "cuda"
         )
         total = int(self.trainer.estimated_stepping_batches)
+        if not math.isfinite(self.trainer.num_training_batches):  # a max_steps-only run skips this
+            self.trainer.fit_loop.setup_data()
         steps_per_epoch = math.ceil(self.trainer.num_training_batches / self.trainer.accumulate_grad_batches)
         warmup = warmup_steps_for(cfg["warmup_epochs"], steps_per_epoch, cfg.get("warmup_steps"))
         scheduler = build_warmup_cosine(optimizer, total, warmup, cfg["warmup_lr"], cfg["min_lr"])
