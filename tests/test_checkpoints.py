@@ -261,6 +261,26 @@ def test_export_hf_classification(tmp_path):
     assert torch.equal(outputs(back.eval(), videos), expected)
 
 
+def test_export_hf_then_retargeted_in_transformers(tmp_path):
+    """Re-saved by transformers with another label set: config.json, not our stale record, decides."""
+    export_hf(classifier(5, drop_path_rate=0.1), tmp_path / "hf")
+    kept, _ = model_from_checkpoint(tmp_path / "hf")
+    assert kept.encoder.blocks[-1].drop_path.drop_prob == pytest.approx(0.1)  # our record, in sync
+    labels = {0: "run", 1: "jump", 2: "swim"}
+    ref = VideoMAEForVideoClassification.from_pretrained(
+        tmp_path / "hf",
+        id2label=labels,
+        label2id={v: k for k, v in labels.items()},
+        ignore_mismatched_sizes=True,
+    )
+    ref.save_pretrained(tmp_path / "retargeted")
+    ours, report = model_from_checkpoint(tmp_path / "retargeted")
+    assert ours.num_classes == 3 and report.labels == ["run", "jump", "swim"]
+    assert any("no longer matches" in note for note in report.notes)
+    videos, _ = inputs(ours)
+    assert_close(outputs(ours.eval(), videos), hf_outputs(ref.eval(), videos))
+
+
 def test_export_hf_refuses_layer_scale(tmp_path):
     with pytest.raises(CheckpointError, match="layer scale"):
         export_hf(pretrain_model(init_values=0.1), tmp_path / "hf")

@@ -6,6 +6,7 @@ import torch
 
 from videomae.checkpoints.spec import NUMERICS, mlp_ratio
 from videomae.errors import CheckpointError
+from videomae.models.videomae import as_pair
 
 # transformers builds decoder.norm and fc_norm as nn.LayerNorm(dim): eps is fixed at torch's 1e-5.
 HF_HEAD_NORM_EPS = 1e-5
@@ -167,10 +168,10 @@ def hf_config(spec: dict, dtype: torch.dtype = torch.float32) -> dict:
 def spec_from_hf_config(config: dict, task: str) -> tuple[dict, dict[str, str]]:
     """The spec of a transformers VideoMAE config; `task` comes from the weights when unsure.
 
-    Without our own SPEC_KEY, the spec reproduces transformers' numerics (its eps values).
+    Our exports carry the exact spec under SPEC_KEY; it is used while it still agrees with the
+    transformers fields (the file may have been edited or re-saved with other labels since).
+    Otherwise the spec reproduces transformers' numerics (its eps values).
     """
-    if SPEC_KEY in config:
-        return config[SPEC_KEY], {}
     arch = " ".join(config.get("architectures") or [])
     task = "classification" if "Classification" in arch else "pretrain" if "PreTraining" in arch else task
 
@@ -228,8 +229,34 @@ def spec_from_hf_config(config: dict, task: str) -> tuple[dict, dict[str, str]]:
         if id2label:
             spec["labels"] = [id2label[k] for k in sorted(id2label, key=int)]
         spec["encoder_norm"] = True
+    stored = config.get(SPEC_KEY)
+    if stored and _same_model(stored, spec):
+        if "labels" in spec:  # class names are edited in config.json: it has the last word
+            stored = {**stored, "labels": spec["labels"]}
+        return stored, {}
     notes = {
         "numerics": f"transformers numerics kept: LayerNorm eps {spec['norm_eps']:g} in blocks, "
         f"{HF_HEAD_NORM_EPS:g} in {'decoder.norm' if task == 'pretrain' else 'fc_norm'} (the original: 1e-6)"
     }
+    if stored:
+        notes["stale"] = f"config.json no longer matches its {SPEC_KEY} record: built from its other fields"
     return spec, notes
+
+
+def _same_model(stored: dict, fields: dict) -> bool:
+    """Whether our stored spec describes the model that config.json's transformers fields describe."""
+    a, b = stored["kwargs"], fields["kwargs"]
+
+    def mlp_sizes(k):
+        decoder = k.get("decoder_embed_dim", 0) * (k.get("decoder_mlp_ratio") or k["mlp_ratio"])
+        return int(k["embed_dim"] * k["mlp_ratio"]), int(decoder)
+
+    same = set(b) - {"img_size", "mlp_ratio", "decoder_mlp_ratio"}
+    return (
+        stored["task"] == fields["task"]
+        and all(a.get(key) == b[key] for key in same)
+        and as_pair(a["img_size"]) == as_pair(b["img_size"])
+        and mlp_sizes(a) == mlp_sizes(b)
+        and stored.get("norm_eps", NUMERICS["norm_eps"]) == fields["norm_eps"]
+        and (fields["task"] == "classification" or stored.get("encoder_norm", True) == fields["encoder_norm"])
+    )

@@ -41,7 +41,7 @@ class Checkpoint:
         return {
             "lightning": "our Lightning checkpoint",
             "ours": "our exported weights",
-            "original": "original MCG-NJU (pre-train names)",
+            "original": "original MCG-NJU",
             "original-finetuned": "original MCG-NJU fine-tuned",
             "hf": "Hugging Face transformers",
         }[self.layout]
@@ -69,7 +69,11 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         if isinstance(model, dict) and "name" in model:
             from videomae.models.factory import model_config
 
-            ckpt.spec = {"task": "pretrain", "kwargs": model_config(**model)}
+            kwargs = model_config(**model)
+            task = "pretrain" if "encoder_to_decoder.weight" in ckpt.state else "classification"
+            if task == "classification" and "head.weight" in ckpt.state:
+                kwargs["num_classes"] = ckpt.state["head.weight"].shape[0]
+            ckpt.spec = {"task": task, "kwargs": kwargs}
         return ckpt
     for key in ("model", "module"):  # the original code's --model_key default: model|module
         if isinstance(obj.get(key), dict):

@@ -96,8 +96,9 @@ def apply_checkpoint(model: nn.Module, ckpt: Checkpoint, strict: bool = True) ->
     task = task_of(model)
     target = {k: v.shape for k, v in model.state_dict().items()}
     report = LoadReport(ckpt.path, ckpt.description, type(model).__name__, ignored=dict(ckpt.ignored))
-    if ckpt.spec:
-        report.labels = ckpt.spec.get("labels")
+    labels = (ckpt.spec or {}).get("labels")
+    if task == "classification" and labels and len(labels) == model.num_classes:
+        report.labels = labels
     source = ckpt.state
     model_parts = {_part(k) for k in target}
     missing, unexpected, shapes, take = [], [], [], {}
@@ -191,6 +192,4 @@ def model_from_checkpoint(path: str | Path, strict: bool = True, **overrides) ->
     model = build_model(spec, **overrides)
     report = apply_checkpoint(model, ckpt, strict)
     report.notes = [note for key, note in notes.items() if key not in overrides] + report.notes
-    if spec.get("labels") and task_of(model) == "classification":
-        report.labels = spec["labels"] if len(spec["labels"]) == model.num_classes else None
     return model, report
