@@ -430,6 +430,7 @@ def tiny_fit(tmp_path) -> tuple[Path, torch.nn.Module]:
         default_root_dir=tmp_path,
         plugins=[AtomicCheckpointIO()],
     )
+    assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
     trainer.fit(module, datamodule=pl.LightningDataModule.from_datasets(Clips(), batch_size=2))
     trainer.save_checkpoint(tmp_path / "last.ckpt")
     return tmp_path / "last.ckpt", module.model.eval()

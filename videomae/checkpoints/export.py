@@ -43,7 +43,7 @@ def export_hf(model: nn.Module, out_dir: str | Path, labels: list[str] | None = 
 
 def export_original(model: nn.Module, path: str | Path) -> Path:
     """A `.pth` the original MCG-NJU code loads: `{"model": state_dict}` in its names."""
-    state = model.state_dict()
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if describe_model(model)["task"] == "classification":  # the fine-tuned layout has no encoder. prefix
         state = {k.removeprefix("encoder."): v for k, v in state.items()}
     save_torch({"model": state}, path)
