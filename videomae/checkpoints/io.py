@@ -4,7 +4,7 @@ import argparse
 import json
 import os
 import re
-import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -37,13 +37,9 @@ def atomic_path(path: str | Path) -> Iterator[str]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = str(path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp"))  # same file system: rename is atomic
     try:
         yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
         _fsync(tmp)
         os.replace(tmp, path)
         with suppress(OSError):  # some file systems cannot sync a directory
