@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         model, report = model_from_checkpoint(args.src, strict=not args.non_strict, **overrides)
         labels = report.labels if args.to != "original" else None
         out = EXPORTS[args.to](model, args.dst, **({"labels": labels} if labels else {}))
-    except (CheckpointError, ValueError) as err:
+    except (CheckpointError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     spec = describe_model(model)

@@ -117,10 +117,9 @@ def ours_to_hf(state_dict: dict[str, torch.Tensor], on_disk: bool = False) -> di
 def hf_config(spec: dict, dtype: torch.dtype = torch.float32) -> dict:
     """config.json content for a spec, loadable by transformers' VideoMAE classes.
 
-    The spec itself is stored under SPEC_KEY so that this framework rebuilds the model exactly.
+    Written by hand so that exporting does not need transformers installed. The spec itself is
+    stored under SPEC_KEY so that this framework rebuilds the model exactly.
     """
-    from transformers import VideoMAEConfig
-
     k = spec["kwargs"]
     if k.get("init_values", 0) > 0:
         raise CheckpointError(
@@ -129,40 +128,43 @@ def hf_config(spec: dict, dtype: torch.dtype = torch.float32) -> dict:
         )
     task = spec["task"]
     dim, ratio = k["embed_dim"], k["mlp_ratio"]
-    decoder = {}
-    if "decoder_embed_dim" in k:
+    config = {
+        "model_type": "videomae",
+        "architectures": [ARCHITECTURES[task]],
+        "dtype": str(dtype).removeprefix("torch."),
+        "image_size": k["img_size"],
+        "patch_size": k["patch_size"],
+        "num_channels": 3,
+        "num_frames": k["num_frames"],
+        "tubelet_size": k["tubelet_size"],
+        "hidden_size": dim,
+        "num_hidden_layers": k["depth"],
+        "num_attention_heads": k["num_heads"],
+        "intermediate_size": int(dim * ratio),
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+        "initializer_range": 0.02,
+        "layer_norm_eps": spec.get("norm_eps", NUMERICS["norm_eps"]),
+        "qv_bias": k.get("qkv_bias", True),
+        # Pre-training: mean pooling off means "keep the final encoder norm" in transformers.
+        "use_mean_pooling": task == "classification" or not spec.get("encoder_norm", True),
+        "norm_pix_loss": k.get("norm_pix_loss", True),
+        SPEC_KEY: spec,
+    }
+    if task == "pretrain":
         ddim = k["decoder_embed_dim"]
-        decoder = dict(
+        config.update(
             decoder_hidden_size=ddim,
             decoder_num_hidden_layers=k["decoder_depth"],
             decoder_num_attention_heads=k["decoder_num_heads"],
             decoder_intermediate_size=int(ddim * (k.get("decoder_mlp_ratio") or ratio)),
         )
-    labels = spec.get("labels") or [f"LABEL_{i}" for i in range(k.get("num_classes", 0))]
-    config = VideoMAEConfig(
-        image_size=k["img_size"],
-        patch_size=k["patch_size"],
-        num_channels=3,
-        num_frames=k["num_frames"],
-        tubelet_size=k["tubelet_size"],
-        hidden_size=dim,
-        num_hidden_layers=k["depth"],
-        num_attention_heads=k["num_heads"],
-        intermediate_size=int(dim * ratio),
-        hidden_act="gelu",
-        layer_norm_eps=spec.get("norm_eps", NUMERICS["norm_eps"]),
-        qv_bias=k.get("qkv_bias", True),
-        # Pre-training: mean pooling off means "keep the final encoder norm" in transformers.
-        use_mean_pooling=task == "classification" or not spec.get("encoder_norm", True),
-        norm_pix_loss=k.get("norm_pix_loss", True),
-        architectures=[ARCHITECTURES[task]],
-        **decoder,
-        **({"id2label": dict(enumerate(labels))} if task == "classification" else {}),
-    )
-    out = config.to_dict()
-    out["dtype"] = str(dtype).removeprefix("torch.")
-    out[SPEC_KEY] = spec
-    return out
+    else:
+        labels = spec.get("labels") or [f"LABEL_{i}" for i in range(k["num_classes"])]
+        config["id2label"] = {str(i): name for i, name in enumerate(labels)}
+        config["label2id"] = {name: i for i, name in enumerate(labels)}
+    return config
 
 
 def spec_from_hf_config(config: dict, task: str) -> tuple[dict, dict[str, str]]:
