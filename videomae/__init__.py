@@ -1,5 +1,13 @@
 """VideoMAE: masked video autoencoders for self-supervised pre-training."""
 
+from videomae.checkpoints import (
+    LoadReport,
+    export_hf,
+    export_original,
+    export_ours,
+    load_weights,
+    model_from_checkpoint,
+)
 from videomae.models import (
     MODEL_SIZES,
     VideoMAEClassifier,
@@ -10,8 +18,14 @@ from videomae.models import (
 
 __all__ = [
     "MODEL_SIZES",
+    "LoadReport",
     "VideoMAEClassifier",
     "VideoMAEPretrain",
     "create_classifier",
     "create_pretrain_model",
+    "export_hf",
+    "export_original",
+    "export_ours",
+    "load_weights",
+    "model_from_checkpoint",
 ]

@@ -1,2 +1,6 @@
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names the key and what it accepts."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be read or mapped; the message names the file and the offending keys."""

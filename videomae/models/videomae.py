@@ -146,6 +146,7 @@ class VideoMAEPretrain(nn.Module):
         init_values: float = 0.0,
         norm_pix_loss: bool = True,
         grad_checkpointing: bool = False,
+        decoder_mlp_ratio: float | None = None,  # None: mlp_ratio, as in the original
     ):
         super().__init__()
         self.patch_size = patch_size
@@ -172,7 +173,7 @@ class VideoMAEPretrain(nn.Module):
             decoder_depth,
             decoder_num_heads,
             3 * tubelet_size * patch_size * patch_size,
-            mlp_ratio,
+            mlp_ratio if decoder_mlp_ratio is None else decoder_mlp_ratio,
             qkv_bias,
             init_values,
         )

@@ -14,6 +14,7 @@ from videomae.data.datamodule import VideoDataModule
 from videomae.errors import ConfigError
 from videomae.models import MODEL_SIZES
 from videomae.training.callbacks import ClipThroughput, SaveOnSigterm
+from videomae.training.checkpoint_io import AtomicCheckpointIO
 from videomae.training.loggers import build_logger
 from videomae.training.pretrain_module import PretrainModule
 
@@ -99,6 +100,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         default_root_dir=run_dir,
         logger=build_logger(OmegaConf.to_container(cfg.logger, resolve=True), run_dir),
         callbacks=build_callbacks(cfg, checkpoint_dir),
+        plugins=[AtomicCheckpointIO()],
     )
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)

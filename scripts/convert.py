@@ -1,0 +1,86 @@
+"""Convert a VideoMAE checkpoint between layouts; the source layout is detected.
+
+python scripts/convert.py SRC DST --to hf|original|ours [--task classification --set num_classes=101]
+
+SRC: our Lightning checkpoint or exported weights, an original MCG-NJU .pth (pre-train or
+fine-tuned), or a Hugging Face model directory / .safetensors / .bin.
+DST: a directory for --to hf (config.json + model.safetensors); a file for original (.pth) and
+ours (.safetensors). `--set KEY=VALUE` overrides a model argument (values are JSON, e.g.
+num_frames=8, img_size=[160,224], num_heads=12 for original files whose head count is not a paper size).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from videomae.checkpoints import (  # noqa: E402
+    describe_model,
+    export_hf,
+    export_original,
+    export_ours,
+    model_from_checkpoint,
+)
+from videomae.errors import CheckpointError  # noqa: E402
+
+EXPORTS = {"hf": export_hf, "original": export_original, "ours": export_ours}
+
+
+def parse_set(items: list[str]) -> dict:
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"error: --set {item}: expected KEY=VALUE")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("src")
+    parser.add_argument("dst")
+    parser.add_argument("--to", required=True, choices=sorted(EXPORTS))
+    parser.add_argument("--task", choices=["pretrain", "classification"], help="default: the checkpoint's")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model argument")
+    parser.add_argument("--non-strict", action="store_true", help="report missing keys, load the rest")
+    args = parser.parse_args(argv)
+    overrides = parse_set(args.set)
+    if args.task:
+        overrides["task"] = args.task
+    try:
+        model, report = model_from_checkpoint(args.src, strict=not args.non_strict, **overrides)
+        labels = report.labels if args.to != "original" else None
+        out = EXPORTS[args.to](model, args.dst, **({"labels": labels} if labels else {}))
+    except (CheckpointError, ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    spec = describe_model(model)
+    k = spec["kwargs"]
+    params = sum(p.numel() for p in model.parameters())
+    print(report.summary())
+    print(
+        f"model:      {spec['task']}, {k['embed_dim']} wide x {k['depth']} blocks, {k['num_heads']} heads, "
+        f"patch {k['patch_size']}, tubelet {k['tubelet_size']}, "
+        f"{k['num_frames']} frames at {k['img_size']} px, "
+        f"{params / 1e6:.1f}M parameters" + (f", {k['num_classes']} classes" if "num_classes" in k else "")
+    )
+    files = sorted(os.listdir(out)) if os.path.isdir(out) else [os.path.basename(out)]
+    print(f"wrote:      {out} ({args.to}: {', '.join(files)})")
+    if args.to == "hf":
+        print(
+            "note: transformers computes decoder.norm/fc_norm with LayerNorm eps 1e-5 (fixed in its code); "
+            "the original uses 1e-6, so outputs there differ slightly"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Writing a model for transformers, for the original code, or in our own format."""
+
+import json
+from pathlib import Path
+
+from torch import nn
+
+from videomae.checkpoints.hf import hf_config, ours_to_hf
+from videomae.checkpoints.io import save_json, save_safetensors, save_torch
+from videomae.checkpoints.layouts import SPEC_METADATA
+from videomae.checkpoints.spec import describe_model
+
+
+def _spec(model: nn.Module, labels: list[str] | None) -> dict:
+    spec = describe_model(model)
+    if labels is not None:
+        if spec["task"] != "classification" or len(labels) != model.num_classes:
+            raise ValueError(
+                f"labels: expected {getattr(model, 'num_classes', 0)} class names, got {len(labels)}"
+            )
+        spec["labels"] = list(labels)
+    return spec
+
+
+def export_hf(model: nn.Module, out_dir: str | Path, labels: list[str] | None = None) -> Path:
+    """A transformers model directory (config.json + model.safetensors).
+
+    Loads with VideoMAEForPreTraining / VideoMAEForVideoClassification.from_pretrained. Note that
+    transformers computes decoder.norm and fc_norm with LayerNorm eps 1e-5 (not configurable), where
+    the original and this framework use 1e-6.
+    """
+    out_dir = Path(out_dir)
+    spec = _spec(model, labels)
+    config = hf_config(spec, next(model.parameters()).dtype)
+    state = ours_to_hf(model.state_dict(), on_disk=True)
+    save_safetensors(state, out_dir / "model.safetensors", metadata={"format": "pt"})
+    for stale in ("pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        if (out_dir / stale).exists():  # transformers might prefer an older export's weights
+            (out_dir / stale).unlink()
+    save_json(config, out_dir / "config.json")
+    return out_dir
+
+
+def export_original(model: nn.Module, path: str | Path) -> Path:
+    """A `.pth` the original MCG-NJU code loads: `{"model": state_dict}` in its names."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if describe_model(model)["task"] == "classification":  # the fine-tuned layout has no encoder. prefix
+        state = {k.removeprefix("encoder."): v for k, v in state.items()}
+    save_torch({"model": state}, path)
+    return Path(path)
+
+
+def export_ours(model: nn.Module, path: str | Path, labels: list[str] | None = None) -> Path:
+    """Our weights as safetensors, with the spec that rebuilds the model in the file's metadata."""
+    spec = _spec(model, labels)
+    save_safetensors(model.state_dict(), path, metadata={"format": "pt", SPEC_METADATA: json.dumps(spec)})
+    return Path(path)

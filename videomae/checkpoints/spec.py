@@ -1,0 +1,188 @@
+"""A model's description ("spec"): what a checkpoint records so that it can rebuild its own model.
+
+    {"task": "pretrain" | "classification",
+     "kwargs": constructor arguments of VideoMAEPretrain / VideoMAEClassifier,
+     "norm_eps": LayerNorm eps of the blocks (and of encoder.norm),
+     "head_norm_eps": LayerNorm eps of decoder.norm / fc_norm,
+     "encoder_norm": whether the pre-training encoder ends with a LayerNorm,
+     "labels": optional class names}
+
+The eps values and `encoder_norm` are 1e-6 / 1e-6 / True for every model this framework builds
+(the original's math); they differ only for models that reproduce a transformers checkpoint.
+"""
+
+import inspect
+import math
+
+from timm.layers import DropPath
+from torch import nn
+
+from videomae.errors import CheckpointError
+from videomae.models.classifier import VideoMAEClassifier
+from videomae.models.factory import MODEL_SIZES
+from videomae.models.layers import LAYER_NORM_EPS
+from videomae.models.videomae import VideoMAEPretrain
+
+TASKS = {"pretrain": VideoMAEPretrain, "classification": VideoMAEClassifier}
+NUMERICS = {"norm_eps": LAYER_NORM_EPS, "head_norm_eps": LAYER_NORM_EPS, "encoder_norm": True}
+
+
+def mlp_ratio(hidden: int, dim: int) -> float:
+    """A ratio with int(dim * ratio) == hidden; hidden / dim alone can round one below."""
+    ratio = hidden / dim
+    while int(dim * ratio) < hidden:
+        ratio = math.nextafter(ratio, math.inf)
+    return ratio
+
+
+def task_of(model: nn.Module) -> str:
+    for task, cls in TASKS.items():
+        if isinstance(model, cls):
+            return task
+    raise CheckpointError(
+        f"{type(model).__name__} is not a VideoMAEPretrain or VideoMAEClassifier; "
+        "build the model with videomae.create_pretrain_model or videomae.create_classifier"
+    )
+
+
+def describe_model(model: nn.Module) -> dict:
+    """The spec of a built model, read from its modules (so it also covers hand-built models)."""
+    task = task_of(model)
+    encoder = model.encoder
+    embed = encoder.patch_embed
+    t, h, w = encoder.grid
+    height, width = h * embed.patch_size, w * embed.patch_size
+    if not len(encoder.blocks):
+        raise CheckpointError("a model without encoder blocks cannot be described")
+    first, last = encoder.blocks[0], encoder.blocks[-1]
+    kwargs = dict(
+        img_size=height if height == width else [height, width],
+        num_frames=t * embed.tubelet_size,
+        patch_size=embed.patch_size,
+        tubelet_size=embed.tubelet_size,
+        embed_dim=encoder.embed_dim,
+        depth=len(encoder.blocks),
+        num_heads=first.attn.num_heads,
+        mlp_ratio=mlp_ratio(first.mlp.fc1.out_features, encoder.embed_dim),
+        qkv_bias=first.attn.q_bias is not None,
+        drop_path_rate=last.drop_path.drop_prob if isinstance(last.drop_path, DropPath) else 0.0,
+        init_values=_layer_scale(first),
+    )
+    spec = {"task": task, "kwargs": kwargs, "norm_eps": first.norm1.eps}
+    if task == "pretrain":
+        decoder = model.decoder
+        kwargs.update(
+            decoder_embed_dim=model.mask_token.shape[-1],
+            decoder_depth=len(decoder.blocks),
+            decoder_num_heads=decoder.blocks[0].attn.num_heads if len(decoder.blocks) else 1,
+            norm_pix_loss=model.norm_pix_loss,
+        )
+        if len(decoder.blocks):
+            hidden = decoder.blocks[0].mlp.fc1.out_features
+            if hidden != int(kwargs["decoder_embed_dim"] * kwargs["mlp_ratio"]):
+                kwargs["decoder_mlp_ratio"] = mlp_ratio(hidden, kwargs["decoder_embed_dim"])
+        spec.update(head_norm_eps=decoder.norm.eps, encoder_norm=not isinstance(encoder.norm, nn.Identity))
+    else:
+        kwargs.update(num_classes=model.num_classes, fc_drop_rate=model.fc_dropout.p)
+        spec.update(head_norm_eps=model.fc_norm.eps, encoder_norm=True)
+    return spec
+
+
+def _layer_scale(block: nn.Module) -> float:
+    """Layer scale's init value matters only at initialisation; a positive value switches it on."""
+    if block.gamma_1 is None:
+        return 0.0
+    return float(block.gamma_1.detach().abs().mean()) or 1e-5
+
+
+def build_model(spec: dict, **overrides) -> nn.Module:
+    """Build the model a spec describes; `overrides` change constructor arguments (or `task`)."""
+    task = overrides.pop("task", None) or spec["task"]
+    if task not in TASKS:
+        raise CheckpointError(f"task={task!r} is not one of {', '.join(TASKS)}")
+    cls = TASKS[task]
+    kwargs = {**spec["kwargs"], **overrides}
+    if task == "classification" and "num_classes" not in kwargs:
+        raise CheckpointError(
+            "the checkpoint has no classifier head: pass num_classes= to build a classifier"
+        )
+    accepted = inspect.signature(cls).parameters
+    model = cls(**{k: v for k, v in kwargs.items() if k in accepted})
+    set_numerics(model, {**NUMERICS, **spec})
+    return model
+
+
+def set_numerics(model: nn.Module, spec: dict) -> None:
+    """Apply a spec's LayerNorm eps values and final-norm choice to a freshly built model."""
+    for module in model.encoder.modules():
+        if isinstance(module, nn.LayerNorm):
+            module.eps = spec["norm_eps"]
+    if isinstance(model, VideoMAEPretrain):
+        for module in model.decoder.blocks.modules():
+            if isinstance(module, nn.LayerNorm):
+                module.eps = spec["norm_eps"]
+        model.decoder.norm.eps = spec["head_norm_eps"]
+        if not spec["encoder_norm"]:
+            model.encoder.norm = nn.Identity()
+    else:
+        model.fc_norm.eps = spec["head_norm_eps"]
+
+
+def _heads(dim: int, key: str, model_name: str) -> int:
+    """Head count for a width: the paper size named in the original's args or of that width, else dim/64."""
+    sizes = sorted(MODEL_SIZES.items(), key=lambda item: item[0].split("_")[-1] not in model_name)
+    width = "embed_dim" if key == "num_heads" else "decoder_embed_dim"
+    for _, size in sizes:
+        if size[width] == dim:
+            return size[key]
+    return max(1, dim // 64)
+
+
+def infer_spec(state: dict, extra: dict | None = None) -> tuple[dict, dict[str, str]]:
+    """A spec from weights alone (original-layout files), and what had to be assumed, by argument.
+
+    Head counts are not stored in weights: they come from the paper's size with that width.
+    Frames and resolution are not either: `extra` (the original's saved args) or 16 x 224.
+    """
+    extra = extra or {}
+    try:
+        dim, _, tubelet, patch, _ = state["encoder.patch_embed.proj.weight"].shape
+        depth = 1 + max(int(k.split(".")[2]) for k in state if k.startswith("encoder.blocks."))
+        fc1 = state["encoder.blocks.0.mlp.fc1.weight"].shape[0]
+    except (KeyError, ValueError) as err:
+        raise CheckpointError(f"cannot tell the model's size from the weights (no {err})") from None
+    name = str(extra.get("model", ""))
+    kwargs = dict(
+        img_size=int(extra.get("input_size", 224)),
+        num_frames=int(extra.get("num_frames", 16)),
+        patch_size=int(patch),
+        tubelet_size=int(tubelet),
+        embed_dim=int(dim),
+        depth=depth,
+        num_heads=_heads(dim, "num_heads", name),
+        mlp_ratio=mlp_ratio(fc1, dim),
+        qkv_bias="encoder.blocks.0.attn.q_bias" in state,
+        init_values=0.1 if "encoder.blocks.0.gamma_1" in state else 0.0,
+    )
+    assumed = {"num_heads": f"heads are not stored in weights: assumed num_heads={kwargs['num_heads']}"}
+    if "num_frames" not in extra:
+        assumed["num_frames"] = f"frame count not stored: assumed num_frames={kwargs['num_frames']}"
+    if "input_size" not in extra:
+        assumed["img_size"] = f"resolution not stored: assumed img_size={kwargs['img_size']}"
+    if "encoder_to_decoder.weight" in state:
+        ddim = state["encoder_to_decoder.weight"].shape[0]
+        blocks = {int(k.split(".")[2]) for k in state if k.startswith("decoder.blocks.")}
+        kwargs.update(
+            decoder_embed_dim=int(ddim),
+            decoder_depth=1 + max(blocks) if blocks else 0,
+            decoder_num_heads=_heads(ddim, "decoder_num_heads", name),
+        )
+        assumed["decoder_num_heads"] = f"assumed decoder_num_heads={kwargs['decoder_num_heads']}"
+        if blocks:
+            hidden = state["decoder.blocks.0.mlp.fc1.weight"].shape[0]
+            if hidden != int(ddim * kwargs["mlp_ratio"]):
+                kwargs["decoder_mlp_ratio"] = mlp_ratio(hidden, ddim)
+        return {"task": "pretrain", "kwargs": kwargs, **NUMERICS}, assumed
+    if "head.weight" in state:
+        kwargs["num_classes"] = int(state["head.weight"].shape[0])
+    return {"task": "classification", "kwargs": kwargs, **NUMERICS}, assumed
