@@ -7,6 +7,7 @@ from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding
 from videomae import MODEL_SIZES, create_classifier, create_pretrain_model
 from videomae.masking import MaskGenerator
 from videomae.models.layers import sinusoid_table
+from videomae.models.videomae import patchify
 
 # (embed_dim, depth, heads, decoder dim, decoder heads, patch) from the paper and VideoMAE V2
 PAPER_SIZES = {
@@ -127,10 +128,10 @@ def test_target_is_fp32_under_autocast():
     videos, mask = torch.randn(2, 3, 4, 32, 32), MaskGenerator("tube", 0.5, model.grid)(2)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss, pred = model(videos, mask)
-        target = model.forward_target(videos, mask)
+        target = model.forward_target(patchify(videos, 2, 16), mask)
     assert pred.dtype == torch.bfloat16
     assert target.dtype == torch.float32 and loss.dtype == torch.float32
-    torch.testing.assert_close(target, model.forward_target(videos, mask))
+    torch.testing.assert_close(target, model.forward_target(patchify(videos, 2, 16), mask))
 
 
 def test_layer_scale_and_drop_path_are_wired():
@@ -148,9 +149,19 @@ def test_dual_masking_reconstructs_only_the_decoder_targets():
     mask, targets = gen.draw(2)
     loss, pred = model(videos, mask, targets)
     assert pred.shape[1] == gen.num_decoded < gen.num_masked
-    expected = torch.nn.functional.mse_loss(pred, model.forward_target(videos, targets))
+    expected = torch.nn.functional.mse_loss(pred, model.forward_target(patchify(videos, 2, 16), targets))
     torch.testing.assert_close(loss, expected)
     # Decoding every masked token is the plain VideoMAE path.
     full_loss, full_pred = model(videos, mask, mask)
     torch.testing.assert_close(full_loss, model(videos, mask)[0])
     assert full_pred.shape[1] == gen.num_masked
+
+
+def test_visible_only_embedding_equals_embedding_everything_then_dropping():
+    torch.manual_seed(0)
+    encoder = tiny(num_frames=4, img_size=32, depth=2).encoder
+    videos = torch.randn(3, 3, 4, 32, 32)
+    mask = MaskGenerator("random", 0.5, encoder.grid)(3)
+    x = encoder.patch_embed(videos)  # the original order: embed all, add positions, drop masked
+    x = (x + encoder.pos_embed(x.shape[1], x))[~mask].reshape(3, -1, x.shape[-1])
+    torch.testing.assert_close(encoder(videos, mask), encoder.forward_tokens(x), rtol=1e-5, atol=1e-5)

@@ -50,18 +50,20 @@ def sync(device: torch.device) -> None:
 
 def matmul_rate(device: torch.device, dtype: torch.dtype) -> float:
     """Dense matrix-multiply FLOP/s of this device: the denominator of FLOP utilisation."""
-    n = 4096 if device.type == "cuda" else 1024
+    n = 8192 if device.type == "cuda" else 2048
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    for _ in range(3):
-        a @ b
-    sync(device)
-    reps = 50 if device.type == "cuda" else 10
-    start = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    sync(device)
-    return 2 * n**3 * reps / (time.perf_counter() - start)
+    a @ b
+    reps = 20 if device.type == "cuda" else 3
+    best = 0.0
+    for _ in range(5):  # the best of several tries: noise only ever slows a matmul down
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        sync(device)
+        best = max(best, 2 * n**3 * reps / (time.perf_counter() - start))
+    return best
 
 
 class Runner:
@@ -160,7 +162,7 @@ def main(argv=None) -> dict:
     model = torch.compile(ours) if args.compile else ours
     runners.insert(0, Runner("videomae", model, ours_step, args, device))
 
-    flops = step_flops(runners[0], videos, masks)
+    flops = {r.name: step_flops(r, videos, masks) for r in runners}
     first_losses = {r.name: r.step(videos, masks, timed=False) for r in runners}
     for _ in range(args.warmup - 1):
         for r in runners:
@@ -174,14 +176,14 @@ def main(argv=None) -> dict:
         "config": vars(args),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "threads": torch.get_num_threads(),
-        "step_tflop": flops / 1e12,
+        "step_tflop": flops["videomae"] / 1e12,
         "matmul_tflops": rate / 1e12,
         "peak_memory": peak_memory(device),
     }
     print(
         f"{args.model} {args.frames}x{args.size}x{args.size} batch {args.batch} mask {args.mask_ratio}"
         f" decoder_ratio {args.decoder_ratio} {args.precision} on {results['device']}"
-        f" ({results['threads']} threads); step {flops / 1e12:.3f} TFLOP; matmul {rate / 1e12:.2f} TFLOP/s"
+        f" ({results['threads']} threads); matmul {rate / 1e12:.2f} TFLOP/s"
     )
     for r in runners:
         median = statistics.median(r.times)
@@ -189,12 +191,14 @@ def main(argv=None) -> dict:
         results[r.name] = {
             "clips_per_sec": clips,
             "step_ms": median * 1e3,
-            "mfu": flops / median / rate,
+            "step_tflop": flops[r.name] / 1e12,
+            "mfu": flops[r.name] / median / rate,
             "first_loss": first_losses[r.name],
         }
         print(
             f"  {r.name:13s} {clips:8.2f} clips/s  step {median * 1e3:8.1f} ms  "
-            f"MFU {flops / median / rate:6.1%}  loss {first_losses[r.name]:.6f}"
+            f"{flops[r.name] / 1e12:.3f} TFLOP  MFU {flops[r.name] / median / rate:6.1%}  "
+            f"loss {first_losses[r.name]:.6f}"
         )
     print(f"  peak memory {results['peak_memory']}")
     if args.compare_hf:

@@ -32,6 +32,10 @@ class TubeEmbed(nn.Module):
         kernel = (tubelet_size, patch_size, patch_size)
         self.proj = nn.Conv3d(in_chans, embed_dim, kernel_size=kernel, stride=kernel)
 
+    def as_linear_weight(self) -> torch.Tensor:
+        """The conv weight as a (D, t * p * p * C) matrix over `patchify` order (channel last)."""
+        return self.proj.weight.permute(0, 2, 3, 4, 1).flatten(1)
+
     def grid(self, num_frames: int, height: int, width: int) -> tuple[int, int, int]:
         """Token grid (t, h, w) for an input size; rejects sizes the tubes do not tile."""
         if num_frames % self.tubelet_size:
@@ -64,7 +68,10 @@ class Attention(nn.Module):
             self.q_bias = self.v_bias = None
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, num_queries: int | None = None) -> torch.Tensor:
+        """Attend over all tokens; with `num_queries`, only for the last that many tokens."""
+        if num_queries is not None:
+            return self._forward_last(x, num_queries)
         B, N, C = x.shape
         bias = None
         if self.q_bias is not None:
@@ -73,6 +80,18 @@ class Attention(nn.Module):
         q, k, v = qkv.view(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
         x = F.scaled_dot_product_attention(q, k, v)
         return self.proj(x.transpose(1, 2).reshape(B, N, C))
+
+    def _forward_last(self, x: torch.Tensor, num_queries: int) -> torch.Tensor:
+        B, N, C = x.shape
+        heads, q_weight, kv_weight = self.num_heads, *self.qkv.weight.split((C, 2 * C))
+        kv_bias = None
+        if self.v_bias is not None:
+            kv_bias = torch.cat((self.k_bias.to(self.v_bias.dtype), self.v_bias))
+        q = F.linear(x[:, -num_queries:], q_weight, self.q_bias)
+        k, v = F.linear(x, kv_weight, kv_bias).view(B, N, 2, heads, C // heads).permute(2, 0, 3, 1, 4)
+        q = q.view(B, num_queries, heads, C // heads).transpose(1, 2)
+        x = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(x.transpose(1, 2).reshape(B, num_queries, C))
 
 
 class Block(nn.Module):
@@ -99,11 +118,14 @@ class Block(nn.Module):
         else:
             self.gamma_1 = self.gamma_2 = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, num_queries: int | None = None) -> torch.Tensor:
+        """With `num_queries`, return only the last that many tokens (all still attended to)."""
+        shortcut = x if num_queries is None else x[:, -num_queries:]
+        attn = self.attn(self.norm1(x), num_queries)
         if self.gamma_1 is None:
-            x = x + self.drop_path(self.attn(self.norm1(x)))
+            x = shortcut + self.drop_path(attn)
             return x + self.drop_path(self.mlp(self.norm2(x)))
-        x = x + self.drop_path(self.gamma_1 * self.attn(self.norm1(x)))
+        x = shortcut + self.drop_path(self.gamma_1 * attn)
         return x + self.drop_path(self.gamma_2 * self.mlp(self.norm2(x)))
 
 
@@ -121,13 +143,20 @@ def make_blocks(
     return nn.ModuleList(Block(dim, num_heads, mlp_ratio, qkv_bias, rate, init_values) for rate in rates)
 
 
-def run_blocks(blocks: nn.ModuleList, x: torch.Tensor, grad_checkpointing: bool) -> torch.Tensor:
-    """Apply blocks in order; with checkpointing, activations are recomputed in backward."""
-    for block in blocks:
+def run_blocks(
+    blocks: nn.ModuleList, x: torch.Tensor, grad_checkpointing: bool, num_outputs: int | None = None
+) -> torch.Tensor:
+    """Apply blocks in order; with checkpointing, activations are recomputed in backward.
+
+    `num_outputs`: only the last that many tokens are wanted from the last block, which then
+    skips computing the others (the same math, less work).
+    """
+    for i, block in enumerate(blocks):
+        queries = num_outputs if i == len(blocks) - 1 else None
         if grad_checkpointing and torch.is_grad_enabled():
-            x = checkpoint(block, x, use_reentrant=False)
+            x = checkpoint(block, x, queries, use_reentrant=False)
         else:
-            x = block(x)
+            x = block(x, queries)
     return x
 
 

@@ -38,13 +38,6 @@ def patchify(videos: torch.Tensor, tubelet_size: int, patch_size: int) -> torch.
     return x.reshape(B, t * h * w, tubelet_size * patch_size * patch_size, C)
 
 
-def unnormalize(videos: torch.Tensor) -> torch.Tensor:
-    """ImageNet-normalized videos back to [0, 1] pixels."""
-    mean = videos.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1, 1)
-    std = videos.new_tensor(IMAGENET_STD).view(1, 3, 1, 1, 1)
-    return videos * std + mean
-
-
 class PositionTable(nn.Module):
     """Fixed sinusoid positions; rebuilt for another token count (it is a function, not a weight)."""
 
@@ -92,13 +85,35 @@ class VideoMAEEncoder(nn.Module):
         self.grad_checkpointing = False
 
     def forward(self, videos: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is not None:
+            return self.forward_visible(patchify(videos, self.tubelet_size, self.patch_size), mask)
         x = self.patch_embed(videos)
         x = x + self.pos_embed(x.shape[1], x)
-        if mask is not None:
-            B, _, D = x.shape
-            x = x[~mask].reshape(B, -1, D)
+        return self.forward_tokens(x)
+
+    def forward_visible(self, patches: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Embed and encode only the visible tubes of `patchify`-ed videos.
+
+        The same math as embedding every tube and then dropping the masked ones (the tube
+        embedding is a linear map of each tube), without computing what would be dropped.
+        """
+        B, N = mask.shape
+        visible = patches[~mask].flatten(1)  # (B * N_visible, t * p * p * C)
+        x = F.linear(visible, self.patch_embed.as_linear_weight(), self.patch_embed.proj.bias)
+        pos = self.pos_embed(N, x).expand(B, -1, -1)[~mask]
+        return self.forward_tokens((x + pos).reshape(B, -1, self.embed_dim))
+
+    def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
         x = run_blocks(self.blocks, x, self.grad_checkpointing)
         return self.norm(x)
+
+    @property
+    def tubelet_size(self) -> int:
+        return self.patch_embed.tubelet_size
+
+    @property
+    def patch_size(self) -> int:
+        return self.patch_embed.patch_size
 
 
 class VideoMAEDecoder(nn.Module):
@@ -121,7 +136,7 @@ class VideoMAEDecoder(nn.Module):
         self.grad_checkpointing = False
 
     def forward(self, x: torch.Tensor, num_masked: int) -> torch.Tensor:
-        x = run_blocks(self.blocks, x, self.grad_checkpointing)
+        x = run_blocks(self.blocks, x, self.grad_checkpointing, num_outputs=num_masked)
         return self.head(self.norm(x[:, -num_masked:]))
 
 
@@ -193,8 +208,8 @@ class VideoMAEPretrain(nn.Module):
     def no_weight_decay(self) -> set[str]:
         return {"mask_token"}
 
-    def forward_encoder(self, videos: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.encoder(videos, mask)
+    def forward_encoder(self, patches: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder.forward_visible(patches, mask)
 
     def forward_decoder(self, x_vis: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Visible tokens first, then one mask token per target position, each with its position."""
@@ -207,16 +222,21 @@ class VideoMAEPretrain(nn.Module):
         return self.decoder(x, pos_targets.shape[1])
 
     @torch.no_grad()
-    def forward_target(self, videos: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Pixels of the target tokens, normalized per patch and channel; always fp32."""
-        with torch.autocast(videos.device.type, enabled=False):
-            patches = patchify(unnormalize(videos.float()), self.tubelet_size, self.patch_size)
+    def forward_target(self, patches: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Pixels of the target tokens, normalized per patch and channel; always fp32.
+
+        `patches`: the normalized videos, `patchify`-ed (B, N, t * p * p, C).
+        """
+        with torch.autocast(patches.device.type, enabled=False):
+            B, _, K, C = patches.shape
+            patches = patches[targets].reshape(B, -1, K, C).float()  # only what the loss needs
+            mean = patches.new_tensor(IMAGENET_MEAN)
+            std = patches.new_tensor(IMAGENET_STD)
+            patches = patches * std + mean  # back to [0, 1] pixels
             if self.norm_pix_loss:
-                mean = patches.mean(dim=-2, keepdim=True)
-                std = patches.var(dim=-2, unbiased=True, keepdim=True).sqrt()
-                patches = (patches - mean) / (std + 1e-6)
-            target = patches.flatten(2)
-            return target[targets].reshape(target.shape[0], -1, target.shape[-1])
+                var, mean = torch.var_mean(patches, dim=-2, correction=1, keepdim=True)
+                patches = (patches - mean) / (var.sqrt() + 1e-6)
+            return patches.flatten(2)
 
     def forward_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(pred.float(), target)
@@ -236,9 +256,10 @@ class VideoMAEPretrain(nn.Module):
             targets = mask
         elif targets.shape != expected:
             raise ValueError(f"targets shape {tuple(targets.shape)} does not match mask {expected}")
-        x_vis = self.forward_encoder(videos, mask)
+        patches = patchify(videos, self.tubelet_size, self.patch_size)
+        x_vis = self.forward_encoder(patches, mask)
         pred = self.forward_decoder(x_vis, mask, targets)
-        loss = self.forward_loss(pred, self.forward_target(videos, targets))
+        loss = self.forward_loss(pred, self.forward_target(patches, targets))
         return loss, pred
 
     def _num_tokens(self, videos: torch.Tensor) -> int:

@@ -93,6 +93,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         },
         seed=cfg.seed,
         max_nonfinite_steps=cfg.max_nonfinite_steps,
+        compile=cfg.compile,
     )
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, checkpoint_dir)
     trainer = pl.Trainer(

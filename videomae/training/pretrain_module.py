@@ -37,7 +37,15 @@ class PretrainModule(pl.LightningModule):
     All three are plain dicts stored in the checkpoint, so a checkpoint rebuilds its own model.
     """
 
-    def __init__(self, model: dict, mask: dict, optim: dict, seed: int = 0, max_nonfinite_steps: int = 20):
+    def __init__(
+        self,
+        model: dict,
+        mask: dict,
+        optim: dict,
+        seed: int = 0,
+        max_nonfinite_steps: int = 20,
+        compile: bool = False,
+    ):
         super().__init__()
         self.save_hyperparameters()
         self.nonfinite_in_a_row = 0
@@ -47,6 +55,8 @@ class PretrainModule(pl.LightningModule):
             mask["type"], float(mask["ratio"]), self.model.grid, float(mask.get("decoder_ratio", 0.0))
         )
         self.skipped_videos = 0
+        if compile:
+            self.model.compile()  # in place: state-dict names stay the same
 
     def on_fit_start(self) -> None:
         # Data workers draw augmentations from seeds made here: a different stream on every rank.
