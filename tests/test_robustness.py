@@ -100,3 +100,18 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path, synthetic_root
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"pre-training done: {step + 2} steps" in resumed.stdout
+
+
+def test_ckpt_path_last_picks_the_newest_of_last_and_slurm_checkpoints(tmp_path):
+    from videomae.training.pretrain import resolve_ckpt_path
+
+    assert resolve_ckpt_path("last", str(tmp_path)) is None  # nothing yet: a fresh start
+    (tmp_path / "checkpoints").mkdir()
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    last.write_bytes(b"x")
+    assert resolve_ckpt_path("last", str(tmp_path)) == str(last)
+    hpc = tmp_path / "hpc_ckpt_1.ckpt"
+    hpc.write_bytes(b"x")
+    os.utime(last, (1, 1))
+    assert resolve_ckpt_path("last", str(tmp_path)) == str(hpc)
+    assert resolve_ckpt_path(None, str(tmp_path)) is None

@@ -1,5 +1,6 @@
 """The pre-training run behind `scripts/pretrain.py`: config in, checkpoints out."""
 
+import glob
 import os
 import signal
 import sys
@@ -43,13 +44,18 @@ def build_datamodule(cfg: DictConfig) -> VideoDataModule:
     return VideoDataModule(**data)
 
 
-def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: str) -> str | None:
-    """`last` resumes this run directory's last checkpoint when there is one (else starts fresh)."""
+def resolve_ckpt_path(ckpt_path: str | None, run_dir: str) -> str | None:
+    """`last`: the newest of this run's last.ckpt and the checkpoints Lightning writes on SLURM
+    pre-emption (hpc_ckpt_N.ckpt); none yet means a fresh start, so a requeued job just works."""
     if ckpt_path in (None, "", "null"):
         return None
     if ckpt_path == "last":
-        last = os.path.join(checkpoint_dir, "last.ckpt")
-        return last if os.path.isfile(last) else None
+        candidates = [
+            os.path.join(run_dir, "checkpoints", "last.ckpt"),
+            *glob.glob(os.path.join(run_dir, "hpc_ckpt_*.ckpt")),
+        ]
+        existing = [path for path in candidates if os.path.isfile(path)]
+        return max(existing, key=os.path.getmtime) if existing else None
     if not os.path.isfile(ckpt_path):
         raise ConfigError(f"ckpt_path={ckpt_path} does not exist")
     return ckpt_path
@@ -95,7 +101,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         max_nonfinite_steps=cfg.max_nonfinite_steps,
         compile=cfg.compile,
     )
-    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, checkpoint_dir)
+    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
     trainer = pl.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=run_dir,
