@@ -9,7 +9,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from videomae.data.datamodule import VideoDataModule
 from videomae.errors import ConfigError
 from videomae.models import MODEL_SIZES
-from videomae.training.callbacks import ClipThroughput
+from videomae.training.callbacks import ClipThroughput, SkippedVideos
 from videomae.training.loggers import build_logger
 from videomae.training.pretrain_module import PretrainModule
 
@@ -31,11 +31,11 @@ def model_kwargs(cfg: DictConfig) -> dict:
     return {**model, "num_frames": frames, "img_size": size}
 
 
-def build_datamodule(cfg: DictConfig) -> VideoDataModule:
+def build_datamodule(cfg: DictConfig, mode: str = "pretrain") -> VideoDataModule:
     data = OmegaConf.to_container(cfg.data, resolve=True)
     if data["batch_size"] < 1:
         raise ConfigError(f"data.batch_size={data['batch_size']} must be at least 1")
-    return VideoDataModule(**data)
+    return VideoDataModule(mode=mode, **data)
 
 
 def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: str) -> str | None:
@@ -50,7 +50,7 @@ def resolve_ckpt_path(ckpt_path: str | None, checkpoint_dir: str) -> str | None:
     return ckpt_path
 
 
-def build_callbacks(cfg: DictConfig, checkpoint_dir: str) -> list[pl.Callback]:
+def build_callbacks(cfg: DictConfig, checkpoint_dir: str, run_dir: str | None = None) -> list[pl.Callback]:
     every = cfg.checkpoint
     return [
         ModelCheckpoint(
@@ -67,6 +67,11 @@ def build_callbacks(cfg: DictConfig, checkpoint_dir: str) -> list[pl.Callback]:
             every_n_epochs=every.every_n_epochs,
         ),
         ClipThroughput(),
+        SkippedVideos(
+            max_fraction=float(cfg.data.max_skip_fraction),
+            check_after=int(cfg.data.skip_check_after),
+            report_path=os.path.join(run_dir, "skipped_videos.txt") if run_dir else None,
+        ),
     ]
 
 
@@ -89,7 +94,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=run_dir,
         logger=build_logger(OmegaConf.to_container(cfg.logger, resolve=True), run_dir),
-        callbacks=build_callbacks(cfg, checkpoint_dir),
+        callbacks=build_callbacks(cfg, checkpoint_dir, run_dir),
     )
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     last = os.path.join(checkpoint_dir, "last.ckpt")

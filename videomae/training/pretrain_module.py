@@ -29,14 +29,14 @@ class PretrainModule(pl.LightningModule):
         self.save_hyperparameters()
         self.model = create_pretrain_model(**model)
         self.mask_generator = MaskGenerator(mask["type"], float(mask["ratio"]), self.model.grid)
-        self.skipped_videos = 0
 
     def on_fit_start(self) -> None:
-        # Masks are drawn on the device from the global generator: give every rank its own stream.
+        # Masks are drawn on the device from the global generator, and augmentations in loader
+        # workers (or, with num_workers=0, here) from the global ones: a stream for every rank.
         pl.seed_everything(self.hparams.seed + self.global_rank, workers=True, verbose=False)
 
     def on_before_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        self.skipped_videos += int(batch["skipped"].sum())
+        # Skipped videos (batch["skipped"], batch["failed"]) are counted by callbacks.SkippedVideos.
         video = batch["video"]
         if video.ndim == 6:  # repeated sampling: (B, num_sample, C, T, H, W) -> one clip per row
             batch["video"] = video.flatten(0, 1)
@@ -52,7 +52,6 @@ class PretrainModule(pl.LightningModule):
         loss, _ = self.model(videos, mask)
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], prog_bar=True)
-        self.log("data/skipped_videos", float(self.skipped_videos), reduce_fx="sum", sync_dist=True)
         return loss
 
     def effective_batch(self) -> int:
