@@ -97,9 +97,10 @@ def ucf101(root: str, split: int = 1) -> DatasetIndex:
         if len(parts) != 2 or not parts[0].isdigit():
             raise AnnotationError(f"{class_file}:{number}: expected 'index ClassName', got {line[:120]!r}")
         classes[int(parts[0])] = parts[1]
-    if sorted(classes) != list(range(1, len(classes) + 1)):
+    base = min(classes, default=1)  # the official file counts from 1; accept 0 as well
+    if base not in (0, 1) or sorted(classes) != list(range(base, base + len(classes))):
         raise AnnotationError(f"{class_file}: class indices must be 1..{len(classes)}")
-    names = [classes[i] for i in range(1, len(classes) + 1)]
+    names = [classes[i] for i in range(base, base + len(classes))]
     by_name = {name.lower(): i for i, name in enumerate(names)}
     files = {
         "train": os.path.join(ann_dir, f"trainlist{split:02d}.txt"),
@@ -118,10 +119,11 @@ def ucf101(root: str, split: int = 1) -> DatasetIndex:
                 )
             rel = parts[0]
             if len(parts) == 2:
-                label = int(parts[1]) - 1
+                label = int(parts[1]) - base
                 if not 0 <= label < len(names):
                     raise AnnotationError(
-                        f"{path}:{number}: label {parts[1]} is not in {class_file} (1..{len(names)})"
+                        f"{path}:{number}: label {parts[1]} is not in {class_file} "
+                        f"({base}..{base + len(names) - 1})"
                     )
             else:
                 class_name = rel.replace("\\", "/").split("/")[0].lower()
@@ -224,7 +226,8 @@ def ssv2(root: str) -> DatasetIndex:
         out = []
         for item in items:
             vid = item.get("id") if isinstance(item, dict) else None
-            template = item.get("template") if isinstance(item, dict) else None
+            # `template` ("Holding [something]") names the class; fall back on `label` without it
+            template = (item.get("template") or item.get("label")) if isinstance(item, dict) else None
             if vid is None or not isinstance(template, str):
                 needle = f'"{vid}"' if vid is not None else str(item)[:40]
                 line = _json_line(path, needle)
@@ -256,10 +259,11 @@ def ssv2(root: str) -> DatasetIndex:
 # --- Kinetics-400 -----------------------------------------------------------------------------
 
 _K400_CSV = {
-    "train": ("train.csv",),
-    "val": ("validate.csv", "val.csv", "validation.csv"),
-    "test": ("test.csv",),
-}
+    "train": ("train.csv", "kinetics-400_train.csv", "kinetics_400_train.csv", "kinetics_train.csv"),
+    "val": ("validate.csv", "val.csv", "validation.csv", "kinetics-400_val.csv", "kinetics_400_val.csv",
+            "kinetics_val.csv"),
+    "test": ("test.csv", "kinetics-400_test.csv", "kinetics_400_test.csv", "kinetics_test.csv"),
+}  # fmt: skip
 _K400_DIRS = {
     "train": ("train", "videos_train", "train_256", "kinetics400_train", "videos/train"),
     "val": ("val", "validate", "validation", "videos_val", "val_256", "kinetics400_val", "videos/val"),
@@ -274,7 +278,15 @@ def is_k400_csv(path: str) -> bool:
 
 
 def _k400_csv(root: str, split: str) -> str | None:
-    for hint in ("annotations", "kinetics400", "k400", "kinetics-400", "lists", ""):
+    for hint in (
+        "annotations",
+        "kinetics400",
+        "k400",
+        "kinetics-400",
+        "kinetics400_annotations",
+        "lists",
+        "",
+    ):
         for name in _K400_CSV[split]:
             path = os.path.join(root, hint, name)
             if os.path.isfile(path) and is_k400_csv(path):

@@ -24,6 +24,19 @@ def _reader(path: str, width: int = -1, height: int = -1):
     return decord.VideoReader(path, num_threads=1, width=width, height=height)
 
 
+def probe_size(path: str) -> tuple[int, int] | None:
+    """(height, width) from the container header through PyAV (about 4 ms for an mp4, far less
+    for avi/webm), or None when it cannot tell; decord stays the judge of whether a file reads."""
+    try:
+        import av
+
+        with av.open(path) as container:
+            codec = container.streams.video[0].codec_context
+            return (codec.height, codec.width) if codec.height > 0 and codec.width > 0 else None
+    except Exception:
+        return None
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return (text[0] if text else type(err).__name__)[:200]
@@ -74,8 +87,8 @@ class VideoDecoder:
     """Decodes the frames a sampler picks, as one sorted `get_batch`, at a reduced size when asked.
 
     `short_side`: decode at most this short side (decord's scaler does it during decoding, so
-    less is converted, copied and transformed). Video sizes are learned on a video's first
-    decode (at native size) and remembered per process, so later epochs decode reduced.
+    less is converted, copied and transformed). A video's size is read from its header on its
+    first visit and remembered per process.
     `timeout`: seconds one video may take before it counts as unreadable (None: no limit).
     """
 
@@ -109,10 +122,7 @@ class VideoDecoder:
         if os.path.getsize(path) == 0:
             raise VideoReadError(f"{path}: empty file")
         known = sizes.get(path)
-        # Once the size is known, always ask for an explicit size (reduced, or native): decord
-        # then converts through its scaler, which is as fast and avoids its native-size quirk.
-        target = (scaled_size(*known, short_side) or known) if known else None
-        job = lambda: self._decode(path, choose_indices, target)  # noqa: E731
+        job = lambda: self._decode(path, choose_indices, known, short_side)  # noqa: E731
         try:
             if self.timeout is None or self.timeout <= 0:
                 frames, native = job()
@@ -133,8 +143,12 @@ class VideoDecoder:
         return frames
 
     @staticmethod
-    def _decode(path: str, choose_indices, target: tuple[int, int] | None):
-        """(frames, native (h, w), or None when decoded at an explicit size)."""
+    def _decode(path: str, choose_indices, known: tuple[int, int] | None, short_side: int | None):
+        """(frames, native (h, w) or None)."""
+        known = known or probe_size(path)
+        # With the size known, always ask for an explicit size (reduced, or native): decord then
+        # converts through its scaler, which is as fast and avoids most of its native-size quirk.
+        target = (scaled_size(*known, short_side) or known) if known else None
         height, width = target if target else (-1, -1)
         reader = _reader(path, width, height)
         length = len(reader)
@@ -154,10 +168,10 @@ class VideoDecoder:
             h, w = target if target else reader[0].shape[:2]
             del reader
             frames = _reader(path, w + 16, round(h * (w + 16) / w)).get_batch(order.tolist()).asnumpy()
-            target = target or (h, w)  # never learn the rescaled size as the native one
+            known = known or (h, w)  # the native size, not the rescaled one
         if frames.shape[0] != len(order):
             raise VideoReadError(f"{path}: decord returned {frames.shape[0]} of {len(order)} frames")
-        native = None if target else tuple(frames.shape[1:3])
+        native = known or (None if target else tuple(frames.shape[1:3]))
         return frames[np.searchsorted(order, indices)], native
 
 
