@@ -29,7 +29,10 @@ READERS = {
 }
 
 
-def check_video(path: str, decode: bool, timeout: float = 60.0) -> str | None:
+_DECODER = VideoDecoder(timeout=60.0)  # one per process (its state is made per process id)
+
+
+def check_video(path: str, decode: bool) -> str | None:
     """None if the video is usable, else why not."""
     if not os.path.exists(path):
         return "missing"
@@ -40,7 +43,7 @@ def check_video(path: str, decode: bool, timeout: float = 60.0) -> str | None:
     if not decode:
         return None
     try:
-        VideoDecoder(timeout=timeout).read(path, lambda n: [0, n - 1])
+        _DECODER.read(path, lambda n: [0, n - 1])
     except VideoReadError as err:
         reason = str(err)
         return reason[len(path) + 2 :] if reason.startswith(f"{path}: ") else reason
