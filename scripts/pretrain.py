@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from videomae.errors import ConfigError  # noqa: E402
+from videomae.errors import ConfigError, DataError  # noqa: E402
 from videomae.training.pretrain import run  # noqa: E402
 
 
@@ -23,6 +23,9 @@ def main(cfg: DictConfig) -> None:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -4,3 +4,8 @@ class ConfigError(ValueError):
 
 class CheckpointError(ValueError):
     """A checkpoint cannot be read or mapped; the message names the file and the offending keys."""
+
+
+class DataError(RuntimeError):
+    """The data cannot be used as configured (e.g. too many unreadable videos); the message lists
+    examples."""

@@ -1,64 +1,139 @@
-"""One LightningDataModule over decord for every dataset, driven by the `data` config."""
+"""One LightningDataModule over decord for every dataset, driven by the `data` config.
+
+mode="pretrain": unlabeled training clips (multi-scale crop, flip), no validation.
+mode="finetune": labeled training clips (random resized crop, flip, RandAugment, random erasing),
+a validation loader (one centre view per video) and a test loader (every test view of a video
+per item, see MultiViewDataset).
+
+Clips leave the loader as uint8; the LightningModule normalises them on its device. Readers are
+created inside the workers; the Trainer puts a DistributedSampler under the loaders with DDP.
+"""
 
 import os
 
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
-from videomae.data.annotations import read_list
-from videomae.data.dataset import VideoClipDataset
-from videomae.data.sampling import ClipSampler
+from videomae.data.dataset import MultiViewDataset, VideoClipDataset
+from videomae.data.layouts import DatasetIndex, load_index
+from videomae.data.sampling import SAMPLING, ClipSampler
 from videomae.data.synthetic import SyntheticSpec, ensure_synthetic
-from videomae.data.transforms import PretrainTransform
+from videomae.data.transforms import EvalTransform, FinetuneTransform, PretrainTransform
+from videomae.data.video import VideoDecoder, decode_short_side
 from videomae.errors import ConfigError
 
-SAMPLING = ("dense", "segment")
+MODES = ("pretrain", "finetune")
+AUGMENT_DEFAULTS = {
+    "rand_augment": "rand-m7-n4-mstd0.5-inc1",
+    "crop_scale": (0.08, 1.0),
+    "crop_ratio": (0.75, 1.3333),
+    "erase_prob": 0.25,
+}
 
 
 class VideoDataModule(pl.LightningDataModule):
-    """Pre-training clips from a `path label` list under `root` (labels are ignored)."""
+    """Clips from the dataset under `root`, as `mode` needs them (see the module docstring)."""
 
     def __init__(
         self,
         name: str,
         root: str | None,
+        mode: str = "pretrain",
+        layout: str = "auto",
+        split: int = 1,
         train_list: str = "train.csv",
+        val_list: str | None = "val.csv",
+        test_list: str | None = None,
+        num_classes: int | None = None,
         num_frames: int = 16,
         sampling: str = "dense",
+        pretrain_sampling: str | None = None,
         sampling_rate: int = 4,
         input_size: int = 224,
         scales: tuple[float, ...] = (1, 0.875, 0.75, 0.66),
         flip: bool = True,
         num_sample: int = 1,
+        decode_short_side: int | None = None,
+        test_clips: int = 5,
+        test_crops: int = 3,
+        augment: dict | None = None,
         batch_size: int = 8,
+        test_batch_size: int | None = None,
         num_workers: int = 8,
         pin_memory: bool = True,
+        max_skip_fraction: float = 0.5,
+        skip_check_after: int = 100,
+        decode_timeout: float | None = 60.0,
         synthetic: dict | None = None,
     ):
         super().__init__()
-        if sampling not in SAMPLING:
-            raise ConfigError(f"data.sampling={sampling!r} is not one of {', '.join(SAMPLING)}")
+        if mode not in MODES:
+            raise ConfigError(f"data mode {mode!r} is not one of {', '.join(MODES)}")
+        for key, value in (("sampling", sampling), ("pretrain_sampling", pretrain_sampling or sampling)):
+            if value not in SAMPLING:
+                raise ConfigError(f"data.{key}={value!r} is not one of {', '.join(SAMPLING)}")
+        for key, value in (
+            ("num_frames", num_frames),
+            ("sampling_rate", sampling_rate),
+            ("input_size", input_size),
+            ("num_sample", num_sample),
+            ("test_clips", test_clips),
+            ("test_crops", test_crops),
+            ("batch_size", batch_size),
+        ):
+            if int(value) < 1:
+                raise ConfigError(f"data.{key}={value} must be at least 1")
+        if not 0 < float(max_skip_fraction) <= 1:
+            raise ConfigError(f"data.max_skip_fraction={max_skip_fraction} must be in (0, 1]")
+        unknown = set(augment or {}) - set(AUGMENT_DEFAULTS)
+        if unknown:
+            raise ConfigError(
+                f"data.augment has unknown keys {sorted(unknown)}; known: {sorted(AUGMENT_DEFAULTS)}"
+            )
         if root is None:
             raise ConfigError(
-                f"data.root is not set: dataset={name} needs data.root=DIR, the directory that "
-                f"holds the videos and {train_list} (one 'path label' line per video)"
+                f"data.root is not set: dataset={name} needs data.root=DIR, the directory that holds "
+                f"the videos and either {train_list} (one 'path label' line per video) or the "
+                "dataset's official annotation files"
             )
         self.name = name
         self.root = os.path.expanduser(str(root))
+        self.mode = mode
+        self.layout = layout
+        self.split = int(split)
         self.train_list = train_list
-        self.num_frames = num_frames
+        self.val_list = val_list
+        self.test_list = test_list
+        self.num_frames = int(num_frames)
         self.sampling = sampling
-        self.sampling_rate = sampling_rate
-        self.input_size = input_size
+        self.pretrain_sampling = pretrain_sampling or sampling
+        self.sampling_rate = int(sampling_rate)
+        self.input_size = int(input_size)
         self.scales = tuple(scales)
         self.flip = flip
-        self.num_sample = num_sample
-        self.batch_size = batch_size
-        self.num_workers = num_workers
+        self.num_sample = int(num_sample)
+        self.decode_short_side = decode_short_side
+        self.test_clips = int(test_clips)
+        self.test_crops = int(test_crops)
+        self.augment = {**AUGMENT_DEFAULTS, **(augment or {})}
+        self.batch_size = int(batch_size)
+        views = self.test_clips * self.test_crops
+        self.test_batch_size = int(test_batch_size or max(1, self.batch_size // views))
+        self.num_workers = int(num_workers)
         self.pin_memory = pin_memory
+        self.max_skip_fraction = float(max_skip_fraction)
+        self.skip_check_after = int(skip_check_after)
+        self.decode_timeout = decode_timeout
         self.synthetic = SyntheticSpec(**synthetic) if synthetic is not None else None
+        self._num_classes = num_classes
+        self.index: DatasetIndex | None = None
+        if mode == "pretrain":
+            # No validation in pre-training: show Lightning the base hook (not overridden), so
+            # that it neither builds nor warns about a validation loop.
+            self.val_dataloader = super().val_dataloader
         if self.synthetic is None:
             self.check_root()
+            self.index = self.load_index()
 
     @property
     def data_dir(self) -> str:
@@ -70,33 +145,134 @@ class VideoDataModule(pl.LightningDataModule):
         """Fail at start-up, naming the key, rather than deep inside a worker."""
         if not os.path.isdir(self.root):
             raise ConfigError(f"data.root={self.root} is not a directory (dataset={self.name})")
-        list_path = os.path.join(self.root, self.train_list)
-        if not os.path.isfile(list_path):
-            raise ConfigError(
-                f"data.root={self.root} has no {self.train_list}: expected a list of "
-                f"'path label' lines there (set data.train_list to use another file name)"
-            )
+
+    def load_index(self) -> DatasetIndex:
+        index = load_index(
+            self.name,
+            self.data_dir,
+            layout="list" if self.synthetic is not None else self.layout,
+            split=self.split,
+            train_list=self.train_list,
+            val_list=self.val_list,
+            test_list=self.test_list,
+            num_classes=self._num_classes,
+        )
+        if not index.splits["train"]:
+            raise ConfigError(f"data.root={self.root}: the training split is empty ({index.source})")
+        return index
+
+    @property
+    def num_classes(self) -> int | None:
+        """data.num_classes, else what the dataset defines (class folders, classes.txt, labels)."""
+        if self._num_classes is not None:
+            return int(self._num_classes)
+        return self.index.num_classes if self.index is not None else None
+
+    @property
+    def classes(self) -> list[str] | None:
+        return self.index.classes if self.index is not None else None
 
     def prepare_data(self) -> None:
         if self.synthetic is not None:
             ensure_synthetic(self.root, self.synthetic)
 
-    def setup(self, stage: str | None = None) -> None:
-        samples = read_list(os.path.join(self.data_dir, self.train_list))
-        self.train_set = VideoClipDataset(
+    # --- datasets -----------------------------------------------------------------------------
+
+    def _decoder(self) -> VideoDecoder:
+        return VideoDecoder(timeout=self.decode_timeout)
+
+    def train_dataset(self) -> VideoClipDataset:
+        samples = self.index.splits["train"]
+        short_side = self.decode_short_side or decode_short_side(self.input_size, self.scales)
+        if self.mode == "pretrain":
+            sampler = ClipSampler(self.num_frames, self.pretrain_sampling, self.sampling_rate)
+            transform = PretrainTransform(self.input_size, self.scales, self.flip)
+        else:
+            unlabeled = [path for path, label in samples if label < 0]
+            if unlabeled:
+                raise ConfigError(
+                    f"data.root={self.root}: {len(unlabeled)} training videos have no label (e.g. "
+                    f"{unlabeled[0]}); fine-tuning needs class sub-folders or 'path label' lists"
+                )
+            sampler = ClipSampler(self.num_frames, self.sampling, self.sampling_rate)
+            aug = self.augment
+            transform = FinetuneTransform(
+                self.input_size,
+                crop_scale=aug["crop_scale"],
+                crop_ratio=aug["crop_ratio"],
+                flip=self.flip,
+                rand_augment=aug["rand_augment"],
+                erase_prob=float(aug["erase_prob"]),
+            )
+        return VideoClipDataset(
+            samples,
+            sampler,
+            transform,
+            num_sample=self.num_sample,
+            decoder=self._decoder(),
+            short_side=short_side,
+        )
+
+    def val_dataset(self) -> VideoClipDataset | None:
+        samples = self.index.splits.get("val") or []
+        if not samples:
+            return None
+        return VideoClipDataset(
             samples,
             ClipSampler(self.num_frames, self.sampling, self.sampling_rate),
-            PretrainTransform(self.input_size, self.scales, self.flip),
-            num_sample=self.num_sample,
+            EvalTransform(self.input_size),
+            train=False,
+            decoder=self._decoder(),
+            short_side=self.input_size,
+        )
+
+    def test_dataset(self) -> MultiViewDataset | None:
+        samples = self.index.splits.get("test") or []
+        if not samples:
+            return None
+        return MultiViewDataset(
+            samples,
+            ClipSampler(self.num_frames, self.sampling, self.sampling_rate),
+            self.input_size,
+            num_clips=self.test_clips,
+            num_crops=self.test_crops,
+            decoder=self._decoder(),
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.index is None:
+            self.index = self.load_index()
+        if stage in (None, "fit"):
+            self.train_set = self.train_dataset()
+        if self.mode == "finetune" and stage in (None, "fit", "validate"):
+            self.val_set = self.val_dataset()
+        if stage in (None, "test", "predict"):
+            self.test_set = self.test_dataset()
+
+    # --- loaders ------------------------------------------------------------------------------
+
+    def _loader(self, dataset, batch_size: int, train: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=train,
+            drop_last=train and len(dataset) > batch_size,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0 and train,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(
-            self.train_set,
-            batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=True,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-        )
+        return self._loader(self.train_set, self.batch_size, train=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        """One centre view per video (fine-tuning only; an empty list when there is no val split)."""
+        dataset = getattr(self, "val_set", None)
+        return self._loader(dataset, self.batch_size, train=False) if dataset is not None else []
+
+    def test_dataloader(self) -> DataLoader | list:
+        dataset = getattr(self, "test_set", None)
+        return self._loader(dataset, self.test_batch_size, train=False) if dataset is not None else []
+
+    def predict_dataloader(self) -> DataLoader | list:
+        return self.test_dataloader()

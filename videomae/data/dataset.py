@@ -1,6 +1,12 @@
-"""A clip dataset over decoded video files, tolerant of broken ones."""
+"""Clip datasets over video files, tolerant of broken ones.
 
-import logging
+A video that cannot be read (missing, empty, truncated, not a video, too slow to decode) is
+replaced by another, random one. Every item says what it met on the way: `skipped`, the number of
+videos that failed, and `failed`, their "path: reason" lines joined by newlines (a string, so the
+default collate keeps one per item); the training loop counts, logs and limits them
+(videomae.training.callbacks.SkippedVideos).
+"""
+
 import random
 from collections.abc import Callable
 
@@ -8,56 +14,135 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from videomae.data.video import VideoReadError, read_frames
+from videomae.data.sampling import ClipSampler
+from videomae.data.transforms import resize_short_side, spatial_crops
+from videomae.data.video import VideoDecoder, VideoReadError
+from videomae.errors import DataError
 
-log = logging.getLogger(__name__)
 
-
-class VideoClipDataset(Dataset):
-    """Clips from a list of (path, label); a broken or missing video is replaced by another.
-
-    Each item is a dict: `video` uint8 (C, T, H, W), or (num_sample, C, T, H, W) when one decode
-    serves `num_sample` augmented clips; `label`; `skipped`, the unreadable videos met on the way,
-    so the training loop can count them across workers.
-    """
-
+class _VideoDataset(Dataset):
     def __init__(
         self,
         samples: list[tuple[str, int]],
-        choose_indices: Callable[[int, np.random.Generator], np.ndarray],
-        transform: Callable[[torch.Tensor], torch.Tensor],
-        num_sample: int = 1,
+        decoder: VideoDecoder | None = None,
+        short_side: int | None = None,
         max_consecutive_failures: int = 20,
     ):
         if not samples:
             raise ValueError("the dataset has no videos")
         self.samples = samples
-        self.choose_indices = choose_indices
-        self.transform = transform
-        self.num_sample = num_sample
+        self.decoder = decoder if decoder is not None else VideoDecoder()
+        self.short_side = short_side
         self.max_consecutive_failures = max_consecutive_failures
 
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: int) -> dict:
-        rng = np.random.default_rng(random.getrandbits(63))
-        errors = []
-        while len(errors) < self.max_consecutive_failures:
+    def _load(self, index: int, choose: Callable[[int], np.ndarray]):
+        """(index, label, frames, failures): the video at `index`, or the first readable one of
+        random replacements."""
+        failures = []
+        while True:
             path, label = self.samples[index]
             try:
-                frames = read_frames(path, lambda n: self.choose_indices(n, rng))
-                break
+                return index, label, self.decoder.read(path, choose, self.short_side), failures
             except VideoReadError as err:
-                log.warning("skipping unreadable video: %s", err)
-                errors.append(str(err))
-                index = random.randrange(len(self.samples))
-        else:
-            raise RuntimeError(
-                f"{len(errors)} videos in a row could not be read; is the data root right? "
-                f"First errors: {errors[:3]}"
-            )
+                failures.append(str(err))
+            if len(failures) >= self.max_consecutive_failures:
+                raise DataError(
+                    f"{len(failures)} videos in a row could not be read; is data.root right? "
+                    "Examples:\n  " + "\n  ".join(list(dict.fromkeys(failures))[:5])
+                )
+            index = random.randrange(len(self.samples))
+
+
+class VideoClipDataset(_VideoDataset):
+    """One clip per item, for training (random clip, random augmentation) or validation (the
+    sampler's centre view, a fixed transform).
+
+    Item: `video` uint8 (C, T, H, W), or (num_sample, C, T, H, W) when one decode serves
+    `num_sample` augmented clips; `label`; `index` (of the video used); `skipped`; `failed`.
+    """
+
+    def __init__(
+        self,
+        samples: list[tuple[str, int]],
+        sampler: ClipSampler | Callable[[int, np.random.Generator], np.ndarray],
+        transform: Callable[[torch.Tensor], torch.Tensor],
+        num_sample: int = 1,
+        train: bool = True,
+        decoder: VideoDecoder | None = None,
+        short_side: int | None = None,
+        max_consecutive_failures: int = 20,
+    ):
+        super().__init__(samples, decoder, short_side, max_consecutive_failures)
+        self.sampler = sampler
+        self.transform = transform
+        self.num_sample = num_sample
+        self.train = train
+
+    def choose(self, num_video_frames: int, rng: np.random.Generator) -> np.ndarray:
+        if self.train:
+            return self.sampler(num_video_frames, rng)
+        return self.sampler.views(num_video_frames, 1)[0]
+
+    def __getitem__(self, index: int) -> dict:
+        rng = np.random.default_rng(random.getrandbits(63))
+        index, label, frames, failures = self._load(index, lambda n: self.choose(n, rng))
         video = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, C, H, W) for the transforms
         clips = [self.transform(video).transpose(0, 1) for _ in range(self.num_sample)]
         clip = clips[0] if self.num_sample == 1 else torch.stack(clips)
-        return {"video": clip.contiguous(), "label": label, "skipped": len(errors)}
+        return {
+            "video": clip.contiguous(),
+            "label": label,
+            "index": index,
+            "skipped": len(failures),
+            "failed": "\n".join(failures),
+        }
+
+
+class MultiViewDataset(_VideoDataset):
+    """Every test view of a video in one item, from one decode: `num_clips` clips spread over the
+    video x `num_crops` crops along the long side, short side resized to `size`.
+
+    Item: `video` uint8 (V, C, T, size, size) with V = num_clips x num_crops, clip-major;
+    `clip_index`, `crop_index` (V,); `video_id` (the index of the video used); `label`;
+    `skipped`; `failed`. An evaluator averages softmax over the views of each `video_id` (and
+    drops repeats of a `video_id`, which the distributed sampler's padding or a replaced broken
+    video can produce).
+    """
+
+    def __init__(
+        self,
+        samples: list[tuple[str, int]],
+        sampler: ClipSampler,
+        size: int,
+        num_clips: int = 5,
+        num_crops: int = 3,
+        decoder: VideoDecoder | None = None,
+        max_consecutive_failures: int = 20,
+    ):
+        super().__init__(samples, decoder, size, max_consecutive_failures)
+        self.sampler = sampler
+        self.size = size
+        self.num_clips = num_clips
+        self.num_crops = num_crops
+
+    def __getitem__(self, index: int) -> dict:
+        index, label, frames, failures = self._load(index, lambda n: self.sampler.views(n, self.num_clips))
+        clips, length = frames.shape[:2]  # (clips, T, H, W, C)
+        video = torch.from_numpy(frames).flatten(0, 1).permute(0, 3, 1, 2)  # (clips*T, C, H, W)
+        video = resize_short_side(video, self.size).unflatten(0, (clips, length))
+        views = [
+            crop.transpose(0, 1) for clip in video for crop in spatial_crops(clip, self.size, self.num_crops)
+        ]
+        clip_index = torch.arange(clips).repeat_interleave(self.num_crops)
+        return {
+            "video": torch.stack(views).contiguous(),
+            "clip_index": clip_index,
+            "crop_index": torch.arange(self.num_crops).repeat(clips),
+            "video_id": index,
+            "label": label,
+            "skipped": len(failures),
+            "failed": "\n".join(failures),
+        }

@@ -1,6 +1,15 @@
-"""Reading frames through decord, the one decode path for every dataset."""
+"""Reading frames through decord, the one decode path for every dataset.
 
+`VideoDecoder` is what datasets hold. It is cheap to pickle: readers, the size cache and the
+watchdog thread are made lazily inside the process that decodes (a DataLoader worker), never
+before the fork.
+"""
+
+import math
 import os
+import queue
+import threading
+from collections.abc import Callable
 
 import numpy as np
 
@@ -15,34 +24,162 @@ def _reader(path: str, width: int = -1, height: int = -1):
     return decord.VideoReader(path, num_threads=1, width=width, height=height)
 
 
-def read_frames(path: str, choose_indices) -> np.ndarray:
-    """Decode the frames `choose_indices(num_frames_in_video)` picks, as (T, H, W, 3) uint8.
-
-    Indices are fetched in one sorted batch (decord seeks once per run of frames) and put back
-    in the requested order.
-    """
-    if not os.path.isfile(path):
-        raise VideoReadError(f"no such file: {path}")
-    if os.path.getsize(path) == 0:
-        raise VideoReadError(f"empty file: {path}")
+def probe_size(path: str) -> tuple[int, int] | None:
+    """(height, width) from the container header through PyAV (about 4 ms for an mp4, far less
+    for avi/webm), or None when it cannot tell; decord stays the judge of whether a file reads."""
     try:
-        reader = _reader(path)
+        import av
+
+        with av.open(path) as container:
+            codec = container.streams.video[0].codec_context
+            return (codec.height, codec.width) if codec.height > 0 and codec.width > 0 else None
+    except Exception:
+        return None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:200]
+
+
+def scaled_size(height: int, width: int, short_side: int | None) -> tuple[int, int] | None:
+    """(height, width) with the short side brought down to `short_side`; None if no reduction."""
+    if not short_side or min(height, width) <= short_side:
+        return None
+    scale = short_side / min(height, width)
+    if height <= width:
+        return short_side, max(short_side, round(width * scale))
+    return max(short_side, round(height * scale)), short_side
+
+
+class _Watchdog:
+    """Runs decodes on one daemon thread so that a decode stuck inside decord (which releases the
+    GIL in its C calls) cannot hang the worker: the caller gives up after `timeout` seconds, the
+    stuck thread is abandoned and a fresh one takes the next job."""
+
+    def __init__(self):
+        self._jobs = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, args=(self._jobs,), daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _loop(jobs: queue.SimpleQueue) -> None:
+        while True:
+            fn, done, box = jobs.get()
+            try:
+                box.append((True, fn()))
+            except BaseException as err:  # handed back to the caller
+                box.append((False, err))
+            done.set()
+
+    def run(self, fn: Callable, timeout: float):
+        done, box = threading.Event(), []
+        self._jobs.put((fn, done, box))
+        if not done.wait(timeout):
+            raise TimeoutError
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+
+class VideoDecoder:
+    """Decodes the frames a sampler picks, as one sorted `get_batch`, at a reduced size when asked.
+
+    `short_side`: decode at most this short side (decord's scaler does it during decoding, so
+    less is converted, copied and transformed). A video's size is read from its header on its
+    first visit and remembered per process.
+    `timeout`: seconds one video may take before it counts as unreadable (None: no limit).
+    """
+
+    def __init__(self, timeout: float | None = 60.0):
+        self.timeout = timeout
+        self._pid = None
+
+    def _state(self):
+        if self._pid != os.getpid():  # first use in this process (or after a fork)
+            self._pid = os.getpid()
+            self._sizes: dict[str, tuple[int, int]] = {}
+            self._watchdog = None
+        return self._sizes
+
+    def __getstate__(self):
+        return {"timeout": self.timeout, "_pid": None}
+
+    def read(
+        self,
+        path: str,
+        choose_indices: Callable[[int], np.ndarray],
+        short_side: int | None = None,
+    ) -> np.ndarray:
+        """Frames `choose_indices(num_frames_in_video)` picks, as uint8 (*indices.shape, H, W, 3).
+
+        Raises VideoReadError for a missing, empty, unreadable or too slow video.
+        """
+        sizes = self._state()
+        if not os.path.isfile(path):
+            raise VideoReadError(f"{path}: no such file")
+        if os.path.getsize(path) == 0:
+            raise VideoReadError(f"{path}: empty file")
+        known = sizes.get(path)
+        job = lambda: self._decode(path, choose_indices, known, short_side)  # noqa: E731
+        try:
+            if self.timeout is None or self.timeout <= 0:
+                frames, native = job()
+            else:
+                if self._watchdog is None:
+                    self._watchdog = _Watchdog()
+                try:
+                    frames, native = self._watchdog.run(job, self.timeout)
+                except TimeoutError:
+                    self._watchdog = None  # abandon the stuck thread
+                    raise VideoReadError(f"{path}: decoding took over {self.timeout:g} s") from None
+        except VideoReadError:
+            raise
+        except Exception as err:  # decord raises DECORDError, RuntimeError and others on bad files
+            raise VideoReadError(f"{path}: cannot decode: {_first_line(err)}") from err
+        if native is not None:
+            sizes[path] = native
+        return frames
+
+    @staticmethod
+    def _decode(path: str, choose_indices, known: tuple[int, int] | None, short_side: int | None):
+        """(frames, native (h, w) or None)."""
+        known = known or probe_size(path)
+        # With the size known, always ask for an explicit size (reduced, or native): decord then
+        # converts through its scaler, which is as fast and avoids most of its native-size quirk.
+        target = (scaled_size(*known, short_side) or known) if known else None
+        height, width = target if target else (-1, -1)
+        reader = _reader(path, width, height)
         length = len(reader)
         if length <= 0:
-            raise VideoReadError(f"no frames in {path}")
+            raise VideoReadError(f"{path}: no frames")
         indices = np.asarray(choose_indices(length), dtype=np.int64)
-        order = np.unique(indices)
+        order = np.unique(indices)  # sorted: decord decodes forward once through the window
+        if order[0] < 0 or order[-1] >= length:
+            raise ValueError(f"frame indices outside 0..{length - 1}")
         try:
             frames = reader.get_batch(order.tolist()).asnumpy()
         except Exception as err:
             if "size must exactly match" not in str(err):
                 raise
-            # decord mis-copies rows of some frame widths (48, 72, ...) at native size; asking
-            # its scaler for the same size explicitly takes a path that copies them correctly.
-            height, width = reader[0].shape[:2]
-            frames = _reader(path, width, height).get_batch(order.tolist()).asnumpy()
-    except VideoReadError:
-        raise
-    except Exception as err:  # decord raises DECORDError, RuntimeError and others on bad files
-        raise VideoReadError(f"cannot decode {path}: {str(err).splitlines()[0][:200]}") from err
-    return frames[np.searchsorted(order, indices)]
+            # decord mis-copies frames of a few output widths (48 and 72 px among 32-256): decode
+            # 16 px wider instead, aspect ratio kept (the crops that follow absorb the rescale).
+            h, w = target if target else reader[0].shape[:2]
+            del reader
+            frames = _reader(path, w + 16, round(h * (w + 16) / w)).get_batch(order.tolist()).asnumpy()
+            known = known or (h, w)  # the native size, not the rescaled one
+        if frames.shape[0] != len(order):
+            raise VideoReadError(f"{path}: decord returned {frames.shape[0]} of {len(order)} frames")
+        native = known or (None if target else tuple(frames.shape[1:3]))
+        return frames[np.searchsorted(order, indices)], native
+
+
+def read_frames(path: str, choose_indices, short_side: int | None = None) -> np.ndarray:
+    """One-off decode without a time limit (see VideoDecoder.read)."""
+    return VideoDecoder(timeout=None).read(path, choose_indices, short_side)
+
+
+def decode_short_side(input_size: int, scales=(1.0,)) -> int:
+    """The short side to decode at so that the smallest crop scale still covers `input_size`."""
+    return int(math.ceil(input_size / min(scales)))

@@ -1,11 +1,16 @@
 """Training callbacks."""
 
+import logging
 import os
 import time
 
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from videomae.errors import DataError
+
+log = logging.getLogger(__name__)
 
 
 class ClipThroughput(pl.Callback):
@@ -45,3 +50,84 @@ class SaveOnSigterm(pl.Callback):
         if isinstance(exception, SIGTERMException):
             trainer.save_checkpoint(self.path)
             rank_zero_info(f"SIGTERM: saved {self.path} at step {trainer.global_step}")
+
+
+class SkippedVideos(pl.Callback):
+    """Accounts for the videos the loaders could not read (items carry `failed`: "path: reason"
+    lines, see videomae.data.dataset).
+
+    Logs `data/skipped_videos` (summed over ranks), reports every skipped path once (a warning,
+    and a line in `report_path`), and stops the run with a DataError listing examples once more
+    than `max_fraction` of the videos attempted have failed, checked from `check_after` attempts.
+    """
+
+    def __init__(self, max_fraction: float = 0.5, check_after: int = 100, report_path: str | None = None):
+        self.max_fraction = max_fraction
+        self.check_after = check_after
+        self.report_path = report_path
+        self.failed = 0
+        self.attempts = 0
+        self.paths: dict[str, str] = {}
+
+    def _report_file(self, trainer) -> str | None:
+        if self.report_path is None or trainer.global_rank == 0:
+            return self.report_path
+        stem, ext = os.path.splitext(self.report_path)
+        return f"{stem}.rank{trainer.global_rank}{ext}"
+
+    def update(self, trainer, batch) -> None:
+        failed = batch.get("failed") if isinstance(batch, dict) else None
+        if failed is None:
+            return
+        lines = [line for text in failed for line in text.splitlines() if line]
+        self.failed += len(lines)
+        self.attempts += len(failed) + len(lines)
+        new = []
+        for line in lines:
+            path, _, reason = line.partition(": ")
+            if path not in self.paths:
+                self.paths[path] = reason
+                new.append(line)
+                log.warning("skipped unreadable video %s", line)
+        report = self._report_file(trainer)
+        if new and report:
+            os.makedirs(os.path.dirname(os.path.abspath(report)), exist_ok=True)
+            with open(report, "a", encoding="utf-8") as f:
+                f.writelines(f"{line}\n" for line in new)
+        if self.attempts >= self.check_after and self.failed > self.max_fraction * self.attempts:
+            examples = "\n  ".join(f"{p}: {r}" for p, r in list(self.paths.items())[:10])
+            raise DataError(
+                f"{self.failed} of {self.attempts} videos the loader tried could not be read, more "
+                f"than data.max_skip_fraction={self.max_fraction:g}; is data.root right? "
+                f"{len(self.paths)} distinct unreadable videos"
+                + (f" (all in {report})" if report else "")
+                + f", e.g.:\n  {examples}"
+            )
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.update(trainer, batch)
+        pl_module.log("data/skipped_videos", float(self.failed), reduce_fx="sum", sync_dist=True)
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        self.update(trainer, batch)
+
+    def on_test_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        self.update(trainer, batch)
+
+    def _summary(self, trainer) -> None:
+        if not self.paths:
+            return
+        report = self._report_file(trainer)
+        where = f"; all listed in {report}" if report else ""
+        shown = "\n  ".join(f"{p}: {r}" for p, r in list(self.paths.items())[:20])
+        more = f"\n  ... and {len(self.paths) - 20} more" if len(self.paths) > 20 else ""
+        log.warning(
+            "skipped %d unreadable videos (%d times, of %d tried)%s:\n  %s%s",
+            len(self.paths), self.failed, self.attempts, where, shown, more,
+        )  # fmt: skip
+
+    def on_fit_end(self, trainer, pl_module):
+        self._summary(trainer)
+
+    def on_test_end(self, trainer, pl_module):
+        self._summary(trainer)

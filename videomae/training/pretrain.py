@@ -14,7 +14,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from videomae.data.datamodule import VideoDataModule
 from videomae.errors import ConfigError
 from videomae.models import MODEL_SIZES
-from videomae.training.callbacks import ClipThroughput, SaveOnSigterm
+from videomae.training.callbacks import ClipThroughput, SaveOnSigterm, SkippedVideos
 from videomae.training.checkpoint_io import AtomicCheckpointIO
 from videomae.training.loggers import build_logger
 from videomae.training.pretrain_module import PretrainModule
@@ -37,11 +37,11 @@ def model_kwargs(cfg: DictConfig) -> dict:
     return {**model, "num_frames": frames, "img_size": size}
 
 
-def build_datamodule(cfg: DictConfig) -> VideoDataModule:
+def build_datamodule(cfg: DictConfig, mode: str = "pretrain") -> VideoDataModule:
     data = OmegaConf.to_container(cfg.data, resolve=True)
     if data["batch_size"] < 1:
         raise ConfigError(f"data.batch_size={data['batch_size']} must be at least 1")
-    return VideoDataModule(**data)
+    return VideoDataModule(mode=mode, **data)
 
 
 def resolve_ckpt_path(ckpt_path: str | None, run_dir: str) -> str | None:
@@ -61,7 +61,7 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: str) -> str | None:
     return ckpt_path
 
 
-def build_callbacks(cfg: DictConfig, checkpoint_dir: str) -> list[pl.Callback]:
+def build_callbacks(cfg: DictConfig, checkpoint_dir: str, run_dir: str | None = None) -> list[pl.Callback]:
     every = cfg.checkpoint
     return [
         ModelCheckpoint(  # a rolling last.ckpt, rewritten (atomically) at every epoch end
@@ -80,6 +80,11 @@ def build_callbacks(cfg: DictConfig, checkpoint_dir: str) -> list[pl.Callback]:
         ),
         ClipThroughput(),
         SaveOnSigterm(checkpoint_dir),
+        SkippedVideos(
+            max_fraction=float(cfg.data.max_skip_fraction),
+            check_after=int(cfg.data.skip_check_after),
+            report_path=os.path.join(run_dir, "skipped_videos.txt") if run_dir else None,
+        ),
     ]
 
 
@@ -106,7 +111,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=run_dir,
         logger=build_logger(OmegaConf.to_container(cfg.logger, resolve=True), run_dir),
-        callbacks=build_callbacks(cfg, checkpoint_dir),
+        callbacks=build_callbacks(cfg, checkpoint_dir, run_dir),
         plugins=[AtomicCheckpointIO()],
     )
     try:

@@ -54,12 +54,12 @@ class PretrainModule(pl.LightningModule):
         self.mask_generator = MaskGenerator(
             mask["type"], float(mask["ratio"]), self.model.grid, float(mask.get("decoder_ratio", 0.0))
         )
-        self.skipped_videos = 0
         if compile:
             self.model.compile()  # in place: state-dict names stay the same
 
     def on_fit_start(self) -> None:
-        # Data workers draw augmentations from seeds made here: a different stream on every rank.
+        # Augmentations in loader workers (or, with num_workers=0, here) come from the global
+        # generators: a different stream for every rank.
         pl.seed_everything(self.hparams.seed + self.global_rank, workers=True, verbose=False)
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
@@ -67,7 +67,7 @@ class PretrainModule(pl.LightningModule):
         torch.manual_seed(step_seed(self.hparams.seed, self.global_step, self.global_rank))
 
     def on_before_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        self.skipped_videos += int(batch["skipped"].sum())
+        # Skipped videos (batch["skipped"], batch["failed"]) are counted by callbacks.SkippedVideos.
         video = batch["video"]
         if video.ndim == 6:  # repeated sampling: (B, num_sample, C, T, H, W) -> one clip per row
             batch["video"] = video.flatten(0, 1)
@@ -86,7 +86,6 @@ class PretrainModule(pl.LightningModule):
         self.nonfinite_in_a_row = 0
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], prog_bar=True)
-        self.log("data/skipped_videos", float(self.skipped_videos), reduce_fx="sum", sync_dist=True)
         return loss
 
     def all_ranks_finite(self, loss: torch.Tensor) -> bool:

@@ -1,0 +1,282 @@
+"""Sampling, decoding, augmentation, fault tolerance and seeding of the loaders."""
+
+import random
+import time
+from functools import partial
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+from conftest import BROKEN_KINDS, place
+from lightning_fabric.utilities.seed import pl_worker_init_function
+from torch.utils.data import DataLoader
+
+from videomae.data.datamodule import VideoDataModule
+from videomae.data.dataset import MultiViewDataset, VideoClipDataset
+from videomae.data.sampling import ClipSampler, dense_indices, dense_views, segment_indices, segment_views
+from videomae.data.transforms import ClipRandomErasing, FinetuneTransform, PretrainTransform, spatial_crops
+from videomae.data.video import VideoDecoder, VideoReadError, scaled_size
+from videomae.errors import DataError
+from videomae.training.callbacks import SkippedVideos
+
+# --- sampling -----------------------------------------------------------------------------------
+
+
+def test_dense_window_and_short_video():
+    rng = np.random.default_rng(0)
+    index = dense_indices(300, 16, 4, rng)
+    assert len(index) == 16 and np.all(np.diff(index) == 4) and index[-1] < 300
+    short = dense_indices(10, 16, 4, rng)  # shorter than the window: as the original, n // rate
+    assert list(short) == [0, 5] + [9] * 14  # frames spread over the video, then the last repeated
+    assert list(dense_indices(1, 4, 2, rng)) == [0, 0, 0, 0]
+
+
+def test_segments_cover_the_video_and_repeat_when_short():
+    rng = np.random.default_rng(0)
+    index = segment_indices(160, 16, rng)
+    assert np.all(index // 10 == np.arange(16))  # one frame from each segment
+    assert list(segment_indices(160, 16, None)) == list(range(5, 160, 10))
+    short = segment_indices(5, 16, rng)
+    assert len(short) == 16 and short.min() >= 0 and short.max() <= 4 and np.all(np.diff(short) >= 0)
+
+
+def test_test_views():
+    views = dense_views(200, 16, 4, 5)  # the original: 50 strided frames, 5 windows evenly spaced
+    assert views.shape == (5, 16) and views[0, 0] == 0 and views[-1, -1] == 196
+    assert np.all(np.diff(views, axis=1) == 4)
+    assert dense_views(200, 16, 4, 1)[0, 0] == 68  # one view: the centre window
+    assert dense_views(20, 16, 4, 2).shape == (2, 16)  # short: padded, never skipped
+    ssv2 = segment_views(32, 16, 2)  # the original's 2 SSv2 views: segment starts, then middles
+    assert list(ssv2[0][:3]) == [0, 2, 4] and list(ssv2[1][:3]) == [1, 3, 5]
+
+
+# --- decoding -----------------------------------------------------------------------------------
+
+
+def frame_means(frames):
+    return frames.reshape(frames.shape[0], -1).mean(1)
+
+
+def test_decoder_order_duplicates_and_reduced_size(video_bank):
+    decoder = VideoDecoder()
+    frames = decoder.read(video_bank["mp4"], lambda n: np.array([7, 1, 7, 3]))
+    assert frames.shape == (4, 64, 80, 3) and frames.dtype == np.uint8
+    means = frame_means(frames)  # frame t has mean about 60 + 12 t
+    assert np.allclose(means, 60 + 12 * np.array([7, 1, 7, 3]), atol=4)
+    # the size comes from the header: decord decodes at the reduced size directly, from the first visit
+    small = VideoDecoder().read(video_bank["mp4"], lambda n: np.array([7, 1]), short_side=32)
+    assert small.shape == (2, 32, 40, 3)
+    assert decoder.read(video_bank["mp4"], lambda n: np.array([7, 1]), short_side=32).shape == small.shape
+    assert np.allclose(frame_means(small), means[:2], atol=4)
+    assert scaled_size(64, 80, 64) is None and scaled_size(320, 568, 224) == (224, 398)
+    assert scaled_size(568, 320, 224) == (398, 224)
+
+
+def test_decoder_2d_indices(video_bank):
+    frames = VideoDecoder().read(video_bank["avi"], lambda n: np.array([[0, 2], [4, 11]]))
+    assert frames.shape == (2, 2, 64, 80, 3)
+
+
+@pytest.mark.parametrize("kind", BROKEN_KINDS)
+def test_each_broken_kind_is_a_read_error(video_bank, tmp_path, kind):
+    path = place(video_bank, kind, str(tmp_path / f"{kind}.mp4"))
+    start = time.monotonic()
+    with pytest.raises(VideoReadError, match=str(path)):
+        VideoDecoder().read(path, lambda n: np.arange(4))
+    assert time.monotonic() - start < 10
+
+
+def test_decode_time_limit(video_bank, monkeypatch):
+    def stuck(path, choose, known, short_side):
+        time.sleep(3)
+
+    decoder = VideoDecoder(timeout=0.3)
+    monkeypatch.setattr(VideoDecoder, "_decode", staticmethod(stuck))
+    with pytest.raises(VideoReadError, match="decoding took over 0.3 s"):
+        decoder.read(video_bank["mp4"], lambda n: np.arange(2))
+    monkeypatch.undo()
+    assert decoder.read(video_bank["mp4"], lambda n: np.arange(2)).shape[0] == 2  # a fresh thread takes over
+
+
+# --- datasets and fault tolerance ---------------------------------------------------------------------
+
+
+def pretrain_dataset(samples, num_sample=1, **kw):
+    return VideoClipDataset(samples, ClipSampler(4, "dense", 2), PretrainTransform(32), num_sample, **kw)
+
+
+def test_broken_videos_are_replaced_and_reported(video_bank, tmp_path):
+    samples = [(place(video_bank, k, str(tmp_path / f"{k}.mp4")), 0) for k in BROKEN_KINDS]
+    samples += [(video_bank["mp4"], 1)] * 5
+    dataset = pretrain_dataset(samples)
+    random.seed(0)
+    seen = set()
+    for index in range(len(BROKEN_KINDS)):
+        item = dataset[index]
+        assert item["video"].shape == (3, 4, 32, 32) and item["video"].dtype == torch.uint8
+        assert item["index"] >= len(BROKEN_KINDS) and item["label"] == 1  # a good video
+        lines = item["failed"].splitlines()
+        assert item["skipped"] == len(lines) >= 1 and lines[0].startswith(samples[index][0] + ": ")
+        seen.update(line.split(": ")[0] for line in lines)
+    assert seen == {p for p, _ in samples[: len(BROKEN_KINDS)]}
+
+
+def test_all_broken_stops_with_examples(video_bank, tmp_path):
+    samples = [(str(tmp_path / f"missing{i}.mp4"), 0) for i in range(3)]
+    with pytest.raises(
+        DataError, match=r"(?s)20 videos in a row could not be read.*missing\d.mp4: no such file"
+    ):
+        pretrain_dataset(samples)[0]
+
+
+def test_repeated_sampling_and_short_video(video_bank):
+    dataset = pretrain_dataset([(video_bank["short"], 0)], num_sample=3)
+    item = dataset[0]
+    assert item["video"].shape == (3, 3, 4, 32, 32)
+    assert not torch.equal(item["video"][0], item["video"][1]) or not torch.equal(
+        item["video"][1], item["video"][2]
+    )
+
+
+def test_multiview_items(video_bank):
+    dataset = MultiViewDataset(
+        [(video_bank["mp4_b"], 4)], ClipSampler(4, "dense", 2), 32, num_clips=2, num_crops=3
+    )
+    item = dataset[0]
+    assert item["video"].shape == (6, 3, 4, 32, 32)
+    assert item["clip_index"].tolist() == [0, 0, 0, 1, 1, 1] and item["crop_index"].tolist() == [0, 1, 2] * 2
+    assert item["video_id"] == 0 and item["label"] == 4
+    left, right = item["video"][0], item["video"][2]  # 96x64 video -> 48x32: crops differ along the width
+    assert not torch.equal(left, right)
+
+
+# --- transforms -----------------------------------------------------------------------------------
+
+
+def static_clip(frames=4, size=48):
+    frame = torch.randint(
+        0, 256, (3, size, size), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    )
+    return frame.expand(frames, 3, size, size).contiguous()
+
+
+def test_finetune_transform_same_for_every_frame():
+    transform = FinetuneTransform(32, rand_augment="rand-m9-n4-mstd0.5-inc1", erase_prob=0.0)
+    for seed in range(5):
+        random.seed(seed), np.random.seed(seed), torch.manual_seed(seed)
+        out = transform(static_clip())
+        assert out.shape == (4, 3, 32, 32) and out.dtype == torch.uint8
+        assert all(torch.equal(out[0], out[t]) for t in range(1, 4))  # one draw for the clip
+
+
+def test_random_erasing_same_region_in_every_frame():
+    torch.manual_seed(0), random.seed(0)
+    clip = torch.zeros(4, 3, 32, 32, dtype=torch.uint8)
+    out = ClipRandomErasing(prob=1.0)(clip)
+    changed = (out != 0).any(1)  # (T, H, W)
+    rows, cols = changed[0].any(1).nonzero(), changed[0].any(0).nonzero()
+    assert len(rows) and len(cols)
+    for t in range(4):
+        assert changed[t].any(1).nonzero().equal(rows) and changed[t].any(0).nonzero().equal(cols)
+
+
+def test_three_crops_along_the_long_side():
+    clip = torch.arange(32 * 64).view(1, 1, 32, 64).expand(2, 3, 32, 64)
+    crops = spatial_crops(clip, 32, 3)
+    assert [c[0, 0, 0, 0].item() for c in crops] == [0, 16, 32]
+    assert spatial_crops(clip, 32, 1)[0][0, 0, 0, 0].item() == 16
+
+
+# --- seeding --------------------------------------------------------------------------------------
+
+
+def loader_batches(dataset, rank, seed=7, workers=2, n=2):
+    pl.seed_everything(seed + rank, workers=True, verbose=False)  # as PretrainModule.on_fit_start
+    loader = DataLoader(
+        dataset, batch_size=2, shuffle=True, num_workers=workers,
+        worker_init_fn=partial(pl_worker_init_function, rank=rank) if workers else None,
+    )  # fmt: skip
+    it = iter(loader)
+    return [next(it)["video"] for _ in range(n)]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_seeded_loading_repeats_and_differs_per_rank_and_worker(video_bank, workers):
+    dataset = pretrain_dataset([(video_bank["mp4"], 0)] * 8)  # one video: only augmentation differs
+    first, again = loader_batches(dataset, 0, workers=workers), loader_batches(dataset, 0, workers=workers)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    other_rank = loader_batches(dataset, 1, workers=workers)
+    assert not all(torch.equal(a, b) for a, b in zip(first, other_rank, strict=True))
+    if workers:  # batch 0 comes from worker 0, batch 1 from worker 1: they draw differently
+        pl.seed_everything(7)
+        assert not torch.equal(first[0], first[1])
+
+
+# --- the datamodule ---------------------------------------------------------------------------------
+
+
+def test_datamodule_modes(video_bank, tmp_path):
+    for split in ("train", "val"):
+        for cls in ("a", "b"):
+            place(video_bank, "mp4", str(tmp_path / split / cls / "v.mp4"))
+    common = dict(
+        name="folder",
+        root=str(tmp_path),
+        num_frames=4,
+        input_size=32,
+        batch_size=2,
+        num_workers=0,
+        pin_memory=False,
+    )
+    dm = VideoDataModule(mode="finetune", test_clips=2, test_crops=3, num_sample=2, **common)
+    assert dm.num_classes == 2 and dm.classes == ["a", "b"] and dm.test_batch_size == 1
+    dm.setup("fit")
+    dm.setup("test")
+    train = next(iter(dm.train_dataloader()))
+    assert train["video"].shape == (2, 2, 3, 4, 32, 32) and sorted(train["label"].tolist()) == [0, 1]
+    val = next(iter(dm.val_dataloader()))
+    assert val["video"].shape == (2, 3, 4, 32, 32)
+    test = next(iter(dm.test_dataloader()))
+    assert test["video"].shape == (1, 6, 3, 4, 32, 32) and test["crop_index"].shape == (1, 6)
+    pre = VideoDataModule(mode="pretrain", **common)
+    pre.setup("fit")
+    assert next(iter(pre.train_dataloader()))["video"].shape == (2, 3, 4, 32, 32)
+
+
+def test_skipped_videos_callback_counts_and_reports(tmp_path):
+    class Trainer:
+        global_rank = 0
+
+    report = tmp_path / "skipped.txt"
+    callback = SkippedVideos(max_fraction=0.5, check_after=6, report_path=str(report))
+    callback.update(Trainer(), {"failed": ["/d/a.mp4: empty file", ""]})
+    callback.update(Trainer(), {"failed": ["", "/d/b.mp4: no such file\n/d/a.mp4: empty file"]})
+    assert (callback.failed, callback.attempts) == (3, 7)  # 3 of 7 tries failed: under half
+    assert report.read_text().splitlines() == ["/d/a.mp4: empty file", "/d/b.mp4: no such file"]
+
+
+def test_skipped_videos_callback_error_lists_examples():
+    class Trainer:
+        global_rank = 0
+
+    callback = SkippedVideos(max_fraction=0.5, check_after=4)
+    callback.update(Trainer(), {"failed": ["/d/a.mp4: empty file\n/d/b.mp4: cannot decode: x", ""]})
+    with pytest.raises(
+        DataError, match=r"(?s)5 of 8 videos .* data.max_skip_fraction=0.5.*/d/a.mp4: empty file"
+    ):
+        callback.update(
+            Trainer(), {"failed": ["/d/c.mp4: no such file\n/d/c.mp4: no such file\n/d/a.mp4: x"]}
+        )
+
+
+def test_data_benchmark_runs(tmp_path):
+    from videomae.benchmarks.data import main
+
+    summary = main(
+        ["--videos", "2", "--short-side", "64", "--video-seconds", "1", "--fps", "10", "--num-frames", "4",
+         "--sampling-rate", "2", "--input-size", "32", "--seconds", "0.3", "--rounds", "1", "--workers", "1",
+         "--warmup-batches", "1", "--cache-dir", str(tmp_path), "--json"]
+    )  # fmt: skip
+    assert summary["ratio_one_core"] > 0 and summary["ratio_workers"] > 0
+    assert summary["results"]["ours"]["clips_per_s_workers"] > 0

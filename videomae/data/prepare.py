@@ -1,0 +1,144 @@
+"""`scripts/prepare_dataset.py`: an official download (or any folder of videos) -> our lists.
+
+    python scripts/prepare_dataset.py ucf101 --root /data/UCF101 --split 1
+    python scripts/prepare_dataset.py k400 --root /data/k400 --out /data/k400/lists
+
+Writes train.csv, val.csv (and test.csv when the test split differs from validation) as
+`path label` lines, and classes.txt (`index name`), in --out (default: --root). Every listed
+video is checked (exists and non-empty; with --check decode, also opened and decoded through
+decord); the ones that fail are reported on the terminal and in prepare_report.txt, and left out
+of the lists unless --keep-bad.
+"""
+
+import argparse
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+from videomae.data.annotations import is_path_label_list, write_list
+from videomae.data.layouts import DatasetIndex, folder, hmdb51, k400, ssv2, ucf101
+from videomae.data.video import VideoDecoder, VideoReadError
+from videomae.errors import ConfigError
+
+READERS = {
+    "ucf101": lambda root, split: ucf101(root, split),
+    "hmdb51": lambda root, split: hmdb51(root, split),
+    "ssv2": lambda root, split: ssv2(root),
+    "k400": lambda root, split: k400(root),
+    "folder": lambda root, split: folder(root),
+}
+
+
+_DECODER = VideoDecoder(timeout=60.0)  # one per process (its state is made per process id)
+
+
+def check_video(path: str, decode: bool) -> str | None:
+    """None if the video is usable, else why not."""
+    if not os.path.exists(path):
+        return "missing"
+    if not os.path.isfile(path):
+        return "not a file"
+    if os.path.getsize(path) == 0:
+        return "empty file"
+    if not decode:
+        return None
+    try:
+        _DECODER.read(path, lambda n: [0, n - 1])
+    except VideoReadError as err:
+        reason = str(err)
+        return reason[len(path) + 2 :] if reason.startswith(f"{path}: ") else reason
+    return None
+
+
+def _check_chunk(paths: list[str], decode: bool) -> list[str | None]:
+    return [check_video(p, decode) for p in paths]
+
+
+def check_videos(paths: list[str], decode: bool, workers: int) -> dict[str, str]:
+    """{path: reason} for the unusable ones."""
+    if not decode or workers <= 1 or len(paths) < 64:
+        results = _check_chunk(paths, decode)
+    else:
+        size = max(16, len(paths) // (workers * 8))
+        chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
+        with ProcessPoolExecutor(workers) as pool:
+            results = [r for part in pool.map(_check_chunk, chunks, [decode] * len(chunks)) for r in part]
+    return {p: r for p, r in zip(paths, results, strict=True) if r is not None}
+
+
+def _guard(path: str) -> None:
+    """Never overwrite a file that is not one of our lists (e.g. Kinetics' own train.csv)."""
+    if os.path.isfile(path) and not is_path_label_list(path):
+        raise ConfigError(f"{path} exists and is not a 'path label' list; choose another --out directory")
+
+
+def prepare(
+    dataset: str, root: str, out: str | None = None, split: int = 1, check: str = "decode", workers: int = 1,
+    keep_bad: bool = False,
+) -> dict:  # fmt: skip
+    root = os.path.abspath(os.path.expanduser(root))
+    if not os.path.isdir(root):
+        raise ConfigError(f"--root {root} is not a directory")
+    out = os.path.abspath(os.path.expanduser(out or root))
+    index: DatasetIndex = READERS[dataset](root, split)
+    names = ["train", "val"] + (["test"] if index.splits.get("test") is not index.splits.get("val") else [])
+    os.makedirs(out, exist_ok=True)
+    for name in names:
+        _guard(os.path.join(out, f"{name}.csv"))
+    unique = sorted({p for name in names for p, _ in index.splits.get(name) or []})
+    print(f"{dataset}: {len(unique)} videos listed in {index.source}; checking ({check}) ...", flush=True)
+    bad = check_videos(unique, check == "decode", workers) if check != "none" else {}
+    summary = {"out": out, "bad": bad, "counts": {}}
+    for name in names:
+        samples = index.splits.get(name) or []
+        kept = samples if keep_bad else [(p, label) for p, label in samples if p not in bad]
+        if samples:
+            write_list(os.path.join(out, f"{name}.csv"), kept)
+        summary["counts"][name] = (len(kept), len(samples))
+        print(f"  {name}: {len(kept)} of {len(samples)} videos -> {os.path.join(out, f'{name}.csv')}")
+    if index.classes:
+        with open(os.path.join(out, "classes.txt"), "w", encoding="utf-8") as f:
+            f.writelines(f"{i} {c}\n" for i, c in enumerate(index.classes))
+        print(f"  {len(index.classes)} classes -> {os.path.join(out, 'classes.txt')}")
+    report = os.path.join(out, "prepare_report.txt")
+    with open(report, "w", encoding="utf-8") as f:
+        f.writelines(f"{p}: {r}\n" for p, r in sorted(bad.items()))
+    if bad:
+        kinds = {}
+        for reason in bad.values():
+            kinds[reason.split(":")[0]] = kinds.get(reason.split(":")[0], 0) + 1
+        what = "kept in" if keep_bad else "left out of"
+        print(f"{len(bad)} listed videos are missing or unreadable ({what} the lists), all in {report}:")
+        for path, reason in sorted(bad.items())[:20]:
+            print(f"  {path}: {reason}")
+        if len(bad) > 20:
+            print(f"  ... and {len(bad) - 20} more")
+    else:
+        print("all listed videos are readable")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="prepare_dataset.py", description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument("dataset", choices=sorted(READERS))
+    parser.add_argument("--root", required=True, help="the extracted download (videos and annotation files)")
+    parser.add_argument("--out", help="where to write the lists (default: --root)")
+    parser.add_argument("--split", type=int, default=1, help="ucf101 / hmdb51 split: 1, 2 or 3 (default 1)")
+    parser.add_argument(
+        "--check", choices=("decode", "exists", "none"), default="decode",
+        help="decode: open and decode every video (default); exists: only look for the files",
+    )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes for --check decode"
+    )
+    parser.add_argument("--keep-bad", action="store_true", help="keep missing/unreadable videos in the lists")
+    args = parser.parse_args(argv)
+    try:
+        prepare(args.dataset, args.root, args.out, args.split, args.check, args.workers, args.keep_bad)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
