@@ -98,6 +98,7 @@ def test_loggers(tmp_path, synthetic_root, logger):
         (["mask.ratio=1.5"], "error: mask.ratio=1.5 must be between 0 and 1"),
         (["mask.type=block"], "error: mask.type='block' is not one of tube, random"),
         (["dataset=k400"], "error: data.root is not set: dataset=k400 needs data.root=DIR"),
+        (["data.root="], "error: data.root is not set: dataset=synthetic needs data.root=DIR"),
         (["dataset=ucf101", "data.root=/no/such/dir"], "error: data.root=/no/such/dir is not a directory"),
         (["data.num_frames=5"], "error: data.num_frames=5 is not divisible by model.tubelet_size=2"),
         (["data.input_size=50"], "error: data.input_size=50 is not divisible by model.patch_size=16"),

@@ -90,7 +90,7 @@ class VideoDataModule(pl.LightningDataModule):
             raise ConfigError(
                 f"data.augment has unknown keys {sorted(unknown)}; known: {sorted(AUGMENT_DEFAULTS)}"
             )
-        if root is None:
+        if root is None or not str(root).strip():
             raise ConfigError(
                 f"data.root is not set: dataset={name} needs data.root=DIR, the directory that holds "
                 f"the videos and either {train_list} (one 'path label' line per video) or the "
