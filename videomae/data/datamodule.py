@@ -12,10 +12,12 @@ created inside the workers; the Trainer puts a DistributedSampler under the load
 import os
 
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader
+import torch
+from torch.utils.data import DataLoader, RandomSampler
 
 from videomae.data.dataset import MultiViewDataset, VideoClipDataset
 from videomae.data.layouts import DatasetIndex, load_index
+from videomae.data.resume import ResumableLoader, SkippingBatchSampler
 from videomae.data.sampling import SAMPLING, ClipSampler
 from videomae.data.synthetic import SyntheticSpec, ensure_synthetic
 from videomae.data.transforms import EvalTransform, FinetuneTransform, PretrainTransform
@@ -65,6 +67,7 @@ class VideoDataModule(pl.LightningDataModule):
         skip_check_after: int = 100,
         decode_timeout: float | None = 60.0,
         synthetic: dict | None = None,
+        seed: int = 0,
     ):
         super().__init__()
         if mode not in MODES:
@@ -97,6 +100,7 @@ class VideoDataModule(pl.LightningDataModule):
                 "dataset's official annotation files"
             )
         self.name = name
+        self.seed = int(seed)
         self.root = os.path.expanduser(str(root))
         self.mode = mode
         self.layout = layout
@@ -255,15 +259,38 @@ class VideoDataModule(pl.LightningDataModule):
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=train,
-            drop_last=train and len(dataset) > batch_size,
+            shuffle=False,
+            drop_last=False,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0 and train,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.batch_size, train=True)
+        """Batches that are a function of (seed, epoch, position): see videomae.data.resume.
+
+        Workers are not kept across epochs: each epoch's workers get that epoch's seeds.
+        """
+        drop_last = len(self.train_set) > self.batch_size
+        generator = torch.Generator()  # seeded per epoch by the loader; also drives the shuffle
+        sampler = RandomSampler(self.train_set, generator=generator)
+        return ResumableLoader(
+            self.train_set,
+            batch_sampler=SkippingBatchSampler(sampler, self.batch_size, drop_last),
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            generator=generator,
+            seed=self.seed,
+            batches_done=self._batches_done,
+        )
+
+    # Batches trained on before this fit, when it resumes a checkpoint: Lightning builds the first
+    # iterator before it restores its step counter, so the run sets this from the checkpoint.
+    resumed_batches = 0
+
+    def _batches_done(self) -> int:
+        trainer = self.trainer
+        done = 0 if trainer is None else trainer.global_step * trainer.accumulate_grad_batches
+        return max(done, self.resumed_batches)
 
     def val_dataloader(self) -> DataLoader | list:
         """One centre view per video (fine-tuning only; an empty list when there is no val split)."""

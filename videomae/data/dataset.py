@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from videomae.data.resume import seed_everything_from
 from videomae.data.sampling import ClipSampler
 from videomae.data.transforms import resize_short_side, spatial_crops
 from videomae.data.video import VideoDecoder, VideoReadError
@@ -21,6 +22,10 @@ from videomae.errors import DataError
 
 
 class _VideoDataset(Dataset):
+    # Set per epoch by the training loader (videomae.data.resume): each item then draws its
+    # augmentations from (epoch seed, index), whichever worker decodes it.
+    epoch_seed: int | None = None
+
     def __init__(
         self,
         samples: list[tuple[str, int]],
@@ -87,6 +92,8 @@ class VideoClipDataset(_VideoDataset):
         return self.sampler.views(num_video_frames, 1)[0]
 
     def __getitem__(self, index: int) -> dict:
+        if self.epoch_seed is not None:
+            seed_everything_from(self.epoch_seed, index)
         rng = np.random.default_rng(random.getrandbits(63))
         index, label, frames, failures = self._load(index, lambda n: self.choose(n, rng))
         video = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, C, H, W) for the transforms

@@ -7,6 +7,7 @@ import sys
 import warnings
 
 import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
@@ -41,7 +42,7 @@ def build_datamodule(cfg: DictConfig, mode: str = "pretrain") -> VideoDataModule
     data = OmegaConf.to_container(cfg.data, resolve=True)
     if data["batch_size"] < 1:
         raise ConfigError(f"data.batch_size={data['batch_size']} must be at least 1")
-    return VideoDataModule(mode=mode, **data)
+    return VideoDataModule(mode=mode, seed=cfg.seed, **data)
 
 
 def resolve_ckpt_path(ckpt_path: str | None, run_dir: str) -> str | None:
@@ -107,6 +108,9 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         compile=cfg.compile,
     )
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
+    if ckpt_path is not None:
+        step = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)["global_step"]
+        datamodule.resumed_batches = step * int(cfg.trainer.get("accumulate_grad_batches", 1))
     trainer = pl.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=run_dir,

@@ -1,0 +1,74 @@
+"""Training batches as a pure function of (seed, epoch, position in the epoch), for exact resume.
+
+A killed or pre-empted run that resumes from a checkpoint sees exactly the batches, the
+augmentations and the masks that the uninterrupted run saw: the order comes from (seed, epoch),
+every item's augmentations from (seed, epoch, index) rather than from a worker's random stream,
+and a run resumed mid-epoch skips the batches it already trained on (indices only, no decoding).
+"""
+
+import random
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import BatchSampler, DataLoader
+
+
+def derive_seed(*key: int) -> int:
+    """A well-mixed 63-bit seed for a tuple of integers."""
+    return int(np.random.SeedSequence([int(k) for k in key]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def seed_everything_from(*key: int) -> None:
+    """Seed Python's, numpy's and torch's global generators from a tuple of integers."""
+    seed = derive_seed(*key)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class SkippingBatchSampler(BatchSampler):
+    """A BatchSampler that can drop the first `skip` batches of its next epoch."""
+
+    skip = 0
+
+    def __iter__(self):
+        batches = super().__iter__()
+        skip, self.skip = self.skip, 0
+        for _ in range(skip):
+            next(batches, None)
+        yield from batches
+
+
+class ResumableLoader(DataLoader):
+    """The training DataLoader, seeded by its position in the run.
+
+    `batches_done()` returns how many batches the run has trained on (global step x gradient
+    accumulation), which a restored checkpoint brings back exactly. Each new iterator starts at
+    that position: epoch = done // len(self), skipping done % len(self) batches. Lightning's own
+    epoch counters are not used: they can be stale while a fit restores a checkpoint. Lightning
+    replaces the sampler with a DistributedSampler under DDP; its epoch is set here too.
+    """
+
+    def __init__(self, *args, seed: int = 0, batches_done: Callable[[], int] | None = None, **kwargs):
+        kwargs.setdefault("generator", torch.Generator())
+        super().__init__(*args, **kwargs)
+        self.seed = seed
+        self.batches_done = batches_done or (lambda: 0)
+
+    def __iter__(self):
+        epoch, skip = divmod(self.batches_done(), max(len(self), 1))
+        self.generator.manual_seed(derive_seed(self.seed, epoch))  # shuffle order, worker seeds
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+        self.dataset.epoch_seed = derive_seed(self.seed, epoch, 1)  # per-item augmentation seeds
+        self.batch_sampler.skip = skip
+        return super().__iter__()
+
+    # The position comes from the restored global step; nothing else needs saving. Having these
+    # tells Lightning that resuming mid-epoch is safe.
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
