@@ -165,3 +165,26 @@ def test_visible_only_embedding_equals_embedding_everything_then_dropping():
     x = encoder.patch_embed(videos)  # the original order: embed all, add positions, drop masked
     x = (x + encoder.pos_embed(x.shape[1], x))[~mask].reshape(3, -1, x.shape[-1])
     torch.testing.assert_close(encoder(videos, mask), encoder.forward_tokens(x), rtol=1e-5, atol=1e-5)
+
+
+def test_grad_checkpointing_cuts_the_activations_kept_for_backward():
+    model = tiny(num_frames=8, img_size=64, depth=8, embed_dim=64, num_heads=2, decoder_depth=2)
+    videos = torch.randn(2, 3, 8, 64, 64)
+    mask = MaskGenerator("tube", 0.5, model.grid)(2)
+
+    def saved_bytes() -> int:
+        total = 0
+
+        def pack(tensor):
+            nonlocal total
+            total += tensor.numel() * tensor.element_size()
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = model(videos, mask)[0]  # what forward keeps until backward
+        loss.backward()
+        return total
+
+    plain = saved_bytes()
+    model.set_grad_checkpointing(True)
+    assert saved_bytes() < 0.5 * plain

@@ -8,6 +8,7 @@ import warnings
 
 import pytorch_lightning as pl
 import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
@@ -62,8 +63,22 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: str) -> str | None:
     return ckpt_path
 
 
+def trainer_kwargs(cfg: DictConfig) -> dict:
+    """`trainer.*` for pl.Trainer; `strategy=fsdp` shards per transformer block (one FSDP unit
+    per Block, so a large model's parameters are never all gathered at once)."""
+    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    if kwargs.get("strategy") == "fsdp":
+        from pytorch_lightning.strategies import FSDPStrategy
+
+        from videomae.models.layers import Block
+
+        kwargs["strategy"] = FSDPStrategy(auto_wrap_policy={Block}, sharding_strategy="FULL_SHARD")
+    return kwargs
+
+
 def build_callbacks(cfg: DictConfig, checkpoint_dir: str, run_dir: str | None = None) -> list[pl.Callback]:
     every = cfg.checkpoint
+    extra = [instantiate(spec) for spec in (cfg.get("callbacks") or {}).values()]
     return [
         ModelCheckpoint(  # a rolling last.ckpt, rewritten (atomically) at every epoch end
             dirpath=checkpoint_dir,
@@ -86,6 +101,7 @@ def build_callbacks(cfg: DictConfig, checkpoint_dir: str, run_dir: str | None = 
             check_after=int(cfg.data.skip_check_after),
             report_path=os.path.join(run_dir, "skipped_videos.txt") if run_dir else None,
         ),
+        *extra,
     ]
 
 
@@ -112,7 +128,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         step = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)["global_step"]
         datamodule.resumed_batches = step * int(cfg.trainer.get("accumulate_grad_batches", 1))
     trainer = pl.Trainer(
-        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        **trainer_kwargs(cfg),
         default_root_dir=run_dir,
         logger=build_logger(OmegaConf.to_container(cfg.logger, resolve=True), run_dir),
         callbacks=build_callbacks(cfg, checkpoint_dir, run_dir),
