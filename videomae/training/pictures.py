@@ -32,7 +32,7 @@ class ReconstructionPictures(pl.Callback):
         self.clips: torch.Tensor | None = None
         self.captions: list[str] = []
         self.mask: torch.Tensor | None = None
-        self.last_epoch: int | None = None
+        self.last_step: int | None = None
         self.written: list[str] = []
 
     @property
@@ -85,7 +85,7 @@ class ReconstructionPictures(pl.Callback):
             self.draw(trainer, pl_module)
 
     def on_fit_end(self, trainer, pl_module):
-        if self.should_draw(trainer) and self.last_epoch != trainer.current_epoch:
+        if self.should_draw(trainer) and self.last_step != trainer.global_step:  # the final state
             self.draw(trainer, pl_module)
 
     @torch.no_grad()
@@ -101,14 +101,18 @@ class ReconstructionPictures(pl.Callback):
             masked, recon, loss = reconstruct(model, videos, self.mask.to(pl_module.device))
         finally:
             model.train(was_training)
-        epoch, step = trainer.current_epoch, trainer.global_step
-        title = f"epoch {epoch}, step {step}: mask {self.mask.float().mean():.2f}, loss {loss.item():.3f}"
+        step = trainer.global_step
+        epoch = trainer.current_epoch  # after the last epoch Lightning counts one more
+        if trainer.max_epochs and trainer.max_epochs > 0:
+            epoch = min(epoch, trainer.max_epochs - 1)
+        gen = pl_module.mask_generator
+        title = f"epoch {epoch}, step {step}: {gen.type} mask {gen.ratio:g}, loss {loss.item():.3f}"
         image = make_grid(to_pixels(videos), masked, recon, title=title, captions=self.captions)
         os.makedirs(self.pictures_dir, exist_ok=True)
         path = os.path.join(self.pictures_dir, f"epoch{epoch:04d}.png")
         image.save(path)
         self.written.append(path)
-        self.last_epoch = epoch
+        self.last_step = step
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.log_image("val/reconstruction", [image], step=step, caption=[title])

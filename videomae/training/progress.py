@@ -32,10 +32,21 @@ class RunClock:
     def __init__(self):
         self.start: float | None = None
         self.start_step = 0
+        self.clips = 0
 
     def begin(self, trainer) -> None:
         self.start = time.perf_counter()
         self.start_step = trainer.global_step
+        self.clips = 0
+
+    def count(self, trainer, batch) -> None:
+        video = batch.get("video") if isinstance(batch, dict) else None
+        if video is not None:
+            self.clips += video.shape[0] * trainer.world_size
+
+    def clips_per_sec(self) -> float | None:
+        elapsed = self.elapsed()
+        return self.clips / elapsed if self.clips and elapsed > 0 else None
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start if self.start is not None else 0.0
@@ -56,7 +67,9 @@ def progress_metrics(trainer, clock: RunClock) -> dict[str, str]:
     loss = _value(bar, "train/loss")
     if loss is not None:
         items["loss"] = f"{loss:.4f}"
-    speed = _value(bar, "train/clips_per_sec")
+    speed = _value(bar, "train/clips_per_sec")  # the last logging window's
+    if speed is None:
+        speed = clock.clips_per_sec()  # before the first window: the average so far
     if speed is not None:
         items["clips/s"] = f"{speed:.1f}"
     lr = _value(bar, "train/lr")
@@ -84,6 +97,10 @@ class RunProgressBar(RichProgressBar):
     def on_train_start(self, trainer, pl_module):
         self.clock.begin(trainer)
         super().on_train_start(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.clock.count(trainer, batch)
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def get_metrics(self, trainer, pl_module):
         return progress_metrics(trainer, self.clock)
@@ -125,6 +142,7 @@ class LineProgress(ProgressBar):
         self._last_print = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.clock.count(trainer, batch)
         if self.every_n_seconds > 0 and time.perf_counter() - self._last_print >= self.every_n_seconds:
             self.emit(trainer)
 
