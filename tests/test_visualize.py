@@ -164,3 +164,23 @@ def test_visualize_script(tmp_path, clip_path):
     assert missing.stderr.strip() == f"error: checkpoint={tmp_path / 'nope.ckpt'} does not exist"
     no_video = run_script("visualize.py", f"checkpoint={ckpt}")
     assert no_video.returncode == 2 and no_video.stderr.strip() == "error: missing video=..."
+
+
+def test_key_value_arguments():
+    from videomae.cli import REQUIRED, parse_args
+    from videomae.errors import ConfigError
+
+    options = {"checkpoint": REQUIRED, "seed": 0, "fps": 4.0, "start": None, "flag": False}
+    args, rest = parse_args(
+        ["checkpoint=a.ckpt", "seed=3", "fps=2", "start=null", "flag=true", "data.root=/x"],
+        options,
+        passthrough=("dataset", "data."),
+    )
+    assert args == {"checkpoint": "a.ckpt", "seed": 3, "fps": 2.0, "start": None, "flag": True}
+    assert rest == ["data.root=/x"]
+    with pytest.raises(ConfigError, match="missing checkpoint=..."):
+        parse_args([], options)
+    with pytest.raises(ConfigError, match="seed=x is not an integer"):
+        parse_args(["checkpoint=a", "seed=x"], options)
+    with pytest.raises(ConfigError, match="unknown argument 'sede'"):
+        parse_args(["checkpoint=a", "sede=1"], options)

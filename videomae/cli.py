@@ -26,7 +26,8 @@ def convert(key: str, text: str, default):
         if isinstance(default, float):
             return float(text)
     except ValueError:
-        raise ConfigError(f"{key}={text} is not a {type(default).__name__}") from None
+        kind = {bool: "a boolean", int: "an integer", float: "a number"}[type(default)]
+        raise ConfigError(f"{key}={text} is not {kind}") from None
     if default is None or default is REQUIRED:
         for kind in (int, float):
             try:

@@ -313,10 +313,11 @@ def load_clip(
         return np.clip(start + sampling_rate * np.arange(num_frames), 0, length - 1)
 
     chosen = {}
-    frames = read_frames(path, lambda n: chosen.setdefault("i", choose(n)))
+    out_h, out_w = size
+    # decord scales large videos down while decoding; the crop below gets the exact size
+    frames = read_frames(path, lambda n: chosen.setdefault("i", choose(n)), short_side=max(out_h, out_w))
     video = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, C, H, W)
     height, width = video.shape[-2:]
-    out_h, out_w = size
     ratio = max(out_h / height, out_w / width)
     resized = [max(out_h, round(height * ratio)), max(out_w, round(width * ratio))]
     video = TF.resize(video, resized, antialias=True)

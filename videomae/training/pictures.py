@@ -42,6 +42,10 @@ class ReconstructionPictures(pl.Callback):
     def on_fit_start(self, trainer, pl_module):
         if not self.enabled or not trainer.is_global_zero:
             return
+        from videomae.models.videomae import VideoMAEPretrain
+
+        if not isinstance(getattr(pl_module, "model", None), VideoMAEPretrain):
+            return  # pictures of reconstructions need the pre-training model (with its mask_generator)
         try:
             self.clips, self.captions = self.pick_clips(trainer.datamodule)
         except Exception as err:  # pictures are a nicety: never stop a run for them
