@@ -4,6 +4,7 @@ import glob
 import os
 import signal
 import sys
+import time
 import warnings
 
 import pytorch_lightning as pl
@@ -19,7 +20,9 @@ from videomae.models import MODEL_SIZES
 from videomae.training.callbacks import ClipThroughput, SaveOnSigterm, SkippedVideos
 from videomae.training.checkpoint_io import AtomicCheckpointIO
 from videomae.training.loggers import build_logger
+from videomae.training.pictures import ReconstructionPictures
 from videomae.training.pretrain_module import PretrainModule
+from videomae.training.progress import build_progress, format_duration
 
 
 def model_kwargs(cfg: DictConfig) -> dict:
@@ -78,7 +81,7 @@ def trainer_kwargs(cfg: DictConfig) -> dict:
 
 def build_callbacks(cfg: DictConfig, checkpoint_dir: str, run_dir: str | None = None) -> list[pl.Callback]:
     every = cfg.checkpoint
-    extra = [instantiate(spec) for spec in (cfg.get("callbacks") or {}).values()]
+    configured = [instantiate(spec) for spec in (cfg.get("callbacks") or {}).values()]
     return [
         ModelCheckpoint(  # a rolling last.ckpt, rewritten (atomically) at every epoch end
             dirpath=checkpoint_dir,
@@ -101,8 +104,42 @@ def build_callbacks(cfg: DictConfig, checkpoint_dir: str, run_dir: str | None = 
             check_after=int(cfg.data.skip_check_after),
             report_path=os.path.join(run_dir, "skipped_videos.txt") if run_dir else None,
         ),
-        *extra,
+        *extra_callbacks(cfg, run_dir),
+        *configured,
     ]
+
+
+def extra_callbacks(cfg: DictConfig, run_dir: str | None) -> list[pl.Callback]:
+    """Reconstruction pictures (`viz.*`) and progress (`progress.*`; none when
+    trainer.enable_progress_bar=false)."""
+    callbacks = []
+    viz = cfg.get("viz")
+    if run_dir and viz is not None and viz.every_n_epochs:
+        callbacks.append(
+            ReconstructionPictures(
+                os.path.join(run_dir, "pictures"), viz.every_n_epochs, viz.num_clips, viz.seed
+            )
+        )
+    progress = cfg.get("progress")
+    if cfg.trainer.get("enable_progress_bar", True) is not False and progress is not None:
+        callbacks.append(build_progress(progress.style, progress.every_n_seconds))
+    return callbacks
+
+
+def summary_line(trainer: pl.Trainer, seconds: float, last: str) -> str:
+    """One line at the end of a run: what it did and where its results are."""
+    metrics = trainer.callback_metrics
+    loss = metrics.get("train/loss")
+    skipped = int(metrics["data/skipped_videos"].item()) if "data/skipped_videos" in metrics else 0
+    parts = [f"pre-training done: {trainer.global_step} steps in {format_duration(seconds)}"]
+    if loss is not None:
+        parts.append(f"final loss {float(loss):.4f}")
+    parts.append(f"{skipped} skipped videos")
+    line = ", ".join(parts) + f"; checkpoint: {last}"
+    pictures = [cb for cb in trainer.callbacks if isinstance(cb, ReconstructionPictures) and cb.written]
+    if pictures:
+        line += f"; pictures: {pictures[0].pictures_dir}"
+    return line
 
 
 def run(cfg: DictConfig, run_dir: str) -> str:
@@ -134,6 +171,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         callbacks=build_callbacks(cfg, checkpoint_dir, run_dir),
         plugins=[AtomicCheckpointIO()],
     )
+    started = time.perf_counter()
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     except SIGTERMException:
@@ -146,5 +184,5 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         sys.exit(128 + signal.SIGTERM)  # the usual "terminated" status, so schedulers requeue
     last = os.path.join(checkpoint_dir, "last.ckpt")
     if trainer.is_global_zero:
-        print(f"pre-training done: {trainer.global_step} steps; checkpoint: {last}")
+        print(summary_line(trainer, time.perf_counter() - started, last))
     return last

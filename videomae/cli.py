@@ -1,0 +1,63 @@
+"""`key=value` arguments for the tool scripts (visualize, extract_features), as Hydra writes them.
+
+`parse_args(argv, options)` returns the options with their values converted; unknown keys and
+missing required ones raise ConfigError with one line that names them. Keys listed in
+`passthrough` (exact names, or prefixes ending in '.') are returned apart, as Hydra overrides.
+"""
+
+import sys
+
+from videomae.errors import ConfigError
+
+REQUIRED = object()
+
+
+def convert(key: str, text: str, default):
+    """The value of `text` with the type of `default` (int, float, bool, str; None: guess)."""
+    if text.lower() in ("null", "none", "~"):
+        return None
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return text.lower() in ("true", "1", "yes")
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        kind = {bool: "a boolean", int: "an integer", float: "a number"}[type(default)]
+        raise ConfigError(f"{key}={text} is not {kind}") from None
+    if default is None or default is REQUIRED:
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+    return text
+
+
+def parse_args(
+    argv: list[str], options: dict, passthrough: tuple[str, ...] = (), usage: str = ""
+) -> tuple[dict, list[str]]:
+    """(options, passthrough overrides) from `key=value` arguments."""
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(usage.strip() or f"arguments: {' '.join(f'{k}=...' for k in options)}")
+        sys.exit(0)
+    values, overrides = {}, []
+    for arg in argv:
+        key, sep, text = arg.partition("=")
+        key = key.lstrip("+")
+        if not sep or not key:
+            raise ConfigError(f"argument {arg!r} is not key=value (known keys: {', '.join(options)})")
+        if key in passthrough or any(p.endswith(".") and key.startswith(p) for p in passthrough):
+            overrides.append(arg)
+        elif key in options:
+            values[key] = convert(key, text, options[key])
+        else:
+            known = ", ".join([*options, *(f"{p}*" if p.endswith(".") else p for p in passthrough)])
+            raise ConfigError(f"unknown argument {key!r}; known: {known}")
+    missing = [k for k, v in options.items() if v is REQUIRED and k not in values]
+    if missing:
+        raise ConfigError(f"missing {', '.join(f'{k}=...' for k in missing)}")
+    return {**{k: v for k, v in options.items() if v is not REQUIRED}, **values}, overrides

@@ -1,0 +1,139 @@
+"""One pooled feature vector per video from any checkpoint's encoder, averaged over test views.
+
+`scripts/extract_features.py` is this module's `run`: the dataset comes from the same `dataset=`
+configs (and `data.*` overrides) as training, clips from the multi-view test loader (clips x
+crops per video, as `data.test_clips` / `data.test_crops` say), features from the encoder:
+mean of the token features (after the encoder's final norm for a pre-training checkpoint, then
+`fc_norm` for a classifier, i.e. what its head sees), averaged over the views of each video.
+"""
+
+import csv
+import os
+
+import numpy as np
+import torch
+from torch import nn
+
+from videomae.errors import ConfigError
+from videomae.models.classifier import VideoMAEClassifier
+
+FORMATS = (".npz", ".csv")
+
+
+def pooled_features(model: nn.Module, videos: torch.Tensor) -> torch.Tensor:
+    """(B, D) features of ImageNet-normalized videos (B, C, T, H, W)."""
+    if isinstance(model, VideoMAEClassifier):
+        return model.forward_features(videos)
+    return model.encoder(videos).mean(dim=1)
+
+
+@torch.no_grad()
+def extract(model: nn.Module, loader, device: str | torch.device = "cpu", progress=None) -> dict:
+    """Features of every video the multi-view loader yields: {video_id: (D,) mean over its views},
+    and the "path: reason" lines of the videos that could not be read."""
+    from videomae.training.pretrain_module import normalize_uint8
+
+    model = model.to(device).eval()
+    features, failed = {}, []
+    for batch in loader:
+        video = batch["video"]  # (B, V, C, T, H, W) uint8
+        B, V = video.shape[:2]
+        x = normalize_uint8(video.flatten(0, 1).to(device))
+        feats = pooled_features(model, x).float().reshape(B, V, -1).mean(dim=1).cpu()
+        for video_id, feat in zip(batch["video_id"].tolist(), feats, strict=True):
+            features.setdefault(int(video_id), feat)  # a replaced broken video repeats another
+        failed += [line for text in batch["failed"] for line in text.splitlines() if line]
+        if progress is not None:
+            progress(B)
+    return {"features": features, "failed": failed}
+
+
+def write_features(path: str, features: np.ndarray, paths: list[str], labels: list[int]) -> str:
+    """`.npz`: arrays `features` (N, D) float32, `paths` (N,) str, `labels` (N,) int64, read with
+    `np.load(path)`; `.csv`: a header `path,label,f0,...,f{D-1}` and one row per video, read with
+    `pandas.read_csv(path)`."""
+    features = np.asarray(features, dtype=np.float32)
+    ext = os.path.splitext(path)[1].lower()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp{ext}"
+    if ext == ".npz":
+        paths, labels = np.asarray(paths, dtype=str), np.asarray(labels, dtype=np.int64)
+        np.savez(tmp, features=features, paths=paths, labels=labels)
+    elif ext == ".csv":
+        with open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["path", "label", *(f"f{i}" for i in range(features.shape[1]))])
+            for p, label, row in zip(paths, labels, features, strict=True):
+                writer.writerow([p, int(label), *(repr(float(v)) for v in row)])
+    else:
+        raise ConfigError(f"out={path}: the extension must be one of {', '.join(FORMATS)}")
+    os.replace(tmp, path)
+    return path
+
+
+def run(
+    checkpoint: str,
+    data_cfg: dict,
+    out: str,
+    split: str = "test",
+    batch_size: int | None = None,
+    device: str = "cpu",
+    explicit: tuple[str, ...] = (),
+) -> dict:
+    """Extract and write the features of `split` of the dataset `data_cfg` describes.
+
+    `explicit`: the data keys the user set; num_frames and input_size default to the model's.
+    """
+    from videomae.checkpoints import model_from_checkpoint
+    from videomae.data.datamodule import VideoDataModule
+    from videomae.data.dataset import MultiViewDataset
+    from videomae.data.sampling import ClipSampler
+
+    if not os.path.exists(checkpoint):
+        raise ConfigError(f"checkpoint={checkpoint} does not exist")
+    if os.path.splitext(out)[1].lower() not in FORMATS:
+        raise ConfigError(f"out={out}: the extension must be one of {', '.join(FORMATS)}")
+    model, _ = model_from_checkpoint(checkpoint)
+    t, h, w = model.grid
+    patch, tubelet = model.encoder.patch_size, model.encoder.tubelet_size
+    data = dict(data_cfg)
+    if "num_frames" not in explicit:
+        data["num_frames"] = t * tubelet
+    if "input_size" not in explicit:
+        if h != w:
+            raise ConfigError(f"the model's input is {h * patch}x{w * patch}: set data.input_size")
+        data["input_size"] = h * patch
+    dm = VideoDataModule(mode="finetune", **data)
+    dm.prepare_data()
+    if dm.index is None:
+        dm.index = dm.load_index()
+    splits = dm.index.splits
+    if split == "test" and not splits.get("test"):
+        split = "val" if splits.get("val") else "train"
+    samples = splits.get(split) or []
+    if not samples:
+        raise ConfigError(f"split={split}: the dataset has no such videos (splits: {sorted(splits)})")
+    dataset = MultiViewDataset(
+        samples,
+        ClipSampler(dm.num_frames, dm.sampling, dm.sampling_rate),
+        dm.input_size,
+        num_clips=dm.test_clips,
+        num_crops=dm.test_crops,
+        decoder=dm._decoder(),
+    )
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=int(batch_size or dm.test_batch_size), num_workers=dm.num_workers
+    )
+    result = extract(model, loader, device)
+    ids = sorted(result["features"])
+    features = torch.stack([result["features"][i] for i in ids]).numpy() if ids else np.zeros((0, 0))
+    write_features(out, features, [samples[i][0] for i in ids], [samples[i][1] for i in ids])
+    skipped = [samples[i][0] for i in range(len(samples)) if i not in result["features"]]
+    return {
+        "out": out,
+        "num_videos": len(ids),
+        "dim": int(features.shape[1]) if ids else 0,
+        "views": dm.test_clips * dm.test_crops,
+        "split": split,
+        "skipped": skipped,
+    }
