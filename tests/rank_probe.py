@@ -18,7 +18,8 @@ class RankProbe(pl.Callback):
         forward = pl_module.model.forward
 
         def recording(videos, mask, targets=None):
-            self.masks.append(hashlib.sha1(mask.cpu().numpy().tobytes()).hexdigest())
+            if pl_module.model.training:  # not the reconstruction pictures drawn on rank 0
+                self.masks.append(hashlib.sha1(mask.cpu().numpy().tobytes()).hexdigest())
             return forward(videos, mask, targets)
 
         pl_module.model.forward = recording
