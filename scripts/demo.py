@@ -28,7 +28,9 @@ CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "config
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="runs/demo", help="run directories go here")
-    p.add_argument("--data-root", default="~/.cache/videomae", help="where the generated videos are cached")
+    p.add_argument(
+        "--data-root", default=None, help="where the generated videos are cached (~/.cache/videomae)"
+    )
     p.add_argument("--per-class", type=int, default=8, help="labeled videos per class for fine-tuning")
     p.add_argument("--pretrain-epochs", type=int, default=40)
     p.add_argument("--finetune-epochs", type=int, default=30)
@@ -49,7 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def common(args) -> list[str]:
     return [
         "dataset=synthetic",
-        f"data.root={args.data_root}",
+        *([f"data.root={os.path.abspath(os.path.expanduser(args.data_root))}"] if args.data_root else []),
         f"model.depth={args.depth}",
         f"data.input_size={args.input_size}",
         "data.num_frames=16",
@@ -101,7 +103,7 @@ def main(argv=None) -> dict:
     for arm, pretrained in (("pre-trained", pre_dir), ("scratch", "null")):
         run_dir = os.path.join(out, f"finetune-{arm}")
         cfg = stage(
-            f"{2 if pretrained != 'null' else 3}. fine-tuning ({arm}) on {args.per_class} labeled videos per class",
+            f"{3 if arm == 'scratch' else 2}. fine-tuning ({arm}), {args.per_class} labeled videos per class",
             "finetune",
             [
                 *common(args),
