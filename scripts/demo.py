@@ -44,6 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--finetune-lr", type=float, default=1e-2, help="optim.base_lr of fine-tuning (x batch / 256)"
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reuse", action="store_true", help="keep a finished pre-training in --out")
     p.add_argument("--set", nargs="*", default=[], help="extra overrides for every stage (KEY=VALUE)")
     return p.parse_args(argv)
 
@@ -96,7 +97,8 @@ def main(argv=None) -> dict:
         ],
     )
     t = time.perf_counter()
-    pretrain.run(cfg, pre_dir)
+    if not (args.reuse and os.path.isfile(os.path.join(pre_dir, "checkpoints", "last.ckpt"))):
+        pretrain.run(cfg, pre_dir)
     times["pretrain"] = time.perf_counter() - t
 
     results = {}
