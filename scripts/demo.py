@@ -32,8 +32,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--data-root", default=None, help="where the generated videos are cached (~/.cache/videomae)"
     )
     p.add_argument("--per-class", type=int, default=8, help="labeled videos per class for fine-tuning")
-    p.add_argument("--pretrain-epochs", type=int, default=40)
-    p.add_argument("--finetune-epochs", type=int, default=30)
+    p.add_argument("--pretrain-epochs", type=int, default=12)
+    p.add_argument("--finetune-epochs", type=int, default=20)
     p.add_argument("--depth", type=int, default=4, help="encoder depth (vit_tiny width 192)")
     p.add_argument("--input-size", type=int, default=48)
     p.add_argument("--mask-ratio", type=float, default=0.75)
