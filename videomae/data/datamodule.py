@@ -33,6 +33,17 @@ AUGMENT_DEFAULTS = {
 }
 
 
+def first_per_class(samples: list[tuple[str, int]], count: int) -> list[tuple[str, int]]:
+    """The first `count` videos of each label, in list order: a fixed labeled subset (few-shot runs)."""
+    seen: dict[int, int] = {}
+    subset = []
+    for path, label in samples:
+        if seen.get(label, 0) < count:
+            seen[label] = seen.get(label, 0) + 1
+            subset.append((path, label))
+    return subset
+
+
 class VideoDataModule(pl.LightningDataModule):
     """Clips from the dataset under `root`, as `mode` needs them (see the module docstring)."""
 
@@ -67,6 +78,7 @@ class VideoDataModule(pl.LightningDataModule):
         skip_check_after: int = 100,
         decode_timeout: float | None = 60.0,
         synthetic: dict | None = None,
+        train_per_class: int | None = None,
         seed: int = 0,
     ):
         super().__init__()
@@ -130,6 +142,9 @@ class VideoDataModule(pl.LightningDataModule):
         self.decode_timeout = decode_timeout
         self.synthetic = SyntheticSpec(**synthetic) if synthetic is not None else None
         self._num_classes = num_classes
+        if train_per_class is not None and int(train_per_class) < 1:
+            raise ConfigError(f"data.train_per_class={train_per_class} must be at least 1 (or null: all)")
+        self.train_per_class = int(train_per_class) if train_per_class is not None else None
         self.index: DatasetIndex | None = None
         if mode == "pretrain":
             # No validation in pre-training: show Lightning the base hook (not overridden), so
@@ -192,6 +207,8 @@ class VideoDataModule(pl.LightningDataModule):
             sampler = ClipSampler(self.num_frames, self.pretrain_sampling, self.sampling_rate)
             transform = PretrainTransform(self.input_size, self.scales, self.flip)
         else:
+            if self.train_per_class is not None:
+                samples = first_per_class(samples, self.train_per_class)
             unlabeled = [path for path, label in samples if label < 0]
             if unlabeled:
                 raise ConfigError(

@@ -72,6 +72,11 @@ class VideoMAEClassifier(nn.Module):
     def no_weight_decay(self) -> set[str]:
         return set()
 
+    def group_matcher(self, coarse: bool = False) -> dict:
+        """Layers for layer-wise lr decay (timm's convention): the tube embedding is layer 0,
+        encoder block N is layer N + 1, and fc_norm and head (unmatched) come last."""
+        return dict(stem=r"^encoder\.patch_embed", blocks=[(r"^encoder\.blocks\.(\d+)", None)])
+
     def forward_features(self, videos: torch.Tensor) -> torch.Tensor:
         """Pooled (B, D) feature of each video."""
         return self.fc_norm(self.encoder(videos).mean(dim=1))

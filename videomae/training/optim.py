@@ -3,7 +3,7 @@
 import math
 
 import torch
-from timm.optim import param_groups_weight_decay
+from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 from timm.scheduler import CosineLRScheduler
 from torch import nn
 
@@ -19,6 +19,19 @@ def build_adamw(
     """AdamW; biases, norms (1-D parameters) and the model's tokens get no weight decay."""
     skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else ()
     groups = param_groups_weight_decay(model, weight_decay, no_weight_decay_list=skip)
+    return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), fused=fused)
+
+
+def build_adamw_layer_decay(
+    model: nn.Module, lr: float, weight_decay: float, betas, layer_decay: float, fused: bool = False
+) -> torch.optim.AdamW:
+    """AdamW with layer-wise lr decay: each group carries `lr_scale` = layer_decay ** (last - layer),
+    which timm's schedulers apply at every step (layers from the model's `group_matcher`)."""
+    skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else ()
+    if layer_decay >= 1.0:
+        groups = param_groups_weight_decay(model, weight_decay, no_weight_decay_list=skip)
+    else:
+        groups = param_groups_layer_decay(model, weight_decay, skip, layer_decay=layer_decay)
     return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), fused=fused)
 
 

@@ -142,6 +142,39 @@ def summary_line(trainer: pl.Trainer, seconds: float, last: str) -> str:
     return line
 
 
+def resume_from(cfg: DictConfig, run_dir: str, datamodule: VideoDataModule) -> str | None:
+    """The checkpoint to resume (`ckpt_path`), with the data position set from it."""
+    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
+    if ckpt_path is not None:
+        step = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)["global_step"]
+        datamodule.resumed_batches = step * int(cfg.trainer.get("accumulate_grad_batches", 1))
+    return ckpt_path
+
+
+def build_trainer(cfg: DictConfig, run_dir: str, callbacks=None, logger: bool = True) -> pl.Trainer:
+    return pl.Trainer(
+        **trainer_kwargs(cfg),
+        default_root_dir=run_dir,
+        logger=build_logger(OmegaConf.to_container(cfg.logger, resolve=True), run_dir) if logger else False,
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
+    )
+
+
+def fit(trainer: pl.Trainer, module, datamodule, ckpt_path: str | None, run_dir: str) -> None:
+    """trainer.fit; on SIGTERM (checkpoint already saved) exit 143 with how to resume."""
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    except SIGTERMException:
+        if trainer.is_global_zero:
+            print(
+                f"stopped by SIGTERM at step {trainer.global_step}; checkpoint: "
+                f"{os.path.join(run_dir, 'checkpoints', 'last.ckpt')}; resume with ckpt_path=last "
+                f"hydra.run.dir={run_dir}"
+            )
+        sys.exit(128 + signal.SIGTERM)  # the usual "terminated" status, so schedulers requeue
+
+
 def run(cfg: DictConfig, run_dir: str) -> str:
     """Pre-train as `cfg` says; returns the path of the last checkpoint."""
     # The module, not the datamodule, owns device-side batch handling: that is intended.
@@ -160,28 +193,10 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         max_nonfinite_steps=cfg.max_nonfinite_steps,
         compile=cfg.compile,
     )
-    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
-    if ckpt_path is not None:
-        step = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)["global_step"]
-        datamodule.resumed_batches = step * int(cfg.trainer.get("accumulate_grad_batches", 1))
-    trainer = pl.Trainer(
-        **trainer_kwargs(cfg),
-        default_root_dir=run_dir,
-        logger=build_logger(OmegaConf.to_container(cfg.logger, resolve=True), run_dir),
-        callbacks=build_callbacks(cfg, checkpoint_dir, run_dir),
-        plugins=[AtomicCheckpointIO()],
-    )
+    ckpt_path = resume_from(cfg, run_dir, datamodule)
+    trainer = build_trainer(cfg, run_dir, callbacks=build_callbacks(cfg, checkpoint_dir, run_dir))
     started = time.perf_counter()
-    try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-    except SIGTERMException:
-        if trainer.is_global_zero:
-            print(
-                f"stopped by SIGTERM at step {trainer.global_step}; checkpoint: "
-                f"{os.path.join(checkpoint_dir, 'last.ckpt')}; resume with ckpt_path=last "
-                f"hydra.run.dir={run_dir}"
-            )
-        sys.exit(128 + signal.SIGTERM)  # the usual "terminated" status, so schedulers requeue
+    fit(trainer, module, datamodule, ckpt_path, run_dir)
     last = os.path.join(checkpoint_dir, "last.ckpt")
     if trainer.is_global_zero:
         print(summary_line(trainer, time.perf_counter() - started, last))

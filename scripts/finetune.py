@@ -1,0 +1,33 @@
+"""Fine-tune a VideoMAE classifier from a pre-trained encoder.
+
+python scripts/finetune.py pretrained=runs/pretrain/RUN            # the embedded demo dataset
+python scripts/finetune.py dataset=ucf101 data.root=/data/ucf101 pretrained=videomae-base/
+"""
+
+import os
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from videomae.errors import CheckpointError, ConfigError, DataError  # noqa: E402
+from videomae.training.finetune import run  # noqa: E402
+
+
+@hydra.main(config_path="../configs", config_name="finetune", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    try:
+        run(cfg, HydraConfig.get().runtime.output_dir)
+    except (ConfigError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

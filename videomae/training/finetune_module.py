@@ -1,0 +1,247 @@
+"""LightningModule for fine-tuning (and multi-view testing) a VideoMAEClassifier.
+
+The recipe of the paper, from timm where it has it: mixup/cutmix with label smoothing (Mixup,
+SoftTargetCrossEntropy), layer-wise lr decay (param_groups_layer_decay), an optional EMA of the
+weights (ModelEmaV3, validated alongside the model), linear warm-up then per-step cosine.
+"""
+
+import math
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from timm.data import Mixup
+from timm.loss import SoftTargetCrossEntropy
+from timm.utils import ModelEmaV3
+
+from videomae.models import create_classifier
+from videomae.training.optim import build_adamw_layer_decay, build_warmup_cosine, scaled_lr, warmup_steps_for
+from videomae.training.pretrain_module import normalize_uint8
+
+EMA_PREFIX = "model_ema."
+
+
+def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks=(1, 5)) -> list[torch.Tensor]:
+    """For each k, a (B,) bool: whether the label is among the k highest scores."""
+    top = logits.topk(min(max(ks), logits.shape[1]), dim=1).indices
+    hits = top == labels[:, None]
+    return [hits[:, :k].any(dim=1) for k in ks]
+
+
+def video_predictions(video_ids: torch.Tensor, probs: torch.Tensor, labels: torch.Tensor):
+    """One row per distinct video id (the first seen): drops the repeats that a distributed
+    sampler's padding (or a broken video replaced by another) produces. Sorted by video id."""
+    order = torch.argsort(video_ids, stable=True)
+    video_ids, probs, labels = video_ids[order], probs[order], labels[order]
+    keep = torch.ones_like(video_ids, dtype=torch.bool)
+    keep[1:] = video_ids[1:] != video_ids[:-1]
+    return video_ids[keep], probs[keep], labels[keep]
+
+
+def accuracies(probs: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, float]:
+    """top-1, top-5 and mean per-class accuracy (over the classes that have test videos), in %."""
+    top1, top5 = topk_correct(probs, labels)
+    per_class = [top1[labels == c].float().mean() for c in range(num_classes) if (labels == c).any()]
+    return {
+        "top1": 100.0 * top1.float().mean().item(),
+        "top5": 100.0 * top5.float().mean().item(),
+        "mean_class": 100.0 * torch.stack(per_class).mean().item() if per_class else float("nan"),
+    }
+
+
+class FinetuneModule(pl.LightningModule):
+    """`model`: name and constructor overrides; `optim`, `mixup`, `ema`: the recipe.
+
+    Plain dicts stored in the checkpoint with `num_classes`, `classes` and `dataset`, so that a
+    fine-tuned checkpoint rebuilds its own model and finds its dataset (scripts/evaluate.py).
+    """
+
+    def __init__(
+        self,
+        model: dict,
+        num_classes: int,
+        optim: dict,
+        mixup: dict | None = None,
+        ema: dict | None = None,
+        seed: int = 0,
+        classes: list[str] | None = None,
+        dataset: str | None = None,
+        config: dict | None = None,
+        compile: bool = False,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = create_classifier(num_classes=num_classes, **model)
+        mixup = mixup or {}
+        self.mixup = None
+        smoothing = float(mixup.get("label_smoothing", 0.0))
+        if mixup.get("mixup_alpha", 0) > 0 or mixup.get("cutmix_alpha", 0) > 0:
+            self.mixup = Mixup(
+                mixup_alpha=float(mixup.get("mixup_alpha", 0.8)),
+                cutmix_alpha=float(mixup.get("cutmix_alpha", 1.0)),
+                prob=float(mixup.get("prob", 1.0)),
+                switch_prob=float(mixup.get("switch_prob", 0.5)),
+                mode="batch",
+                label_smoothing=smoothing,
+                num_classes=num_classes,
+            )
+        self.smoothing = smoothing
+        self.soft_loss = SoftTargetCrossEntropy()
+        self.model_ema = None
+        if ema and ema.get("enabled"):
+            self.model_ema = ModelEmaV3(self.model, decay=float(ema.get("decay", 0.9999)))
+            self.model_ema.requires_grad_(False)  # not trained: DDP must not wait for its gradients
+        if compile:
+            self.model.compile()
+        self._test_outputs: list[dict] = []
+        self.test_results: dict | None = None
+
+    # --- batches ------------------------------------------------------------------------------
+
+    def on_before_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        video = batch["video"]
+        if video.ndim == 6 and "video_id" not in batch:  # repeated sampling: one clip per row
+            batch["label"] = batch["label"].repeat_interleave(video.shape[1])
+            batch["video"] = video.flatten(0, 1)
+        return batch
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        batch["video"] = normalize_uint8(batch["video"])
+        return batch
+
+    def on_fit_start(self) -> None:
+        pl.seed_everything(self.hparams.seed + self.global_rank, workers=True, verbose=False)
+
+    # --- training -----------------------------------------------------------------------------
+
+    def soft_targets(self, videos: torch.Tensor, labels: torch.Tensor):
+        """Mixup/cutmix (on a (B, C*T, H, W) view, so cutmix cuts the same box from every frame)
+        with smoothed labels; plain smoothed labels when the batch is odd or mixup is off."""
+        if self.mixup is not None and videos.shape[0] % 2 == 0:
+            flat = videos.flatten(1, 2)  # a view: mixup works in place
+            flat, targets = self.mixup(flat, labels)
+            return flat.view_as(videos), targets
+        n = self.hparams.num_classes
+        off = self.smoothing / n
+        targets = torch.full((labels.shape[0], n), off, device=labels.device)
+        targets.scatter_(1, labels[:, None], 1.0 - self.smoothing + off)
+        return videos, targets
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        videos, targets = self.soft_targets(batch["video"], batch["label"])
+        logits = self.model(videos)
+        loss = self.soft_loss(logits.float(), targets)
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/lr", self.optimizers().param_groups[-1]["lr"], prog_bar=True)
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if self.model_ema is not None:
+            self.model_ema.update(self.model, step=self.global_step)
+
+    # --- validation: one centre view per video ------------------------------------------------
+
+    def _eval_models(self):
+        yield "", self.model
+        if self.model_ema is not None:
+            yield "_ema", self.model_ema.module
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        videos, labels = batch["video"], batch["label"]
+        for suffix, model in self._eval_models():
+            logits = model(videos).float()
+            top1, top5 = topk_correct(logits, labels)
+            opts = dict(on_epoch=True, sync_dist=True, batch_size=labels.shape[0])
+            self.log(f"val/loss{suffix}", F.cross_entropy(logits, labels), **opts)
+            self.log(f"val/top1{suffix}", 100.0 * top1.float().mean(), prog_bar=True, **opts)
+            self.log(f"val/top5{suffix}", 100.0 * top5.float().mean(), **opts)
+
+    # --- test: every view of every video, softmax averaged per video --------------------------
+
+    def test_model(self):
+        return self.model_ema.module if self.model_ema is not None and self.use_ema else self.model
+
+    use_ema = False  # scripts/evaluate.py ema=true tests the EMA weights
+
+    def on_test_epoch_start(self) -> None:
+        self._test_outputs = []
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        videos = batch["video"]  # (B, V, C, T, H, W)
+        B, V = videos.shape[:2]
+        logits = self.test_model()(videos.flatten(0, 1)).float()
+        probs = logits.softmax(dim=-1).view(B, V, -1).mean(dim=1)
+        self._test_outputs.append(
+            {"video_id": batch["video_id"].long(), "label": batch["label"].long(), "probs": probs}
+        )
+
+    def on_test_epoch_end(self) -> None:
+        n = self.hparams.num_classes
+        if self._test_outputs:
+            ids = torch.cat([o["video_id"] for o in self._test_outputs])
+            labels = torch.cat([o["label"] for o in self._test_outputs])
+            probs = torch.cat([o["probs"] for o in self._test_outputs])
+        else:
+            ids = torch.zeros(0, dtype=torch.long, device=self.device)
+            labels, probs = ids.clone(), torch.zeros(0, n, device=self.device)
+        if self.trainer.world_size > 1:
+            # The distributed sampler gives every rank the same number of items (padding with
+            # repeats), so the gather needs no ragged handling; the repeats are dropped below.
+            ids, labels, probs = (self.all_gather(t).flatten(0, 1) for t in (ids, labels, probs))
+        ids, probs, labels = video_predictions(ids.cpu(), probs.cpu(), labels.cpu())
+        metrics = accuracies(probs, labels, n) if len(ids) else {}
+        self.test_results = {"video_id": ids, "label": labels, "probs": probs, "metrics": metrics}
+        self._test_outputs = []
+
+    # --- optimizer ------------------------------------------------------------------------------
+
+    def effective_batch(self) -> int:
+        """Clips per optimizer step over all devices, nodes and accumulated batches."""
+        per_device = self.hparams.optim["batch_per_device"]
+        return per_device * self.trainer.world_size * self.trainer.accumulate_grad_batches
+
+    def configure_optimizers(self):
+        cfg = self.hparams.optim
+        lr = scaled_lr(cfg["base_lr"], self.effective_batch())
+        optimizer = build_adamw_layer_decay(
+            self.model,
+            lr,
+            cfg["weight_decay"],
+            cfg["betas"],
+            float(cfg.get("layer_decay", 1.0)),
+            fused=self.device.type == "cuda",
+        )
+        total = int(self.trainer.estimated_stepping_batches)
+        if not math.isfinite(self.trainer.num_training_batches):
+            self.trainer.fit_loop.setup_data()
+        steps_per_epoch = math.ceil(self.trainer.num_training_batches / self.trainer.accumulate_grad_batches)
+        warmup = warmup_steps_for(cfg["warmup_epochs"], steps_per_epoch, cfg.get("warmup_steps"))
+        scheduler = build_warmup_cosine(optimizer, total, warmup, cfg["warmup_lr"], cfg["min_lr"])
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def lr_scheduler_step(self, scheduler, metric) -> None:
+        scheduler.step_update(num_updates=self.global_step)
+
+    # --- checkpoints: EMA weights beside the model's, so that the state dict is the classifier's ---
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["state_dict"]
+        ema = {
+            k.removeprefix(EMA_PREFIX + "module."): state.pop(k)
+            for k in list(state)
+            if k.startswith(EMA_PREFIX)
+        }
+        if ema:
+            checkpoint["ema_state_dict"] = ema
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        ema = checkpoint.pop("ema_state_dict", None)
+        if ema and self.model_ema is not None:
+            checkpoint["state_dict"].update({f"{EMA_PREFIX}module.{k}": v for k, v in ema.items()})
+        elif self.model_ema is not None:  # no EMA saved: start it from the model
+            checkpoint["state_dict"].update(
+                {
+                    f"{EMA_PREFIX}module.{k.removeprefix('model.')}": v
+                    for k, v in checkpoint["state_dict"].items()
+                }
+            )
