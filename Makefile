@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint setup clean
+.PHONY: demo demo-full test lint setup clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ setup: $(BIN)/.installed
 
 demo: setup
 	$(BIN)/python scripts/pretrain.py
+
+demo-full: setup
+	$(BIN)/python scripts/demo.py
 
 test: setup
 	$(BIN)/ruff check .
