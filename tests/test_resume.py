@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import REPO, tiny_overrides
 
-STEPS = 20  # 16 tiny videos / batch 2 = 8 steps per epoch: the runs cross two epoch ends
+STEPS = 40  # 16 tiny videos / batch 2 = 8 steps per epoch: the runs cross several epoch ends
 
 
 def pretrain_cmd(data_root, run_dir, *extra):
@@ -40,9 +40,8 @@ def interrupt(cmd, run_dir, sig, after_step) -> int:
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:
         if os.path.exists(last) and torch.load(last, weights_only=True)["global_step"] >= after_step:
-            break
-        time.sleep(0.1)
-    time.sleep(1.0)  # now mid-epoch
+            break  # the first epoch is saved: the run is now in the middle of the next one
+        time.sleep(0.02)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(sig)
     proc.wait(timeout=120)
