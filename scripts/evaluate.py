@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from videomae.errors import CheckpointError, ConfigError, DataError  # noqa: E402
+from videomae.cli import reported_errors  # noqa: E402
 from videomae.training.finetune import evaluate  # noqa: E402
 
 USAGE = (
@@ -39,19 +39,13 @@ def main(argv: list[str]) -> None:
     if "checkpoint" not in options:
         print(f"error: checkpoint=PATH is required\n{USAGE}", file=sys.stderr)
         sys.exit(2)
-    try:
+    with reported_errors():
         evaluate(
             options["checkpoint"],
             overrides,
             out_dir=options.get("out"),
             ema=options.get("ema", "false").lower() in ("1", "true", "yes"),
         )
-    except (ConfigError, CheckpointError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

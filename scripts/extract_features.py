@@ -14,8 +14,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from videomae.cli import REQUIRED, parse_args  # noqa: E402
-from videomae.errors import CheckpointError, ConfigError, DataError  # noqa: E402
+from videomae.cli import REQUIRED, parse_args, reported_errors  # noqa: E402
+from videomae.errors import ConfigError  # noqa: E402
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
 OPTIONS = {
@@ -62,11 +62,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    try:
+    with reported_errors():
         main(sys.argv[1:])
-    except (ConfigError, CheckpointError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)

@@ -13,20 +13,14 @@ from omegaconf import DictConfig
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from videomae.errors import CheckpointError, ConfigError, DataError  # noqa: E402
+from videomae.cli import reported_errors  # noqa: E402
 from videomae.training.finetune import run  # noqa: E402
 
 
 @hydra.main(config_path="../configs", config_name="finetune", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    try:
+    with reported_errors():
         run(cfg, HydraConfig.get().runtime.output_dir)
-    except (ConfigError, CheckpointError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`key=value` arguments for the tool scripts (visualize, extract_features), as Hydra writes them.
+"""Command-line helpers: `reported_errors()` for every script, and `key=value` arguments for the
+tool scripts (visualize, extract_features, evaluate), as Hydra writes them.
 
 `parse_args(argv, options)` returns the options with their values converted; unknown keys and
 missing required ones raise ConfigError with one line that names them. Keys listed in
@@ -6,10 +7,25 @@ missing required ones raise ConfigError with one line that names them. Keys list
 """
 
 import sys
+from contextlib import contextmanager
 
-from videomae.errors import ConfigError
+from videomae.errors import CheckpointError, ConfigError, DataError
 
 REQUIRED = object()
+
+
+@contextmanager
+def reported_errors():
+    """A user's mistake ends the program with one `error: ...` line, not a traceback: exit 2 for
+    a wrong setting or checkpoint, 1 when the data itself cannot be used."""
+    try:
+        yield
+    except (ConfigError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
 
 
 def convert(key: str, text: str, default):

@@ -5,8 +5,6 @@ SoftTargetCrossEntropy), layer-wise lr decay (param_groups_layer_decay), an opti
 weights (ModelEmaV3, validated alongside the model), linear warm-up then per-step cosine.
 """
 
-import math
-
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -15,7 +13,7 @@ from timm.loss import SoftTargetCrossEntropy
 from timm.utils import ModelEmaV3
 
 from videomae.models import create_classifier
-from videomae.training.optim import build_adamw_layer_decay, build_warmup_cosine, scaled_lr, warmup_steps_for
+from videomae.training.optim import build_adamw_layer_decay, per_step_schedule, scaled_lr
 from videomae.training.pretrain_module import normalize_uint8
 
 EMA_PREFIX = "model_ema."
@@ -211,13 +209,7 @@ class FinetuneModule(pl.LightningModule):
             float(cfg.get("layer_decay", 1.0)),
             fused=self.device.type == "cuda",
         )
-        total = int(self.trainer.estimated_stepping_batches)
-        if not math.isfinite(self.trainer.num_training_batches):
-            self.trainer.fit_loop.setup_data()
-        steps_per_epoch = math.ceil(self.trainer.num_training_batches / self.trainer.accumulate_grad_batches)
-        warmup = warmup_steps_for(cfg["warmup_epochs"], steps_per_epoch, cfg.get("warmup_steps"))
-        scheduler = build_warmup_cosine(optimizer, total, warmup, cfg["warmup_lr"], cfg["min_lr"])
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return per_step_schedule(self.trainer, optimizer, cfg)
 
     def lr_scheduler_step(self, scheduler, metric) -> None:
         scheduler.step_update(num_updates=self.global_step)

@@ -59,3 +59,14 @@ def warmup_steps_for(warmup_epochs: float, steps_per_epoch: int, warmup_steps: i
     if warmup_steps is not None:
         return int(warmup_steps)
     return int(math.ceil(warmup_epochs * steps_per_epoch))
+
+
+def per_step_schedule(trainer, optimizer: torch.optim.Optimizer, cfg: dict) -> dict:
+    """`configure_optimizers`' answer: the optimizer with warm-up + cosine, stepped every update."""
+    total = int(trainer.estimated_stepping_batches)
+    if not math.isfinite(trainer.num_training_batches):  # a max_steps-only run skips sizing the loader
+        trainer.fit_loop.setup_data()
+    steps_per_epoch = math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches)
+    warmup = warmup_steps_for(cfg["warmup_epochs"], steps_per_epoch, cfg.get("warmup_steps"))
+    scheduler = build_warmup_cosine(optimizer, total, warmup, cfg["warmup_lr"], cfg["min_lr"])
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,7 +1,6 @@
 """LightningModule for masked-video pre-training around the plain VideoMAEPretrain model."""
 
 import logging
-import math
 
 import numpy as np
 import pytorch_lightning as pl
@@ -10,7 +9,7 @@ import torch
 from videomae.masking import MaskGenerator
 from videomae.models import create_pretrain_model
 from videomae.models.videomae import IMAGENET_MEAN, IMAGENET_STD
-from videomae.training.optim import build_adamw, build_warmup_cosine, scaled_lr, warmup_steps_for
+from videomae.training.optim import build_adamw, per_step_schedule, scaled_lr
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +125,7 @@ class PretrainModule(pl.LightningModule):
         optimizer = build_adamw(
             self.model, lr, cfg["weight_decay"], cfg["betas"], fused=self.device.type == "cuda"
         )
-        total = int(self.trainer.estimated_stepping_batches)
-        if not math.isfinite(self.trainer.num_training_batches):  # a max_steps-only run skips this
-            self.trainer.fit_loop.setup_data()
-        steps_per_epoch = math.ceil(self.trainer.num_training_batches / self.trainer.accumulate_grad_batches)
-        warmup = warmup_steps_for(cfg["warmup_epochs"], steps_per_epoch, cfg.get("warmup_steps"))
-        scheduler = build_warmup_cosine(optimizer, total, warmup, cfg["warmup_lr"], cfg["min_lr"])
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return per_step_schedule(self.trainer, optimizer, cfg)
 
     def lr_scheduler_step(self, scheduler, metric) -> None:
         scheduler.step_update(num_updates=self.global_step)
