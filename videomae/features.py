@@ -86,8 +86,6 @@ def run(
     """
     from videomae.checkpoints import model_from_checkpoint
     from videomae.data.datamodule import VideoDataModule
-    from videomae.data.dataset import MultiViewDataset
-    from videomae.data.sampling import ClipSampler
 
     if not os.path.exists(checkpoint):
         raise ConfigError(f"checkpoint={checkpoint} does not exist")
@@ -110,17 +108,10 @@ def run(
     splits = dm.index.splits
     if split == "test" and not splits.get("test"):
         split = "val" if splits.get("val") else "train"
-    samples = splits.get(split) or []
-    if not samples:
+    dataset = dm.multiview_dataset(split)
+    if dataset is None:
         raise ConfigError(f"split={split}: the dataset has no such videos (splits: {sorted(splits)})")
-    dataset = MultiViewDataset(
-        samples,
-        ClipSampler(dm.num_frames, dm.sampling, dm.sampling_rate),
-        dm.input_size,
-        num_clips=dm.test_clips,
-        num_crops=dm.test_crops,
-        decoder=dm._decoder(),
-    )
+    samples = dataset.samples
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=int(batch_size or dm.test_batch_size), num_workers=dm.num_workers
     )

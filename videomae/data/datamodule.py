@@ -248,7 +248,11 @@ class VideoDataModule(pl.LightningDataModule):
         )
 
     def test_dataset(self) -> MultiViewDataset | None:
-        samples = self.index.splits.get("test") or []
+        return self.multiview_dataset("test")
+
+    def multiview_dataset(self, split: str) -> MultiViewDataset | None:
+        """Every test view of each video of `split` (None when the split has no videos)."""
+        samples = self.index.splits.get(split) or []
         if not samples:
             return None
         return MultiViewDataset(
