@@ -102,3 +102,5 @@ def test_repeated_sampling_gives_several_augmented_clips(synthetic_root):
     dataset = VideoClipDataset(samples, ClipSampler(4, "dense", 2), PretrainTransform(32), num_sample=3)
     item = dataset[0]
     assert item["video"].shape == (3, 3, 4, 32, 32)
+    clips = item["video"]  # one decode, three independently augmented clips
+    assert not (torch.equal(clips[0], clips[1]) and torch.equal(clips[1], clips[2]))
