@@ -59,8 +59,11 @@ class ResumableLoader(DataLoader):
     def __iter__(self):
         epoch, skip = divmod(self.batches_done(), max(len(self), 1))
         self.generator.manual_seed(derive_seed(self.seed, epoch))  # shuffle order, worker seeds
-        if hasattr(self.sampler, "set_epoch"):
-            self.sampler.set_epoch(epoch)
+        # Under DDP and FSDP, Lightning's DistributedSampler sits in our batch sampler, with an epoch
+        # from Lightning's counters, which are off after a resume.
+        for sampler in (self.sampler, getattr(self.batch_sampler, "sampler", None)):
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)
         self.dataset.epoch_seed = derive_seed(self.seed, epoch, 1)  # per-item augmentation seeds
         self.batch_sampler.skip = skip
         return super().__iter__()
