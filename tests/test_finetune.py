@@ -11,10 +11,10 @@ from transformers import VideoMAEConfig, VideoMAEForPreTraining
 
 import videomae
 from videomae.data.annotations import AnnotationError
-from videomae.errors import CheckpointError
+from videomae.errors import CheckpointError, ConfigError
 from videomae.training.finetune import build_module, load_pretrained, prepared_datamodule, run
 from videomae.training.finetune_module import FinetuneModule, accuracies, video_predictions
-from videomae.training.optim import build_adamw_layer_decay
+from videomae.training.optim import build_adamw, param_group_names, param_groups
 
 CONFIGS = os.path.join(REPO, "configs")
 TINY_KW = dict(embed_dim=32, depth=2, num_heads=2, num_frames=4, img_size=32)
@@ -34,7 +34,8 @@ def ft_cfg(synthetic_root, *overrides):
 
 def test_layer_decay_groups_scale_lr_by_depth():
     model = videomae.create_classifier("vit_tiny", 5, **TINY_KW)
-    optimizer = build_adamw_layer_decay(model, 1e-3, 0.05, (0.9, 0.999), layer_decay=0.75)
+    groups = param_groups(model, param_group_names(model, 0.05, layer_decay=0.75))
+    optimizer = build_adamw(groups, 1e-3, (0.9, 0.999))
     scale = {}
     for group in optimizer.param_groups:
         for p in group["params"]:
@@ -47,6 +48,12 @@ def test_layer_decay_groups_scale_lr_by_depth():
     assert scale[named["encoder.blocks.1.norm1.weight"]] == (0.75, 0.0)
     assert scale[named["head.weight"]] == (1.0, 0.05)
     assert scale[named["fc_norm.bias"]] == (1.0, 0.0)
+
+
+def test_ema_under_fsdp_is_a_config_error(tmp_path, synthetic_root):
+    cfg = ft_cfg(synthetic_root, "trainer.strategy=fsdp", "ema.enabled=true")
+    with pytest.raises(ConfigError, match="ema.enabled=true does not work with trainer.strategy=fsdp"):
+        run(cfg, str(tmp_path))
 
 
 def test_test_predictions_drop_repeated_videos_and_score():

@@ -3,8 +3,17 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import TINY_MODEL
+from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 
-from videomae.training.optim import build_adamw, build_warmup_cosine, scaled_lr, warmup_steps_for
+import videomae
+from videomae.training.optim import (
+    build_adamw,
+    build_warmup_cosine,
+    param_group_names,
+    param_groups,
+    scaled_lr,
+    warmup_steps_for,
+)
 from videomae.training.pretrain_module import PretrainModule
 
 
@@ -12,13 +21,14 @@ def tiny_module(**optim):
     return PretrainModule(
         model=dict(name="vit_tiny", num_frames=4, img_size=32, **TINY_MODEL),
         mask=dict(type="tube", ratio=0.75),
-        optim=dict(batch_per_device=8, **optim),
+        optim={"batch_per_device": 8, "weight_decay": 0.05, **optim},
     )
 
 
 def test_no_weight_decay_on_biases_norms_and_tokens():
-    model = tiny_module().model
-    opt = build_adamw(model, 1e-3, 0.05, (0.9, 0.95))
+    module = tiny_module()
+    model = module.model
+    opt = build_adamw(param_groups(model, module.param_names), 1e-3, (0.9, 0.95))
     names = {id(p): n for n, p in model.named_parameters()}
     decayed = {names[id(p)] for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}
     plain = {names[id(p)] for g in opt.param_groups if g["weight_decay"] == 0 for p in g["params"]}
@@ -28,6 +38,28 @@ def test_no_weight_decay_on_biases_norms_and_tokens():
     assert "encoder.patch_embed.proj.weight" in decayed and "encoder.patch_embed.proj.bias" in plain
     assert decayed | plain == set(names.values())
     assert opt.defaults["betas"] == (0.9, 0.95)
+
+
+@pytest.mark.parametrize("layer_decay", [1.0, 0.75])
+def test_groups_by_name_are_timms_groups(layer_decay):
+    model = videomae.create_classifier(
+        "vit_tiny", 5, embed_dim=32, depth=2, num_heads=2, num_frames=4, img_size=32
+    )
+    skip = model.no_weight_decay()
+    if layer_decay < 1:
+        timm_groups = param_groups_layer_decay(model, 0.05, skip, layer_decay=layer_decay)
+    else:
+        timm_groups = param_groups_weight_decay(model, 0.05, no_weight_decay_list=skip)
+    ours = param_groups(model, param_group_names(model, 0.05, layer_decay))
+    as_ids = lambda groups: [{**g, "params": [id(p) for p in g["params"]]} for g in groups]
+    assert as_ids(ours) == as_ids(timm_groups)
+
+
+def test_a_parameter_in_no_group_is_an_error():
+    module = tiny_module()
+    module.model.extra = torch.nn.Parameter(torch.zeros(3))  # added after the groups were decided
+    with pytest.raises(RuntimeError, match="in no optimizer group: extra"):
+        param_groups(module.model, module.param_names)
 
 
 @pytest.mark.parametrize("world, accumulate", [(1, 1), (8, 1), (16, 4)])

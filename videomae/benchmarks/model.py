@@ -20,7 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from videomae.checkpoints.hf import ours_to_hf
 from videomae.masking import MaskGenerator
 from videomae.models import create_pretrain_model
-from videomae.training.optim import build_adamw
+from videomae.training.optim import build_adamw, param_group_names, param_groups
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -71,7 +71,8 @@ class Runner:
 
     def __init__(self, name, model, step_fn, args, device):
         self.name, self.model, self.step_fn = name, model, step_fn
-        self.optimizer = build_adamw(model, 1e-4, 0.05, (0.9, 0.95), fused=device.type in ("cuda", "cpu"))
+        groups = param_groups(model, param_group_names(model, 0.05))
+        self.optimizer = build_adamw(groups, 1e-4, (0.9, 0.95), fused=device.type in ("cuda", "cpu"))
         self.autocast = (
             torch.autocast(device.type, dtype=DTYPES[args.precision])
             if args.precision != "fp32"

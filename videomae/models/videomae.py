@@ -98,8 +98,10 @@ class VideoMAEEncoder(nn.Module):
         embedding is a linear map of each tube), without computing what would be dropped.
         """
         B, N = mask.shape
-        visible = patches[~mask].flatten(1)  # (B * N_visible, t * p * p * C)
-        x = F.linear(visible, self.patch_embed.as_linear_weight(), self.patch_embed.proj.bias)
+        weight = self.patch_embed.as_linear_weight()
+        # In the weights' dtype: FSDP's mixed precision gives bf16 weights and, on CPU, no autocast.
+        visible = patches[~mask].flatten(1).to(weight.dtype)  # (B * N_visible, t * p * p * C)
+        x = F.linear(visible, weight, self.patch_embed.proj.bias)
         pos = self.pos_embed(N, x).expand(B, -1, -1)[~mask]
         return self.forward_tokens((x + pos).reshape(B, -1, self.embed_dim))
 

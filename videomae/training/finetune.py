@@ -101,6 +101,11 @@ def load_pretrained(module: FinetuneModule, pretrained: str | None, rank_zero: b
 
 def run(cfg: DictConfig, run_dir: str) -> str:
     """Fine-tune as `cfg` says; returns the path of the last checkpoint."""
+    if cfg.ema.enabled and cfg.trainer.strategy == "fsdp":  # timm's EMA update needs unsharded weights
+        raise ConfigError(
+            "ema.enabled=true does not work with trainer.strategy=fsdp; set ema.enabled=false or "
+            "trainer.strategy=ddp"
+        )
     quiet_warnings()
     checkpoint_dir = os.path.join(run_dir, "checkpoints")
     pl.seed_everything(cfg.seed, workers=True, verbose=False)

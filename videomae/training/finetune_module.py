@@ -13,7 +13,7 @@ from timm.loss import SoftTargetCrossEntropy
 from timm.utils import ModelEmaV3
 
 from videomae.models import create_classifier
-from videomae.training.optim import build_adamw_layer_decay, per_step_schedule, scaled_lr
+from videomae.training.optim import build_adamw, param_group_names, param_groups, per_step_schedule, scaled_lr
 from videomae.training.pretrain_module import normalize_uint8
 
 EMA_PREFIX = "model_ema."
@@ -85,6 +85,10 @@ class FinetuneModule(pl.LightningModule):
             )
         self.smoothing = smoothing
         self.soft_loss = SoftTargetCrossEntropy()
+        # Decided here, on the plain model: configure_optimizers may see it sharded by FSDP.
+        self.param_names = param_group_names(
+            self.model, optim["weight_decay"], float(optim.get("layer_decay", 1.0))
+        )
         self.model_ema = None
         if ema and ema.get("enabled"):
             self.model_ema = ModelEmaV3(self.model, decay=float(ema.get("decay", 0.9999)))
@@ -201,14 +205,8 @@ class FinetuneModule(pl.LightningModule):
     def configure_optimizers(self):
         cfg = self.hparams.optim
         lr = scaled_lr(cfg["base_lr"], self.effective_batch())
-        optimizer = build_adamw_layer_decay(
-            self.model,
-            lr,
-            cfg["weight_decay"],
-            cfg["betas"],
-            float(cfg.get("layer_decay", 1.0)),
-            fused=self.device.type == "cuda",
-        )
+        groups = param_groups(self.model, self.param_names)
+        optimizer = build_adamw(groups, lr, cfg["betas"], fused=self.device.type == "cuda")
         return per_step_schedule(self.trainer, optimizer, cfg)
 
     def lr_scheduler_step(self, scheduler, metric) -> None:

@@ -13,25 +13,36 @@ def scaled_lr(base_lr: float, effective_batch: int) -> float:
     return base_lr * effective_batch / 256
 
 
-def build_adamw(
-    model: nn.Module, lr: float, weight_decay: float, betas, fused: bool = False
-) -> torch.optim.AdamW:
-    """AdamW; biases, norms (1-D parameters) and the model's tokens get no weight decay."""
-    skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else ()
-    groups = param_groups_weight_decay(model, weight_decay, no_weight_decay_list=skip)
-    return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), fused=fused)
+def param_group_names(model: nn.Module, weight_decay: float, layer_decay: float = 1.0) -> list[dict]:
+    """timm's AdamW groups, holding parameter names: no weight decay for biases, norms (1-D
+    parameters) and the model's `no_weight_decay()` tokens; with layer_decay < 1, an `lr_scale` per
+    layer (from the model's `group_matcher`), which timm's schedulers apply at every step.
 
-
-def build_adamw_layer_decay(
-    model: nn.Module, lr: float, weight_decay: float, betas, layer_decay: float, fused: bool = False
-) -> torch.optim.AdamW:
-    """AdamW with layer-wise lr decay: each group carries `lr_scale` = layer_decay ** (last - layer),
-    which timm's schedulers apply at every step (layers from the model's `group_matcher`)."""
+    Names, taken from the plain model, because FSDP turns every parameter into a 1-D shard, which
+    timm's rule would exempt from weight decay.
+    """
     skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else ()
-    if layer_decay >= 1.0:
-        groups = param_groups_weight_decay(model, weight_decay, no_weight_decay_list=skip)
-    else:
+    if layer_decay < 1.0:
         groups = param_groups_layer_decay(model, weight_decay, skip, layer_decay=layer_decay)
+    else:
+        groups = param_groups_weight_decay(model, weight_decay, no_weight_decay_list=skip)
+    names = {id(param): name for name, param in model.named_parameters()}
+    return [{**group, "params": [names[id(p)] for p in group["params"]]} for group in groups]
+
+
+def param_groups(model: nn.Module, group_names: list[dict]) -> list[dict]:
+    """`param_group_names`' groups with the model's parameters, also once FSDP has wrapped its blocks
+    (the parameters stay the same objects with use_orig_params=True; their names gain a segment)."""
+    params = {name.replace("_fsdp_wrapped_module.", ""): p for name, p in model.named_parameters()}
+    grouped = {name for group in group_names for name in group["params"]}
+    left_out = sorted(name for name, p in params.items() if p.requires_grad and name not in grouped)
+    if left_out:  # they would silently never be trained
+        raise RuntimeError(f"trainable parameters in no optimizer group: {', '.join(left_out)}")
+    return [{**group, "params": [params[name] for name in group["params"]]} for group in group_names]
+
+
+def build_adamw(groups: list[dict], lr: float, betas, fused: bool = False) -> torch.optim.AdamW:
+    """AdamW over `param_groups`."""
     return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), fused=fused)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
+from pytorch_lightning.strategies import FSDPStrategy
 
 from videomae.masking import MaskGenerator
 
@@ -21,7 +22,7 @@ class ReconstructionPictures(pl.Callback):
 
     The clips are the centre clips (validation transform) of videos spread evenly over the
     dataset's validation split, or over the training split when there is none; they are decoded
-    once, at the start of fit. `every_n_epochs=0` turns the pictures off.
+    once, at the start of fit. `every_n_epochs=0` turns the pictures off; FSDP does too.
     """
 
     def __init__(self, pictures_dir: str, every_n_epochs: int = 10, num_clips: int = 4, seed: int = 0):
@@ -41,6 +42,9 @@ class ReconstructionPictures(pl.Callback):
 
     def on_fit_start(self, trainer, pl_module):
         if not self.enabled or not trainer.is_global_zero:
+            return
+        if isinstance(trainer.strategy, FSDPStrategy):  # rank 0 alone cannot run a sharded model
+            log.warning("reconstruction pictures are off under FSDP (viz.every_n_epochs=0 silences this)")
             return
         from videomae.models.videomae import VideoMAEPretrain
 

@@ -68,14 +68,16 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: str) -> str | None:
 
 def trainer_kwargs(cfg: DictConfig) -> dict:
     """`trainer.*` for pl.Trainer; `strategy=fsdp` shards per transformer block (one FSDP unit
-    per Block, so a large model's parameters are never all gathered at once)."""
+    per Block, so a large model's parameters are never all gathered at once), on GPUs or CPUs."""
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     if kwargs.get("strategy") == "fsdp":
-        from pytorch_lightning.strategies import FSDPStrategy
-
         from videomae.models.layers import Block
+        from videomae.training.strategies import BlockFSDPStrategy
 
-        kwargs["strategy"] = FSDPStrategy(auto_wrap_policy={Block}, sharding_strategy="FULL_SHARD")
+        # use_orig_params (Lightning's default too): optim.param_groups needs the original parameters.
+        kwargs["strategy"] = BlockFSDPStrategy(
+            auto_wrap_policy={Block}, sharding_strategy="FULL_SHARD", use_orig_params=True
+        )
     return kwargs
 
 

@@ -9,7 +9,7 @@ import torch
 from videomae.masking import MaskGenerator
 from videomae.models import create_pretrain_model
 from videomae.models.videomae import IMAGENET_MEAN, IMAGENET_STD
-from videomae.training.optim import build_adamw, per_step_schedule, scaled_lr
+from videomae.training.optim import build_adamw, param_group_names, param_groups, per_step_schedule, scaled_lr
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ class PretrainModule(pl.LightningModule):
         self.mask_generator = MaskGenerator(
             mask["type"], float(mask["ratio"]), self.model.grid, float(mask.get("decoder_ratio", 0.0))
         )
+        # Decided here, on the plain model: configure_optimizers may see it sharded by FSDP.
+        self.param_names = param_group_names(self.model, optim["weight_decay"])
         if compile:
             self.model.compile()  # in place: state-dict names stay the same
 
@@ -72,12 +74,10 @@ class PretrainModule(pl.LightningModule):
             batch["video"] = video.flatten(0, 1)
         return batch
 
-    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        batch["video"] = normalize_uint8(batch["video"])
-        return batch
-
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        videos = batch["video"]
+        # Normalized here, not before: FSDP's mixed precision casts a step's float inputs to bf16,
+        # and the pixel target is computed from these in fp32. It leaves the uint8 batch alone.
+        videos = normalize_uint8(batch["video"])
         mask, targets = self.mask_generator.draw(videos.shape[0], videos.device)
         loss, _ = self.model(videos, mask, targets)
         if not self.all_ranks_finite(loss):
@@ -122,9 +122,8 @@ class PretrainModule(pl.LightningModule):
     def configure_optimizers(self):
         cfg = self.hparams.optim
         lr = scaled_lr(cfg["base_lr"], self.effective_batch())
-        optimizer = build_adamw(
-            self.model, lr, cfg["weight_decay"], cfg["betas"], fused=self.device.type == "cuda"
-        )
+        groups = param_groups(self.model, self.param_names)
+        optimizer = build_adamw(groups, lr, cfg["betas"], fused=self.device.type == "cuda")
         return per_step_schedule(self.trainer, optimizer, cfg)
 
     def lr_scheduler_step(self, scheduler, metric) -> None:
