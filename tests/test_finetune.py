@@ -104,17 +104,42 @@ def test_ema_weights_travel_beside_the_model_in_checkpoints():
 EXPERIMENTS = sorted(f[:-5] for f in os.listdir(os.path.join(CONFIGS, "experiment")) if f.endswith(".yaml"))
 
 
+# A few values of the MCG-NJU scripts each experiment names (lr, min lr, epochs, layer decay / mask ratio).
+ORIGINAL_SCRIPTS = {
+    "k400_vit_base_pretrain": dict(base_lr=1.5e-4, min_lr=1e-5, max_epochs=800, mask=0.9),
+    "ssv2_vit_base_pretrain": dict(base_lr=1.5e-4, min_lr=1e-5, max_epochs=2400, mask=0.9),
+    "ucf101_vit_base_pretrain": dict(base_lr=3e-4, min_lr=1e-5, max_epochs=3200, mask=0.75),
+    "hmdb51_vit_base_pretrain": dict(base_lr=1.5e-4, min_lr=1e-5, max_epochs=4800, mask=0.9),
+    "k400_vit_base_finetune": dict(base_lr=1e-3, min_lr=1e-6, max_epochs=100, layer_decay=0.75),
+    "ssv2_vit_base_finetune": dict(base_lr=5e-4, min_lr=1e-6, max_epochs=30, layer_decay=0.75),
+    "ucf101_vit_base_finetune": dict(base_lr=5e-4, min_lr=1e-5, max_epochs=100, layer_decay=0.7),
+    "hmdb51_vit_base_finetune": dict(base_lr=1e-3, min_lr=1e-6, max_epochs=50, layer_decay=0.75),
+}
+
+
+def test_every_experiment_is_checked():
+    assert sorted(ORIGINAL_SCRIPTS) == EXPERIMENTS
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiments_compose(experiment):
     root = "pretrain" if experiment.endswith("_pretrain") else "finetune"
     cfg = compose_cfg(root, [f"experiment={experiment}"])
+    expected = ORIGINAL_SCRIPTS[experiment]
     assert cfg.model.name == "vit_base"
     assert cfg.data.name == experiment.split("_")[0]
+    assert (cfg.optim.base_lr, cfg.optim.min_lr, cfg.optim.warmup_lr) == (
+        expected["base_lr"],
+        expected["min_lr"],
+        0,
+    )
+    assert cfg.trainer.max_epochs == expected["max_epochs"]
     if root == "finetune":
-        assert cfg.optim.layer_decay == 0.75 and cfg.model.drop_path_rate == 0.1
+        assert cfg.optim.layer_decay == expected["layer_decay"]
         assert cfg.mixup.label_smoothing == 0.1 and cfg.optim.warmup_epochs == 5
     else:
-        assert cfg.optim.base_lr == 1.5e-4 and cfg.optim.warmup_epochs == 40
+        assert cfg.mask.ratio == expected["mask"] and cfg.optim.warmup_epochs == 40
+        assert not cfg.data.flip  # the original pre-training only crops
 
 
 def test_finetune_recipe_follows_the_dataset():

@@ -3,6 +3,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import TINY_MODEL
+from omegaconf import OmegaConf
 from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 
 import videomae
@@ -11,6 +12,7 @@ from videomae.training.optim import (
     build_warmup_cosine,
     param_group_names,
     param_groups,
+    per_step_schedule,
     scaled_lr,
     warmup_steps_for,
 )
@@ -68,6 +70,27 @@ def test_lr_scales_with_the_effective_batch(world, accumulate):
     module._trainer = SimpleNamespace(world_size=world, accumulate_grad_batches=accumulate)
     assert module.effective_batch() == 8 * world * accumulate
     assert scaled_lr(1.5e-4, module.effective_batch()) == pytest.approx(1.5e-4 * 8 * world * accumulate / 256)
+
+
+def test_repeated_clips_do_not_count_in_the_batch_the_lr_scales_with():
+    from videomae.training.pretrain import optim_hparams
+
+    cfg = OmegaConf.create({"optim": {"base_lr": 1e-3}, "data": {"batch_size": 6, "num_sample": 2}})
+    assert optim_hparams(cfg)["batch_per_device"] == 6  # as the original: videos, not clips
+
+
+def test_min_and_warmup_lr_scale_with_the_batch_as_the_original():
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.AdamW([param], lr=scaled_lr(1e-3, 512))
+    trainer = SimpleNamespace(
+        estimated_stepping_batches=20, num_training_batches=10, accumulate_grad_batches=1
+    )
+    cfg = dict(warmup_epochs=1, warmup_lr=1e-6, min_lr=1e-5)
+    scheduler = per_step_schedule(trainer, opt, cfg, effective_batch=512)["lr_scheduler"]["scheduler"]
+    scheduler.step_update(0)
+    assert opt.param_groups[0]["lr"] == pytest.approx(2e-6)
+    scheduler.step_update(20)
+    assert opt.param_groups[0]["lr"] == pytest.approx(2e-5)
 
 
 def test_warmup_then_cosine_per_step():

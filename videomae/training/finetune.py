@@ -26,6 +26,7 @@ from videomae.training.pretrain import (
     build_trainer,
     fit,
     model_kwargs,
+    optim_hparams,
     resume_from,
 )
 
@@ -74,10 +75,7 @@ def build_module(cfg: DictConfig, datamodule: VideoDataModule) -> FinetuneModule
     return FinetuneModule(
         model=model_kwargs(cfg),
         num_classes=num_classes,
-        optim={
-            **OmegaConf.to_container(cfg.optim, resolve=True),
-            "batch_per_device": cfg.data.batch_size * cfg.data.num_sample,
-        },
+        optim=optim_hparams(cfg),
         mixup=OmegaConf.to_container(cfg.mixup, resolve=True),
         ema=OmegaConf.to_container(cfg.ema, resolve=True),
         seed=cfg.seed,

@@ -198,16 +198,17 @@ class FinetuneModule(pl.LightningModule):
     # --- optimizer ------------------------------------------------------------------------------
 
     def effective_batch(self) -> int:
-        """Clips per optimizer step over all devices, nodes and accumulated batches."""
+        """Videos per optimizer step over all devices, nodes and accumulated batches."""
         per_device = self.hparams.optim["batch_per_device"]
         return per_device * self.trainer.world_size * self.trainer.accumulate_grad_batches
 
     def configure_optimizers(self):
         cfg = self.hparams.optim
-        lr = scaled_lr(cfg["base_lr"], self.effective_batch())
+        batch = self.effective_batch()
+        lr = scaled_lr(cfg["base_lr"], batch)
         groups = param_groups(self.model, self.param_names)
         optimizer = build_adamw(groups, lr, cfg["betas"], fused=self.device.type == "cuda")
-        return per_step_schedule(self.trainer, optimizer, cfg)
+        return per_step_schedule(self.trainer, optimizer, cfg, batch)
 
     def lr_scheduler_step(self, scheduler, metric) -> None:
         scheduler.step_update(num_updates=self.global_step)

@@ -9,7 +9,8 @@ from torch import nn
 
 
 def scaled_lr(base_lr: float, effective_batch: int) -> float:
-    """The paper's linear scaling rule: lr = base_lr x effective batch / 256."""
+    """The original code's linear scaling rule: lr = base_lr x effective batch / 256, where the
+    effective batch counts videos per optimizer step (repeated clips of one video do not count)."""
     return base_lr * effective_batch / 256
 
 
@@ -72,12 +73,19 @@ def warmup_steps_for(warmup_epochs: float, steps_per_epoch: int, warmup_steps: i
     return int(math.ceil(warmup_epochs * steps_per_epoch))
 
 
-def per_step_schedule(trainer, optimizer: torch.optim.Optimizer, cfg: dict) -> dict:
-    """`configure_optimizers`' answer: the optimizer with warm-up + cosine, stepped every update."""
+def per_step_schedule(trainer, optimizer: torch.optim.Optimizer, cfg: dict, effective_batch: int) -> dict:
+    """`configure_optimizers`' answer: the optimizer with warm-up + cosine, stepped every update.
+    `min_lr` and `warmup_lr` scale with the batch as `base_lr` does, as in the original code."""
     total = int(trainer.estimated_stepping_batches)
     if not math.isfinite(trainer.num_training_batches):  # a max_steps-only run skips sizing the loader
         trainer.fit_loop.setup_data()
     steps_per_epoch = math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches)
     warmup = warmup_steps_for(cfg["warmup_epochs"], steps_per_epoch, cfg.get("warmup_steps"))
-    scheduler = build_warmup_cosine(optimizer, total, warmup, cfg["warmup_lr"], cfg["min_lr"])
+    scheduler = build_warmup_cosine(
+        optimizer,
+        total,
+        warmup,
+        scaled_lr(cfg["warmup_lr"], effective_batch),
+        scaled_lr(cfg["min_lr"], effective_batch),
+    )
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

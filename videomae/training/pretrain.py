@@ -66,6 +66,12 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: str) -> str | None:
     return ckpt_path
 
 
+def optim_hparams(cfg: DictConfig) -> dict:
+    """`optim.*` plus the videos per device and step that the learning rates scale with: repeated
+    clips (`data.num_sample`) do not count, as in the original code."""
+    return {**OmegaConf.to_container(cfg.optim, resolve=True), "batch_per_device": cfg.data.batch_size}
+
+
 def trainer_kwargs(cfg: DictConfig) -> dict:
     """`trainer.*` for pl.Trainer; `strategy=fsdp` shards per transformer block (one FSDP unit
     per Block, so a large model's parameters are never all gathered at once), on GPUs or CPUs."""
@@ -187,10 +193,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
     module = PretrainModule(
         model=model_kwargs(cfg),
         mask=OmegaConf.to_container(cfg.mask, resolve=True),
-        optim={
-            **OmegaConf.to_container(cfg.optim, resolve=True),
-            "batch_per_device": cfg.data.batch_size * cfg.data.num_sample,
-        },
+        optim=optim_hparams(cfg),
         seed=cfg.seed,
         max_nonfinite_steps=cfg.max_nonfinite_steps,
         compile=cfg.compile,
