@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo demo-full test lint setup clean
+.PHONY: demo demo-pretrain test lint setup clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +14,10 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed
 
 demo: setup
-	$(BIN)/python scripts/pretrain.py
-
-demo-full: setup
 	$(BIN)/python scripts/demo.py
+
+demo-pretrain: setup
+	$(BIN)/python scripts/pretrain.py
 
 test: setup
 	$(BIN)/ruff check .

@@ -31,17 +31,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--data-root", default=None, help="where the generated videos are cached (~/.cache/videomae)"
     )
-    p.add_argument("--per-class", type=int, default=8, help="labeled videos per class for fine-tuning")
-    p.add_argument("--pretrain-epochs", type=int, default=12)
-    p.add_argument("--finetune-epochs", type=int, default=20)
+    p.add_argument("--per-class", type=int, default=10, help="labeled videos per class for fine-tuning")
+    p.add_argument("--pretrain-epochs", type=int, default=40, help="of the 320 unlabeled videos")
+    p.add_argument("--finetune-epochs", type=int, default=30)
     p.add_argument("--depth", type=int, default=4, help="encoder depth (vit_tiny width 192)")
-    p.add_argument("--input-size", type=int, default=48)
-    p.add_argument("--mask-ratio", type=float, default=0.75)
+    p.add_argument("--input-size", type=int, default=32)
+    p.add_argument("--patch-size", type=int, default=8)
+    p.add_argument("--mask-ratio", type=float, default=0.9)
     p.add_argument(
-        "--pretrain-lr", type=float, default=6e-3, help="optim.base_lr of pre-training (x batch / 256)"
+        "--pretrain-lr", type=float, default=4.8e-2, help="optim.base_lr of pre-training (x batch / 256)"
     )
     p.add_argument(
-        "--finetune-lr", type=float, default=1e-2, help="optim.base_lr of fine-tuning (x batch / 256)"
+        "--finetune-lr", type=float, default=1.6e-2, help="optim.base_lr of fine-tuning (x batch / 256)"
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reuse", action="store_true", help="keep a finished pre-training in --out")
@@ -54,6 +55,7 @@ def common(args) -> list[str]:
         "dataset=synthetic",
         *([f"data.root={os.path.abspath(os.path.expanduser(args.data_root))}"] if args.data_root else []),
         f"model.depth={args.depth}",
+        f"model.patch_size={args.patch_size}",
         f"data.input_size={args.input_size}",
         "data.num_frames=16",
         "data.num_workers=2",
@@ -91,9 +93,11 @@ def main(argv=None) -> dict:
             *common(args),
             f"trainer.max_epochs={args.pretrain_epochs}",
             f"mask.ratio={args.mask_ratio}",
+            "model.decoder_depth=2",
             "optim.warmup_epochs=4",
             f"optim.base_lr={args.pretrain_lr}",
             f"checkpoint.every_n_epochs={args.pretrain_epochs}",
+            f"viz.every_n_epochs={args.pretrain_epochs}",
         ],
     )
     t = time.perf_counter()
