@@ -98,9 +98,10 @@ def test_fsdp_strategy_shards_per_transformer_block():
     pl.Trainer(accelerator="cpu", devices=2, strategy=strategy, logger=False)  # Lightning takes it on CPU
 
 
-# lr 0.01 and weight decay 0.5, so that a parameter decayed wrongly (or not trained) shows in the
-# loss at once; a constant lr, so that a run stopped early has the schedule of the whole run.
-STRONG_OPTIM = ["optim.base_lr=0.64", "optim.warmup_steps=0", "optim.min_lr=0.01", "optim.weight_decay=0.5"]
+# lr 0.01 (x 4 videos per step / 256) and weight decay 0.5, so that a parameter decayed wrongly (or not
+# trained) shows in the loss at once; a constant lr (min_lr = base_lr, both scaled alike), so that a run
+# stopped early has the schedule of the whole run.
+STRONG_OPTIM = ["optim.base_lr=0.64", "optim.warmup_steps=0", "optim.min_lr=0.64", "optim.weight_decay=0.5"]
 
 
 def logged_losses(run_dir) -> dict[int, float]:
