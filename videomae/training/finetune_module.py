@@ -13,7 +13,7 @@ from timm.loss import SoftTargetCrossEntropy
 from timm.utils import ModelEmaV3
 
 from videomae.models import create_classifier
-from videomae.training.optim import build_adamw, param_group_names, param_groups, per_step_schedule, scaled_lr
+from videomae.training.optim import adamw_with_schedule, param_group_names
 from videomae.training.pretrain_module import normalize_uint8
 
 EMA_PREFIX = "model_ema."
@@ -203,12 +203,7 @@ class FinetuneModule(pl.LightningModule):
         return per_device * self.trainer.world_size * self.trainer.accumulate_grad_batches
 
     def configure_optimizers(self):
-        cfg = self.hparams.optim
-        batch = self.effective_batch()
-        lr = scaled_lr(cfg["base_lr"], batch)
-        groups = param_groups(self.model, self.param_names)
-        optimizer = build_adamw(groups, lr, cfg["betas"], fused=self.device.type == "cuda")
-        return per_step_schedule(self.trainer, optimizer, cfg, batch)
+        return adamw_with_schedule(self)
 
     def lr_scheduler_step(self, scheduler, metric) -> None:
         scheduler.step_update(num_updates=self.global_step)

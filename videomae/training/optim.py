@@ -89,3 +89,15 @@ def per_step_schedule(trainer, optimizer: torch.optim.Optimizer, cfg: dict, effe
         scaled_lr(cfg["min_lr"], effective_batch),
     )
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def adamw_with_schedule(module) -> dict:
+    """Both Lightning modules' `configure_optimizers`: AdamW over the groups decided on the plain
+    model (`module.param_names`), lr scaled by `module.effective_batch()`, warm-up + cosine."""
+    cfg = module.hparams.optim
+    batch = module.effective_batch()
+    groups = param_groups(module.model, module.param_names)
+    optimizer = build_adamw(
+        groups, scaled_lr(cfg["base_lr"], batch), cfg["betas"], fused=module.device.type == "cuda"
+    )
+    return per_step_schedule(module.trainer, optimizer, cfg, batch)

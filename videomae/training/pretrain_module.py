@@ -9,7 +9,7 @@ import torch
 from videomae.masking import MaskGenerator
 from videomae.models import create_pretrain_model
 from videomae.models.videomae import IMAGENET_MEAN, IMAGENET_STD
-from videomae.training.optim import build_adamw, param_group_names, param_groups, per_step_schedule, scaled_lr
+from videomae.training.optim import adamw_with_schedule, param_group_names
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +120,7 @@ class PretrainModule(pl.LightningModule):
         return per_device * trainer.world_size * trainer.accumulate_grad_batches
 
     def configure_optimizers(self):
-        cfg = self.hparams.optim
-        batch = self.effective_batch()
-        lr = scaled_lr(cfg["base_lr"], batch)
-        groups = param_groups(self.model, self.param_names)
-        optimizer = build_adamw(groups, lr, cfg["betas"], fused=self.device.type == "cuda")
-        return per_step_schedule(self.trainer, optimizer, cfg, batch)
+        return adamw_with_schedule(self)
 
     def lr_scheduler_step(self, scheduler, metric) -> None:
         scheduler.step_update(num_updates=self.global_step)
