@@ -1,9 +1,17 @@
 """A procedurally generated action dataset, written as real H.264 mp4 files.
 
-Every video shows one or two large striped shapes on a smooth background, all moving the same way;
-the class is that motion. Positions, sizes, angles, colours and speeds are random, and translation
-wraps around the frame, so a single frame carries no information about the class: only motion
-does. Videos are cached on disk under a directory named by the generation parameters.
+The class of a video is a motion. Three kinds of content carry it (`content`):
+
+- "dots" (the demo's): a field of random coloured dots drifting in one of 8 directions (PANS),
+  a random-dot kinematogram; `dot_coherence` < 1 sends a share of the dots each its own way.
+- "scene": a camera moving over a smooth, periodic colour texture: 8 pans (`motions=pans`), or
+  pan, roll and zoom (CLASSES, `motions=mixed`).
+- "objects": one or two large striped shapes on a smooth static background, moving the same way
+  (CLASSES: translations, rotations, growth and its reverse).
+
+Textures, positions, sizes, angles, colours and speeds are random, and motion wraps around, so a
+single frame carries no information about the class: only motion does. Videos are cached on disk
+under a directory named by the generation parameters.
 """
 
 import hashlib
@@ -17,18 +25,36 @@ import av
 import numpy as np
 
 from videomae.data.annotations import write_list
+from videomae.errors import ConfigError
 
 CLASSES = ("right", "left", "down", "up", "clockwise", "counterclockwise", "grow", "shrink")
+CONTENTS = ("dots", "scene", "objects")
+MOTIONS = ("mixed", "pans")
+PANS = ("east", "north-east", "north", "north-west", "west", "south-west", "south", "south-east")
 
 
 @dataclass(frozen=True)
 class SyntheticSpec:
     num_train_per_class: int = 40
     num_val_per_class: int = 10
+    num_test_per_class: int = 0  # 0: no test split (the validation split serves as test)
     num_frames: int = 32
-    size: int = 80
+    size: int = 64
     fps: int = 10
     seed: int = 0
+    content: str = "dots"
+    motions: str = "mixed"  # scene: mixed (pan, roll, zoom as CLASSES) | pans (8 directions, PANS)
+    # scene: low-frequency texture components, and the camera's pan (px/frame at 80 px), roll
+    # (rad/frame) and zoom (log-scale/frame) speeds.
+    components: int = 12
+    max_frequency: int = 4
+    pan: float = 1.5
+    roll: float = 0.05
+    zoom: float = 0.03
+    # dots: the share of the frame they cover, and their radius (px at 64 px); `pan` is their speed.
+    dot_density: float = 0.3
+    dot_radius: tuple[float, float] = (1.5, 3.0)
+    dot_coherence: float = 1.0
     # Large shapes on a plain background: fine grain or a busy background is noise that a masked
     # autoencoder cannot predict (it keeps a normalized-pixel loss near 1), and small slow shapes
     # leave too little motion to classify from a few labeled videos.
@@ -41,9 +67,18 @@ class SyntheticSpec:
     def __post_init__(self):  # lists from a YAML config; tuples keep the spec hashable
         object.__setattr__(self, "objects", tuple(self.objects))
         object.__setattr__(self, "radius", tuple(self.radius))
+        object.__setattr__(self, "dot_radius", tuple(self.dot_radius))
+        if self.content not in CONTENTS:
+            raise ConfigError(f"data.synthetic.content={self.content!r} is not one of {', '.join(CONTENTS)}")
+        if self.motions not in MOTIONS:
+            raise ConfigError(f"data.synthetic.motions={self.motions!r} is not one of {', '.join(MOTIONS)}")
 
     def digest(self) -> str:
         return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def class_names(spec: "SyntheticSpec") -> tuple[str, ...]:
+    return PANS if spec.content == "dots" or (spec.content == "scene" and spec.motions == "pans") else CLASSES
 
 
 def _background(rng: np.random.Generator, spec: "SyntheticSpec") -> np.ndarray:
@@ -80,6 +115,94 @@ def _draw_polygon(frame, xs, ys, obj, cx, cy, radius, angle):
 
 def render_video(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarray:
     """(T, H, W, 3) uint8 frames of one video of class `label`."""
+    if spec.content == "scene":
+        return render_scene(label, spec, rng)
+    if spec.content == "dots":
+        return render_dots(label, spec, rng)
+    return render_objects(label, spec, rng)
+
+
+def render_dots(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarray:
+    """A random-dot field drifting in one of 8 directions, wrapping around (a random-dot
+    kinematogram): any single frame is random dots, only their common motion tells the class."""
+    size, num_frames = spec.size, spec.num_frames
+    count = int(spec.dot_density * size * size / (np.pi * np.mean(spec.dot_radius) ** 2 * (size / 64) ** 2))
+    pos = rng.uniform(0, size, (count, 2))
+    radius = rng.uniform(*spec.dot_radius, count) * size / 64
+    colors = rng.uniform(0.3, 1.0, (count, 3))
+    background = rng.uniform(0.0, 0.2, 3)
+    heading = label * np.pi / 4  # east, north-east, ... (image rows grow downwards)
+    speed = spec.pan * rng.uniform(0.8, 1.2) * size / 64
+    # A `dot_coherence` share of the dots moves in the class's direction, the rest each in a
+    # random one: the class is the dominant motion, not any single dot's.
+    headings = np.where(rng.uniform(size=count) < spec.dot_coherence, heading, rng.uniform(0, 2 * np.pi, count))
+    velocity = speed * np.stack([np.cos(headings), -np.sin(headings)], axis=1)
+    frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
+    for t in range(num_frames):
+        centres = (pos + velocity * t) % size
+        frame = np.broadcast_to(background, (size, size, 3)).copy()
+        for (cx, cy), r, color in zip(centres, radius, colors, strict=True):
+            # Only the dot's bounding box, with indices wrapped around the frame.
+            cols = np.arange(int(np.floor(cx - r - 1)), int(np.ceil(cx + r + 1)) + 1)
+            rows = np.arange(int(np.floor(cy - r - 1)), int(np.ceil(cy + r + 1)) + 1)
+            dist = np.hypot(cols[None, :] + 0.5 - cx, rows[:, None] + 0.5 - cy)
+            cover = np.clip(r + 0.5 - dist, 0, 1)[..., None]  # anti-aliased edge
+            box = np.ix_(rows % size, cols % size)
+            frame[box] = frame[box] * (1 - cover) + color * cover
+        frames[t] = (frame * 255).astype(np.uint8)
+    return frames
+
+
+def render_scene(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarray:
+    """A camera moving over a periodic colour texture, evaluated exactly at every pixel (no
+    resampling blur): a sum of low-frequency cosines with random orientations and phases.
+
+    The camera maps pixel (u, v) to texture point s R(angle) (u, v) + offset, so each cosine's
+    argument is a u + b v + c, and cos(a u + b v + c) splits into products of 1-D factors: a
+    frame is two small matrix products per channel.
+    """
+    size, num_frames, k = spec.size, spec.num_frames, spec.components
+    freq = rng.integers(-spec.max_frequency, spec.max_frequency + 1, (k, 2)).astype(np.float64)
+    freq[(freq == 0).all(axis=1), 0] = 1  # no constant component
+    amp = rng.uniform(0.5, 1.0, (k, 3)) / np.sqrt(np.hypot(freq[:, 0], freq[:, 1]))[:, None]
+    amp *= 0.5 / amp.sum(axis=0, keepdims=True)  # the texture stays within [0, 1]
+    phase = rng.uniform(0, 2 * np.pi, (k, 3))
+    base = rng.uniform(0.3, 0.7, 3)
+    coords = np.arange(size, dtype=np.float64) - (size - 1) / 2  # about the frame centre
+    angle0, scale0 = rng.uniform(0, 2 * np.pi), rng.uniform(0.8, 1.25)
+    origin = rng.uniform(0, size, 2)
+    pan = spec.pan * rng.uniform(0.8, 1.2) * size / 80
+    motion = CLASSES[label]
+    sign = 1 if motion in ("right", "down", "clockwise", "grow") else -1
+    frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
+    heading = label * np.pi / 4  # pans: east, north-east, ... (image rows grow downwards)
+    for t in range(num_frames):
+        angle, scale, offset = angle0, scale0, origin.copy()
+        if spec.motions == "pans":
+            offset -= pan * t * np.array([np.cos(heading), -np.sin(heading)])
+        elif motion in ("right", "left"):
+            offset[0] -= sign * pan * t  # the camera moves left: the content moves right
+        elif motion in ("down", "up"):
+            offset[1] -= sign * pan * t
+        elif motion in ("clockwise", "counterclockwise"):
+            angle = angle0 - sign * spec.roll * t
+        else:  # grow: the camera zooms in; shrink is the same range backwards
+            scale = scale0 * np.exp(-spec.zoom * (t if motion == "grow" else num_frames - 1 - t))
+        cos, sin = np.cos(angle), np.sin(angle)
+        w = 2 * np.pi / size
+        a = w * scale * (freq[:, 0] * cos + freq[:, 1] * sin)  # per unit of u (columns)
+        b = w * scale * (freq[:, 1] * cos - freq[:, 0] * sin)  # per unit of v (rows)
+        c = w * (freq @ offset)
+        rows = b[None, :, None] * coords[:, None, None] + c[None, :, None] + phase[None]  # (H, k, 3)
+        cols = a[:, None] * coords[None, :]  # (k, W)
+        frame = (amp * np.cos(rows)).transpose(2, 0, 1) @ np.cos(cols)
+        frame -= (amp * np.sin(rows)).transpose(2, 0, 1) @ np.sin(cols)  # (3, H, W)
+        frames[t] = (np.clip(frame.transpose(1, 2, 0) + base, 0, 1) * 255).astype(np.uint8)
+    return frames
+
+
+def render_objects(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarray:
+    """Striped shapes moving over a static background."""
     size, num_frames = spec.size, spec.num_frames
     background = _background(rng, spec)
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -141,17 +264,21 @@ def ensure_synthetic(root: str, spec: SyntheticSpec) -> str:
     os.makedirs(os.path.dirname(out_dir) or ".", exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".synthetic-", dir=os.path.dirname(out_dir))
     rng = np.random.default_rng(spec.seed)
-    for split, per_class in (("train", spec.num_train_per_class), ("val", spec.num_val_per_class)):
+    splits = (("train", spec.num_train_per_class), ("val", spec.num_val_per_class))
+    if spec.num_test_per_class:
+        splits += (("test", spec.num_test_per_class),)
+    for split, per_class in splits:
         samples = []
         os.makedirs(os.path.join(tmp, split))
-        for i in range(per_class * len(CLASSES)):
-            label = i % len(CLASSES)
-            name = f"{split}/{CLASSES[label]}_{i // len(CLASSES):04d}.mp4"
+        names = class_names(spec)
+        for i in range(per_class * len(names)):
+            label = i % len(names)
+            name = f"{split}/{names[label]}_{i // len(names):04d}.mp4"
             write_video(os.path.join(tmp, name), render_video(label, spec, rng), spec.fps)
             samples.append((name, label))
         write_list(os.path.join(tmp, f"{split}.csv"), samples)
     with open(os.path.join(tmp, "classes.txt"), "w") as f:
-        f.writelines(f"{i} {name}\n" for i, name in enumerate(CLASSES))
+        f.writelines(f"{i} {name}\n" for i, name in enumerate(class_names(spec)))
     with open(os.path.join(tmp, "spec.json"), "w") as f:
         json.dump(asdict(spec), f)
     try:
