@@ -135,11 +135,15 @@ def run_seed(args, seed: int, out: str) -> dict:
     }
     summary["minutes"]["total"] = (time.perf_counter() - start) / 60
     plot_demo(curves, os.path.join(out, "demo.png"), title=f"seed {seed}")
-    pictures = sorted(os.listdir(os.path.join(pre_dir, "pictures"))) if os.path.isdir(
-        os.path.join(pre_dir, "pictures")
-    ) else []
+    pictures = (
+        sorted(os.listdir(os.path.join(pre_dir, "pictures")))
+        if os.path.isdir(os.path.join(pre_dir, "pictures"))
+        else []
+    )
     if pictures:
-        shutil.copyfile(os.path.join(pre_dir, "pictures", pictures[-1]), os.path.join(out, "reconstruction.png"))
+        shutil.copyfile(
+            os.path.join(pre_dir, "pictures", pictures[-1]), os.path.join(out, "reconstruction.png")
+        )
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(summary, f, indent=2)
     print_seed(summary, out)

@@ -77,21 +77,28 @@ def test_dots_drift_the_way_their_class_says():
     rng = np.random.default_rng(0)
     video = render_video(0, spec, rng)  # east; the speed is pan x U(0.8, 1.2)
     errors = {
-        shift: np.abs(np.roll(video[3], -shift, axis=1).astype(int) - video[0]).mean() for shift in range(-8, 9)
+        shift: np.abs(np.roll(video[3], -shift, axis=1).astype(int) - video[0]).mean()
+        for shift in range(-8, 9)
     }
     best = min(errors, key=errors.get)
     assert 4 <= best <= 8 and errors[best] < 0.5 * errors[0]
 
 
 def test_synthetic_test_split_is_its_own_videos(tmp_path):
-    spec = SyntheticSpec(num_train_per_class=1, num_val_per_class=1, num_test_per_class=2, size=32, num_frames=4)
+    spec = SyntheticSpec(
+        num_train_per_class=1, num_val_per_class=1, num_test_per_class=2, size=32, num_frames=4
+    )
     data_dir = ensure_synthetic(str(tmp_path), spec)
     test = read_list(os.path.join(data_dir, "test.csv"))
-    assert len(test) == 16 and not {p for p, _ in test} & {p for p, _ in read_list(os.path.join(data_dir, "val.csv"))}
+    assert len(test) == 16 and not {p for p, _ in test} & {
+        p for p, _ in read_list(os.path.join(data_dir, "val.csv"))
+    }
 
 
 def test_synthetic_spec_names_a_wrong_content():
-    with pytest.raises(ConfigError, match=r"data.synthetic.content='noise' is not one of dots, scene, objects"):
+    with pytest.raises(
+        ConfigError, match=r"data.synthetic.content='noise' is not one of dots, scene, objects"
+    ):
         SyntheticSpec(content="noise")
 
 

@@ -39,7 +39,10 @@ def read_curves(demo_dir: str) -> dict:
     return {
         "loss": per_epoch(os.path.join(pre, "metrics.csv"), "train/loss"),
         "probe": probe,
-        "val": {arm: per_epoch(os.path.join(demo_dir, f"finetune-{arm}", "metrics.csv"), "val/top1") for arm in ARMS},
+        "val": {
+            arm: per_epoch(os.path.join(demo_dir, f"finetune-{arm}", "metrics.csv"), "val/top1")
+            for arm in ARMS
+        },
     }
 
 

@@ -135,7 +135,9 @@ def render_dots(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> np
     speed = spec.pan * rng.uniform(0.8, 1.2) * size / 64
     # A `dot_coherence` share of the dots moves in the class's direction, the rest each in a
     # random one: the class is the dominant motion, not any single dot's.
-    headings = np.where(rng.uniform(size=count) < spec.dot_coherence, heading, rng.uniform(0, 2 * np.pi, count))
+    headings = np.where(
+        rng.uniform(size=count) < spec.dot_coherence, heading, rng.uniform(0, 2 * np.pi, count)
+    )
     velocity = speed * np.stack([np.cos(headings), -np.sin(headings)], axis=1)
     frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
     for t in range(num_frames):
