@@ -199,7 +199,8 @@ def test_probe_in_a_real_run_logs_the_baseline_and_leaves_training_alone(
     calls.clear()
     pretrain(with_probe, *common, "trainer.max_steps=16", "ckpt_path=last")
     history = json.loads((with_probe / "probe.json").read_text())
-    assert calls == [16] and [(h["epoch"], h["step"]) for h in history] == [(0, 0), (1, 8), (1.5, 12), (2, 16)]
+    assert calls == [16]
+    assert [(h["epoch"], h["step"]) for h in history] == [(0, 0), (1, 8), (1.5, 12), (2, 16)]
 
 
 def make_folder(root, video_bank, classes=("a", "b", "c"), per_class=4, broken=None):
@@ -237,7 +238,8 @@ def test_unlabeled_data_turns_the_probe_off_and_true_fails_with_one_line(tmp_pat
     folder = ["dataset=folder", f"data.root={root}", "data.sampling_rate=2"]
     pretrain(run_dir, *folder, "logger=csv", "trainer.log_every_n_steps=1")
     assert not (run_dir / "probe.json").exists() and not metric_rows(run_dir, "probe/knn_top1")
-    result = run_script("pretrain.py", *TINY, *folder, "probe.enabled=true", f"hydra.run.dir={tmp_path / 'r2'}")
+    args = [*TINY, *folder, "probe.enabled=true", f"hydra.run.dir={tmp_path / 'r2'}"]
+    result = run_script("pretrain.py", *args)
     assert result.returncode == 2
     assert result.stderr.startswith("error: probe.enabled=true needs labeled videos of at least 2 classes")
     assert result.stderr.strip().count("\n") == 0, result.stderr

@@ -41,7 +41,7 @@ DEFAULTS = {
     "linear_lr": 0.01,
     "linear_weight_decay": 1e-4,
     "batch_size": 16,
-    "num_workers": 2,
+    "num_workers": None,  # None: data.num_workers
 }
 
 
@@ -68,6 +68,8 @@ def probe_settings(cfg: dict | None) -> dict:
         ("num_workers", 0),
     ):
         value = settings[key]
+        if key == "num_workers" and value is None:
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ConfigError(f"probe.{key}={value!r} must be an integer of at least {low}")
     for key, positive in (("knn_temperature", True), ("linear_lr", True), ("linear_weight_decay", False)):
@@ -119,9 +121,11 @@ def probe_subsets(
 def preserved_rng(device: torch.device):
     """Every global random generator (Python, numpy, torch CPU and this CUDA device) as before."""
     python_state, numpy_state = random.getstate(), np.random.get_state()
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] if (
-        device.type == "cuda"
-    ) else []
+    devices = (
+        [device.index if device.index is not None else torch.cuda.current_device()]
+        if (device.type == "cuda")
+        else []
+    )
     try:
         with torch.random.fork_rng(devices=devices):
             yield
@@ -222,6 +226,8 @@ class OnlineProbe(pl.Callback):
         self.num_classes = int(datamodule.num_classes or max(label for _, label in self.samples) + 1)
         self.dataset = datamodule.centre_view_dataset(self.samples, max_consecutive_failures=1)
         self.source = source
+        workers = s["num_workers"]
+        self.num_workers = int(datamodule.num_workers if workers is None else workers)
         self.active = True
         if trainer.is_global_zero:
             print(
@@ -267,15 +273,15 @@ class OnlineProbe(pl.Callback):
         started = time.perf_counter()
         model = pl_module.model
         was_training = model.training
-        model.eval()
-        try:
-            with preserved_rng(pl_module.device), torch.no_grad():
+        with preserved_rng(pl_module.device), torch.no_grad():
+            model.eval()
+            try:
                 features, positions, failed = self.embed(trainer, pl_module)
-        finally:
-            model.train(was_training)
-        if not trainer.is_global_zero:
-            return None
-        return self.report(trainer, features, positions, failed, time.perf_counter() - started)
+            finally:
+                model.train(was_training)
+            if not trainer.is_global_zero:
+                return None
+            return self.report(trainer, features, positions, failed, time.perf_counter() - started)
 
     def embed(self, trainer, pl_module) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
         """Features (M, D) and subset positions (M,) of every readable video, gathered from all
@@ -288,7 +294,7 @@ class OnlineProbe(pl.Callback):
         loader = DataLoader(
             _Readable(self.dataset, mine),
             batch_size=self.settings["batch_size"],
-            num_workers=self.settings["num_workers"],
+            num_workers=self.num_workers,
             collate_fn=_collate,
         )
         device = pl_module.device
@@ -335,8 +341,9 @@ class OnlineProbe(pl.Callback):
             s["linear_steps"], s["linear_lr"], s["linear_weight_decay"],
         )  # fmt: skip
         step = trainer.global_step
+        metrics = {"probe/knn_top1": knn, "probe/linear_top1": linear, "epoch": epoch}
         for logger in trainer.loggers:
-            logger.log_metrics({"probe/knn_top1": knn, "probe/linear_top1": linear, "epoch": epoch}, step=step)
+            logger.log_metrics(metrics, step=step)
         record = {
             "epoch": epoch,
             "step": step,
