@@ -256,6 +256,7 @@ def test_ddp_counts_each_video_once_and_matches_one_process(tmp_path, synthetic_
     result = run_script(
         "pretrain.py", *args, "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp",
         "trainer.max_steps=4", "+trainer.enable_progress_bar=false", f"hydra.run.dir={ddp}",
+        timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("probe epoch 0:") == 1  # rank 0 alone reports
