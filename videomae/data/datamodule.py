@@ -238,6 +238,14 @@ class VideoDataModule(pl.LightningDataModule):
         samples = self.index.splits.get("val") or []
         if not samples:
             return None
+        return self.centre_view_dataset(samples)
+
+    def centre_view_dataset(
+        self, samples: list[tuple[str, int]], max_consecutive_failures: int = 20
+    ) -> VideoClipDataset:
+        """The fine-tuning validation view of `samples`: one centre clip per video, no augmentation
+        (also what the online probe embeds; it passes max_consecutive_failures=1 so that a broken
+        video raises instead of being replaced by a random other one)."""
         return VideoClipDataset(
             samples,
             ClipSampler(self.num_frames, self.sampling, self.sampling_rate),
@@ -245,6 +253,7 @@ class VideoDataModule(pl.LightningDataModule):
             train=False,
             decoder=self._decoder(),
             short_side=self.input_size,
+            max_consecutive_failures=max_consecutive_failures,
         )
 
     def test_dataset(self) -> MultiViewDataset | None:

@@ -22,6 +22,7 @@ from videomae.training.checkpoint_io import AtomicCheckpointIO
 from videomae.training.loggers import build_logger
 from videomae.training.pictures import ReconstructionPictures
 from videomae.training.pretrain_module import PretrainModule
+from videomae.training.probe import OnlineProbe, probe_settings
 from videomae.training.progress import build_progress, format_duration
 
 
@@ -118,9 +119,14 @@ def build_callbacks(cfg: DictConfig, checkpoint_dir: str, run_dir: str | None = 
 
 
 def extra_callbacks(cfg: DictConfig, run_dir: str | None) -> list[pl.Callback]:
-    """Reconstruction pictures (`viz.*`) and progress (`progress.*`; none when
-    trainer.enable_progress_bar=false)."""
+    """The online probe (`probe.*`), reconstruction pictures (`viz.*`) and progress (`progress.*`;
+    none when trainer.enable_progress_bar=false)."""
     callbacks = []
+    probe = cfg.get("probe")
+    if probe is not None:  # pre-training only: the fine-tuning config has no `probe`
+        settings = probe_settings(OmegaConf.to_container(probe, resolve=True))
+        if settings["enabled"] is not False:
+            callbacks.append(OnlineProbe(settings, run_dir))
     viz = cfg.get("viz")
     if run_dir and viz is not None and viz.every_n_epochs:
         callbacks.append(
@@ -199,7 +205,11 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         compile=cfg.compile,
     )
     ckpt_path = resume_from(cfg, run_dir, datamodule)
-    trainer = build_trainer(cfg, run_dir, callbacks=build_callbacks(cfg, checkpoint_dir, run_dir))
+    callbacks = build_callbacks(cfg, checkpoint_dir, run_dir)
+    for callback in callbacks:
+        if isinstance(callback, OnlineProbe):
+            callback.check(datamodule)  # before the Trainer: a wrong setting fails with one line
+    trainer = build_trainer(cfg, run_dir, callbacks=callbacks)
     started = time.perf_counter()
     fit(trainer, module, datamodule, ckpt_path, run_dir)
     last = os.path.join(checkpoint_dir, "last.ckpt")

@@ -1,0 +1,388 @@
+"""The online probe: how good the encoder's frozen features are, while it pre-trains.
+
+Before the first step (the random-initialisation baseline) and every `every_n_epochs` epochs
+(and at the end), the frozen encoder embeds a fixed labeled subset of the training list and a
+fixed subset of the validation list: eval mode, all tokens, mean-pooled after the encoder's norm
+(videomae.features.pooled_features), one centre clip per video (the fine-tuning validation view).
+A weighted kNN and a linear classifier (videomae.probe_math) then give `probe/knn_top1` and
+`probe/linear_top1`, logged with the epoch and step, appended to `<run_dir>/probe.json` and
+printed as one line.
+
+The probe leaves training exactly as it was: every random generator is restored afterwards and
+the training loader is never touched, so a run gives the same losses with the probe on or off.
+"""
+
+import json
+import logging
+import os
+import random
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.strategies import FSDPStrategy
+from torch.utils.data import DataLoader, Dataset, default_collate
+
+from videomae.errors import ConfigError, DataError
+from videomae.probe_math import knn_top1, linear_top1
+
+log = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "enabled": "auto",
+    "every_n_epochs": 10,
+    "train_videos": 1000,
+    "val_videos": 1000,
+    "knn_k": 20,
+    "knn_temperature": 0.07,
+    "linear_steps": 300,
+    "linear_lr": 0.01,
+    "linear_weight_decay": 1e-4,
+    "batch_size": 16,
+    "num_workers": None,  # None: data.num_workers
+}
+
+
+def probe_settings(cfg: dict | None) -> dict:
+    """`probe.*` checked: one ConfigError line naming the key, the value and what is allowed."""
+    cfg = dict(cfg or {})
+    unknown = sorted(set(cfg) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"probe has unknown keys {unknown}; known: {sorted(DEFAULTS)}")
+    settings = {**DEFAULTS, **cfg}
+    enabled = settings["enabled"]
+    if isinstance(enabled, str) and enabled.lower() in ("auto", "true", "false"):
+        enabled = {"auto": "auto", "true": True, "false": False}[enabled.lower()]
+    if enabled != "auto" and not isinstance(enabled, bool):
+        raise ConfigError(f"probe.enabled={enabled!r} is not one of auto, true, false")
+    settings["enabled"] = enabled
+    for key, low in (
+        ("every_n_epochs", 1),
+        ("train_videos", 1),
+        ("val_videos", 1),
+        ("knn_k", 1),
+        ("linear_steps", 1),
+        ("batch_size", 1),
+        ("num_workers", 0),
+    ):
+        value = settings[key]
+        if key == "num_workers" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"probe.{key}={value!r} must be an integer of at least {low}")
+    for key, positive in (("knn_temperature", True), ("linear_lr", True), ("linear_weight_decay", False)):
+        value = settings[key]
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+        if not ok or value < 0 or (positive and value == 0):
+            allowed = "a number above 0" if positive else "a number of at least 0"
+            raise ConfigError(f"probe.{key}={value!r} must be {allowed}")
+        settings[key] = float(value)
+    return settings
+
+
+def spread(positions: list[int], labels: list[int], count: int) -> list[int]:
+    """`count` of `positions`, evenly spaced over them ordered by label (stable), so that every
+    class gets its share whatever the list's order; all of them when there are fewer."""
+    order = [p for _, p in sorted(zip(labels, positions, strict=True), key=lambda pair: pair[0])]
+    if count >= len(order):
+        return sorted(order)
+    picks = np.unique(np.linspace(0, len(order) - 1, count).round().astype(int))
+    return sorted(order[i] for i in picks)
+
+
+def probe_subsets(
+    splits: dict[str, list[tuple[str, int]]], train_videos: int, val_videos: int
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]], str]:
+    """(training subset, validation subset, where the validation videos come from).
+
+    Only labeled videos (label >= 0) count. The validation subset comes from the `val` split (else
+    `test`); a dataset with neither holds out every other labeled training video instead."""
+    train = [(i, s) for i, s in enumerate(splits.get("train") or []) if s[1] >= 0]
+    val, source = [], "val"
+    for name in ("val", "test"):
+        val = [(i, s) for i, s in enumerate(splits.get(name) or []) if s[1] >= 0]
+        if val:
+            source = name
+            break
+    if not val:
+        by_label = sorted(train, key=lambda item: item[1][1])  # stable: list order within a class
+        train, val, source = by_label[0::2], by_label[1::2], "train (held out)"
+
+    def pick(items, count):
+        chosen = spread(list(range(len(items))), [s[1] for _, s in items], count)
+        return [items[i][1] for i in chosen]
+
+    return pick(train, train_videos), pick(val, val_videos), source
+
+
+@contextmanager
+def preserved_rng(device: torch.device):
+    """Every global random generator (Python, numpy, torch CPU and this CUDA device) as before."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    devices = (
+        [device.index if device.index is not None else torch.cuda.current_device()]
+        if (device.type == "cuda")
+        else []
+    )
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+class _Readable(Dataset):
+    """Items of `dataset` at `positions`; a video that cannot be read gives `video` None (the
+    dataset raises at the first failure: a random replacement would count another video twice)."""
+
+    def __init__(self, dataset, positions: list[int]):
+        self.dataset = dataset
+        self.positions = positions
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, i: int) -> dict:
+        position = self.positions[i]
+        try:
+            video = self.dataset[position]["video"]
+        except DataError as err:
+            return {"position": position, "video": None, "failed": str(err).splitlines()[-1].strip()}
+        return {"position": position, "video": video, "failed": ""}
+
+
+def _collate(items: list[dict]) -> dict:
+    readable = [item for item in items if item["video"] is not None]
+    return {
+        "video": default_collate([item["video"] for item in readable]) if readable else None,
+        "position": torch.tensor([item["position"] for item in readable], dtype=torch.long),
+        "failed": [item["failed"] for item in items if item["video"] is None],
+    }
+
+
+class OnlineProbe(pl.Callback):
+    """kNN and linear top-1 of the frozen encoder's features (see the module docstring).
+
+    `settings`: probe_settings() of the `probe` config. `enabled="auto"` turns the probe on when
+    the training list has labels (at least two classes), `True` requires them, `False` is off.
+    Under DDP every rank embeds its share of the videos and rank 0 computes and logs from all of
+    them, each video once. FSDP turns it off (a sharded encoder cannot run outside its forward).
+    """
+
+    def __init__(self, settings: dict, run_dir: str | None = None):
+        self.settings = probe_settings(settings)
+        self.path = os.path.join(run_dir, "probe.json") if run_dir else None
+        self.active = False
+        self.samples: list[tuple[str, int]] = []
+        self.num_train = 0
+        self.num_classes = 0
+        self.history: list[dict] = []
+        self.last_step: int | None = None
+
+    # --- which videos -------------------------------------------------------------------------
+
+    def choose(self, datamodule) -> tuple[list, list, str] | None:
+        """(training videos, validation videos, their source), or None when the data has no
+        labels to probe with (a ConfigError instead with enabled=true)."""
+        s = self.settings
+        train, val, source = probe_subsets(datamodule.index.splits, s["train_videos"], s["val_videos"])
+        labels = {label for _, label in train}
+        if len(labels) >= 2 and val:
+            return train, val, source
+        if s["enabled"] is True:
+            raise ConfigError(
+                f"probe.enabled=true needs labeled videos of at least 2 classes in the training list "
+                f"and labeled validation videos; data.root={datamodule.root} has {len(train)} labeled "
+                f"training videos in {len(labels)} classes (set probe.enabled=auto or false)"
+            )
+        return None
+
+    def check(self, datamodule) -> None:
+        """Fail before training starts when enabled=true meets unlabeled data (as far as the
+        index is known yet: the demo's videos are only generated in prepare_data)."""
+        if getattr(datamodule, "index", None) is not None:
+            self.choose(datamodule)
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if stage != "fit" or self.settings["enabled"] is False:
+            return
+        datamodule = trainer.datamodule
+        if getattr(datamodule, "index", None) is None:
+            return
+        s = self.settings
+        chosen = self.choose(datamodule)
+        if chosen is None:
+            if trainer.is_global_zero and s["enabled"] == "auto":
+                print("probe: off (the training list has no labels of 2 or more classes)", flush=True)
+            return
+        train, val, source = chosen
+        if isinstance(trainer.strategy, FSDPStrategy):
+            log.warning("the online probe is off under FSDP (probe.enabled=false silences this)")
+            return
+        self.samples, self.num_train = train + val, len(train)
+        self.num_classes = int(datamodule.num_classes or max(label for _, label in self.samples) + 1)
+        self.dataset = datamodule.centre_view_dataset(self.samples, max_consecutive_failures=1)
+        self.source = source
+        workers = s["num_workers"]
+        self.num_workers = int(datamodule.num_workers if workers is None else workers)
+        self.active = True
+        if trainer.is_global_zero:
+            print(
+                f"probe: {len(train)} training / {len(val)} validation videos (from {source}), "
+                f"{self.num_classes} classes, every {s['every_n_epochs']} epochs",
+                flush=True,
+            )
+
+    # --- when ---------------------------------------------------------------------------------
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if not self.active:
+            return
+        self.history = self.read_history(trainer.global_step) if trainer.is_global_zero else []
+        if trainer.global_step == 0:  # a fresh start: the random-initialisation baseline
+            self.evaluate(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if not self.active or trainer.sanity_checking:
+            return
+        epoch = self.epochs_done(trainer)
+        if float(epoch).is_integer() and int(epoch) % self.settings["every_n_epochs"] == 0:
+            self.evaluate(trainer, pl_module)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.active and self.last_step != trainer.global_step:  # the final state
+            self.evaluate(trainer, pl_module)
+
+    @staticmethod
+    def epochs_done(trainer) -> int | float:
+        """Epochs trained so far, from the step counter (exact after a resume, unlike Lightning's
+        epoch counter at an epoch's end); a fraction when the run stopped mid-epoch."""
+        per_epoch = max(int(trainer.num_training_batches), 1)
+        epochs = trainer.global_step * trainer.accumulate_grad_batches / per_epoch
+        return int(epochs) if float(epochs).is_integer() else round(epochs, 3)
+
+    # --- what ---------------------------------------------------------------------------------
+
+    def evaluate(self, trainer, pl_module) -> dict | None:
+        if self.last_step == trainer.global_step:
+            return None  # this state was probed already
+        self.last_step = trainer.global_step
+        started = time.perf_counter()
+        model = pl_module.model
+        was_training = model.training
+        with preserved_rng(pl_module.device), torch.no_grad():
+            model.eval()
+            try:
+                features, positions, failed = self.embed(trainer, pl_module)
+            finally:
+                model.train(was_training)
+            if not trainer.is_global_zero:
+                return None
+            return self.report(trainer, features, positions, failed, time.perf_counter() - started)
+
+    def embed(self, trainer, pl_module) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        """Features (M, D) and subset positions (M,) of every readable video, gathered from all
+        ranks (each rank embeds positions rank, rank + world, ...), and this rank's failures."""
+        from videomae.features import pooled_features
+        from videomae.training.pretrain_module import normalize_uint8
+
+        rank, world = trainer.global_rank, trainer.world_size
+        mine = list(range(rank, len(self.samples), world))
+        loader = DataLoader(
+            _Readable(self.dataset, mine),
+            batch_size=self.settings["batch_size"],
+            num_workers=self.num_workers,
+            collate_fn=_collate,
+        )
+        device = pl_module.device
+        features, positions, failed = [], [], []
+        for batch in loader:
+            failed += batch["failed"]
+            if batch["video"] is None:
+                continue
+            with trainer.precision_plugin.forward_context():  # the training step's autocast
+                feats = pooled_features(pl_module.model, normalize_uint8(batch["video"].to(device)))
+            features.append(feats.float())
+            positions.append(batch["position"].to(device))
+        dim = pl_module.model.encoder.embed_dim
+        features = torch.cat(features) if features else torch.zeros(0, dim, device=device)
+        positions = torch.cat(positions) if positions else torch.zeros(0, dtype=torch.long, device=device)
+        if world > 1:  # pad every rank's share to the same length; -1 marks padding
+            size = -(-len(self.samples) // world)
+            pad = size - len(positions)
+            features = torch.cat([features, features.new_zeros(pad, dim)])
+            positions = torch.cat([positions, positions.new_full((pad,), -1)])
+            features = trainer.strategy.all_gather(features).flatten(0, 1)
+            positions = trainer.strategy.all_gather(positions).flatten(0, 1)
+            keep = positions >= 0
+            features, positions = features[keep], positions[keep]
+        return features, positions, failed
+
+    def report(self, trainer, features, positions, failed, seconds_so_far: float) -> dict | None:
+        s = self.settings
+        started = time.perf_counter()
+        labels = torch.tensor([label for _, label in self.samples], device=features.device)[positions]
+        is_train = positions < self.num_train
+        train_f, train_y = features[is_train], labels[is_train]
+        val_f, val_y = features[~is_train], labels[~is_train]
+        epoch = self.epochs_done(trainer)
+        skipped = len(self.samples) - len(torch.unique(positions))
+        for line in failed:
+            log.warning("probe: skipped unreadable video %s", line)
+        if len(train_f) == 0 or len(val_f) == 0:
+            log.warning("probe epoch %s: no readable videos in a subset, no probe values", epoch)
+            return None
+        knn = knn_top1(train_f, train_y, val_f, val_y, s["knn_k"], s["knn_temperature"], self.num_classes)
+        linear = linear_top1(
+            train_f, train_y, val_f, val_y, self.num_classes,
+            s["linear_steps"], s["linear_lr"], s["linear_weight_decay"],
+        )  # fmt: skip
+        step = trainer.global_step
+        metrics = {"probe/knn_top1": knn, "probe/linear_top1": linear, "epoch": epoch}
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=step)
+        record = {
+            "epoch": epoch,
+            "step": step,
+            "knn_top1": knn,
+            "linear_top1": linear,
+            "train_videos": len(train_f),
+            "val_videos": len(val_f),
+            "skipped_videos": skipped,
+        }
+        self.history.append(record)
+        self.write_history()
+        seconds = seconds_so_far + time.perf_counter() - started
+        note = f", {skipped} unreadable skipped" if skipped else ""
+        print(
+            f"probe epoch {epoch}: knn {knn:.1f}% linear {linear:.1f}% ({len(train_f)} train / "
+            f"{len(val_f)} val videos{note}, {seconds:.1f} s)",
+            flush=True,
+        )
+        return record
+
+    # --- probe.json ---------------------------------------------------------------------------
+
+    def read_history(self, step: int) -> list[dict]:
+        """The evaluations of this run so far, when it resumes: those up to the restored step (a
+        later one belongs to training that the resume repeats)."""
+        if self.path is None or not os.path.isfile(self.path):
+            return []
+        try:
+            with open(self.path) as f:
+                history = json.load(f)
+        except (OSError, ValueError):
+            return []
+        return [r for r in history if isinstance(r, dict) and r.get("step", step + 1) <= step] if step else []
+
+    def write_history(self) -> None:
+        if self.path is None:
+            return
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        tmp = f"{self.path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.history, f, indent=1)
+        os.replace(tmp, self.path)
