@@ -2,6 +2,7 @@
 and pipeline("video-classification") on a real video, from a real pre-train -> fine-tune -> evaluate
 chain on a folder of videos with named classes."""
 
+import argparse
 import io
 import json
 import logging
@@ -26,6 +27,7 @@ from transformers.utils import logging as hf_logging
 
 import videomae
 from videomae.checkpoints import export_hf, model_from_checkpoint
+from videomae.checkpoints.hub import pretraining_record
 from videomae.data.synthetic import SyntheticSpec, render_video, write_video
 from videomae.data.transforms import EvalTransform
 from videomae.training.finetune import run as finetune
@@ -286,3 +288,33 @@ def test_earlier_exports_still_load_and_convert(tmp_path):
     assert CONVERT([str(tmp_path / "old"), str(tmp_path / "new"), "--to", "hf"]) == 0
     assert AutoImageProcessor.from_pretrained(tmp_path / "new").crop_size == {"height": 32, "width": 32}
     assert json.loads((tmp_path / "new" / "config.json").read_text())["id2label"] == {"0": "cat", "1": "dog"}
+
+
+def test_card_of_a_classifier_trained_from_scratch_on_ucf101(tmp_path):
+    model = videomae.create_classifier(
+        "vit_tiny", 2, embed_dim=32, depth=1, num_heads=2, num_frames=4, img_size=32
+    )
+    config = {"data": {"name": "ucf101", "split": 2, "sampling": "dense", "sampling_rate": 4}}
+    record = {"stage": "finetune", "config": config, "pretrained": None, "global_step": 10, "epoch": 0}
+    export_hf(model, tmp_path / "hf", labels=["Archery", "Biking"], record=record, license="apache-2.0")
+    card = (tmp_path / "hf" / "README.md").read_text()
+    header = yaml.safe_load(card.split("---\n")[1])
+    assert header["datasets"] == ["ucf101"] and header["license"] == "apache-2.0"
+    assert "model-index" not in header and "No evaluation of this checkpoint" in card
+    assert "from random initialisation (no pre-training)" in card and "- dataset: UCF101, split 2" in card
+    assert "clips of 4 frames taken every 4 frames" in card
+
+
+def test_pretraining_record_of_an_original_checkpoint(tmp_path):
+    args = argparse.Namespace(
+        model="pretrain_videomae_base_patch16_224",
+        mask_type="tube",
+        mask_ratio=0.9,
+        epochs=800,
+        data_path="k400",
+    )
+    torch.save({"model": {"x": torch.zeros(1)}, "args": args}, tmp_path / "orig.pth")
+    record = pretraining_record(str(tmp_path / "orig.pth"))
+    assert record["layout"] == "original" and record["max_epochs"] == 800
+    assert record["mask"] == {"type": "tube", "ratio": 0.9} and record["dataset"] == "k400"
+    assert pretraining_record(None) is None

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from videomae.checkpoints.io import SAFE_GLOBALS
 from videomae.models.videomae import IMAGENET_MEAN, IMAGENET_STD, as_pair
 
 # Hub dataset ids for the `datasets:` card field, and the names a reader knows them by.
@@ -91,10 +92,12 @@ def _run_dir(ckpt: Path) -> Path:
 
 
 def _load_torch(path: Path):
-    try:  # mmap: only the few metadata entries are read, not gigabytes of weights
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:
-        return torch.load(path, map_location="cpu", weights_only=True)
+    """weights_only, as every checkpoint read here: no code from the file runs."""
+    with torch.serialization.safe_globals(SAFE_GLOBALS):  # the original's argparse options
+        try:  # mmap: only the few metadata entries are read, not gigabytes of weights
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # a file of the legacy (non-zip) format cannot be memory-mapped
+            return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _hydra_config(run_dir: Path) -> dict | None:
@@ -144,7 +147,10 @@ def pretraining_record(path: str | None) -> dict | None:
     elif ckpt.is_dir():
         record["layout"] = "hf"
     elif ckpt.is_file() and ckpt.suffix in (".pth", ".pt", ".bin"):
-        obj = _load_torch(ckpt)
+        try:
+            obj = _load_torch(ckpt)
+        except Exception:  # noqa: BLE001 - loading the weights reports a broken file, clearly
+            obj = None
         args = obj.get("args") if isinstance(obj, dict) else None
         args = vars(args) if args is not None and hasattr(args, "__dict__") else {}
         record["layout"] = "original"
@@ -293,8 +299,13 @@ def model_card(spec: dict, num_params: int, record: dict | None = None, license:
         f"# {title}",
         "",
         "A VideoMAE model ([Tong et al., NeurIPS 2022](" + PAPER + ")): a vanilla ViT encoder over "
-        "space-time tubes, pre-trained as a masked autoencoder of video"
-        + (", then fine-tuned for action recognition." if task == "classification" else "."),
+        "space-time tubes, "
+        + (
+            "trained for action recognition from random initialisation (no pre-training)."
+            if task == "classification" and "pretrained" in record and record["pretrained"] is None
+            else "pre-trained as a masked autoencoder of video"
+            + (", then fine-tuned for action recognition." if task == "classification" else ".")
+        ),
         "Written by the videomae framework (`scripts/convert.py --to hf`); every value below comes "
         "from the run's recorded configuration and measurements.",
         "",
@@ -337,7 +348,8 @@ def model_card(spec: dict, num_params: int, record: dict | None = None, license:
         f"Preprocessing (in `preprocessor_config.json`): short side resized to {max(height, width)} px "
         f"(bilinear), centre crop {height} x {width}, pixels / 255, normalised with the ImageNet mean "
         f"{list(IMAGENET_MEAN)} and std {list(IMAGENET_STD)}, as the model was trained. The pipeline "
-        f"samples {k['num_frames']} frames evenly over the whole video.",
+        f"samples {k['num_frames']} frames evenly over the whole video"
+        + _sampling_note(cfg, k["num_frames"]),
         "",
         "Note: transformers computes "
         + ("`fc_norm`" if task == "classification" else "`decoder.norm`")
@@ -360,6 +372,21 @@ def model_card(spec: dict, num_params: int, record: dict | None = None, license:
         "",
     ]
     return "\n".join(lines)
+
+
+def _sampling_note(cfg: dict | None, num_frames: int) -> str:
+    """How the run sampled its clips, when that differs from the pipeline's even spread."""
+    sampling = _get(cfg, "data.sampling")
+    if sampling == "dense":
+        rate = _get(cfg, "data.sampling_rate")
+        return (
+            f"; the run trained and tested on clips of {num_frames} frames taken every {rate} frames, so "
+            f"the two agree for videos of about {num_frames * rate} frames (for longer ones, cut clips "
+            "of that length, as the multi-view test does)."
+        )
+    if sampling == "segment":
+        return ", one frame from each of equal segments, as the run sampled its clips."
+    return "."
 
 
 def _length(record: dict, max_epochs) -> str:
