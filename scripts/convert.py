@@ -2,9 +2,10 @@
 
 python scripts/convert.py SRC DST --to hf|original|ours [--task classification --set num_classes=101]
 
-SRC: our Lightning checkpoint or exported weights, an original MCG-NJU .pth (pre-train or
-fine-tuned), or a Hugging Face model directory / .safetensors / .bin.
-DST: a directory for --to hf (config.json + model.safetensors); a file for original (.pth) and
+SRC: our run directory (its checkpoints/last.ckpt), Lightning checkpoint or exported weights, an
+original MCG-NJU .pth (pre-train or fine-tuned), or a Hugging Face model directory / .safetensors / .bin.
+DST: a directory for --to hf (config.json, model.safetensors, preprocessor_config.json and a README.md
+model card written from the run's config and evaluation); a file for original (.pth) and
 ours (.safetensors). `--set KEY=VALUE` overrides a model argument (values are JSON, e.g.
 num_frames=8, img_size=[160,224], num_heads=12 for original files whose head count is not a paper size).
 """
@@ -23,6 +24,7 @@ from videomae.checkpoints import (  # noqa: E402
     export_ours,
     model_from_checkpoint,
 )
+from videomae.checkpoints.hub import resolve_run, training_record  # noqa: E402
 from videomae.errors import CheckpointError  # noqa: E402
 
 EXPORTS = {"hf": export_hf, "original": export_original, "ours": export_ours}
@@ -51,14 +53,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task", choices=["pretrain", "classification"], help="default: the checkpoint's")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model argument")
     parser.add_argument("--non-strict", action="store_true", help="report missing keys, load the rest")
+    parser.add_argument("--license", help="hf: the model card's license field (default: other)")
     args = parser.parse_args(argv)
     overrides = parse_set(args.set)
     if args.task:
         overrides["task"] = args.task
+    src = str(resolve_run(args.src))  # a run directory: its last checkpoint
     try:
-        model, report = model_from_checkpoint(args.src, strict=not args.non_strict, **overrides)
+        model, report = model_from_checkpoint(src, strict=not args.non_strict, **overrides)
         labels = report.labels if args.to != "original" else None
-        out = EXPORTS[args.to](model, args.dst, **({"labels": labels} if labels else {}))
+        extra = {"labels": labels} if labels else {}
+        if args.to == "hf":  # the model card: what the run recorded about its data, recipe and scores
+            extra.update(record=training_record(src, describe_model(model)["task"]), license=args.license)
+        out = EXPORTS[args.to](model, args.dst, **extra)
     except (CheckpointError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

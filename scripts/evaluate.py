@@ -5,8 +5,9 @@ python scripts/evaluate.py checkpoint=RUN_DIR data.root=/data/ucf101 trainer.dev
 
 Options: checkpoint=PATH (a fine-tuning checkpoint or run directory), out=DIR (where predictions.csv
 goes; default: the run's eval/), ema=true (test the EMA weights), and any key of the fine-tuning
-config (data.root=..., data.test_clips=..., trainer.devices=...). Prints top-1, top-5 and mean
-per-class accuracy; writes one row per test video to predictions.csv.
+config (data.root=..., data.test_clips=..., trainer.devices=...). Prints top-1, top-5, mean
+per-class accuracy and each class's accuracy by name; writes one row per test video to
+predictions.csv and the metrics to metrics.json (which an HF export's model card reports).
 """
 
 import os

@@ -6,7 +6,8 @@ from pathlib import Path
 from torch import nn
 
 from videomae.checkpoints.hf import hf_config, ours_to_hf
-from videomae.checkpoints.io import save_json, save_safetensors, save_torch
+from videomae.checkpoints.hub import model_card, preprocessor_configs
+from videomae.checkpoints.io import atomic_path, save_json, save_safetensors, save_torch
 from videomae.checkpoints.layouts import SPEC_METADATA
 from videomae.checkpoints.spec import describe_model
 
@@ -22,22 +23,38 @@ def _spec(model: nn.Module, labels: list[str] | None) -> dict:
     return spec
 
 
-def export_hf(model: nn.Module, out_dir: str | Path, labels: list[str] | None = None) -> Path:
-    """A transformers model directory (config.json + model.safetensors).
+def export_hf(
+    model: nn.Module,
+    out_dir: str | Path,
+    labels: list[str] | None = None,
+    record: dict | None = None,
+    license: str | None = None,
+) -> Path:
+    """A transformers model directory: config.json, model.safetensors, preprocessor_config.json
+    (and video_preprocessor_config.json, for pipelines) and a README.md model card.
 
-    Loads with VideoMAEForPreTraining / VideoMAEForVideoClassification.from_pretrained. Note that
-    transformers computes decoder.norm and fc_norm with LayerNorm eps 1e-5 (not configurable), where
-    the original and this framework use 1e-6.
+    Loads with AutoImageProcessor plus VideoMAEForPreTraining / AutoModelForVideoClassification,
+    or `pipeline("video-classification", model=out_dir)`. `record`: the training record the card
+    is written from (videomae.checkpoints.hub.training_record); without it the card describes
+    only the model. Note that transformers computes decoder.norm and fc_norm with LayerNorm eps
+    1e-5 (not configurable), where the original and this framework use 1e-6.
     """
     out_dir = Path(out_dir)
     spec = _spec(model, labels)
     config = hf_config(spec, next(model.parameters()).dtype)
+    if spec["task"] == "classification":  # the card lists the names config.json carries (LABEL_i if none)
+        spec = {**spec, "labels": [config["id2label"][str(i)] for i in range(len(config["id2label"]))]}
     state = ours_to_hf(model.state_dict(), on_disk=True)
     save_safetensors(state, out_dir / "model.safetensors", metadata={"format": "pt"})
     for stale in ("pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json"):
         if (out_dir / stale).exists():  # transformers might prefer an older export's weights
             (out_dir / stale).unlink()
-    save_json(config, out_dir / "config.json")
+    for name, processor in preprocessor_configs(spec).items():
+        save_json(processor, out_dir / name)
+    card = model_card(spec, sum(p.numel() for p in model.parameters()), record, license)
+    with atomic_path(out_dir / "README.md") as tmp:
+        Path(tmp).write_text(card, encoding="utf-8")
+    save_json(config, out_dir / "config.json")  # last: a directory with config.json is complete
     return out_dir
 
 

@@ -74,6 +74,9 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
             if task == "classification" and "head.weight" in ckpt.state:
                 kwargs["num_classes"] = ckpt.state["head.weight"].shape[0]
             ckpt.spec = {"task": task, "kwargs": kwargs}
+            classes = obj["hyper_parameters"].get("classes")  # fine-tuning runs: dataset order
+            if task == "classification" and classes and len(classes) == kwargs.get("num_classes"):
+                ckpt.spec["labels"] = [str(name) for name in classes]
         return ckpt
     for key in ("model", "module"):  # the original code's --model_key default: model|module
         if isinstance(obj.get(key), dict):

@@ -154,14 +154,18 @@ class FinetuneTransform:
 
 
 def resize_short_side(clip: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize (..., H, W) so that the short side is `size`, keeping the aspect ratio."""
+    """Resize (..., H, W) so that the short side is `size`, keeping the aspect ratio.
+
+    The long side is truncated, as in the original code (`get_resize_sizes`) and transformers'
+    VideoMAE processors, so an export's preprocessor_config.json reproduces this view exactly.
+    """
     height, width = clip.shape[-2:]
     if min(height, width) == size:
         return clip
     if height <= width:
-        new = [size, max(size, round(width * size / height))]
+        new = [size, max(size, int(width * size / height))]
     else:
-        new = [max(size, round(height * size / width)), size]
+        new = [max(size, int(height * size / width)), size]
     return TF.resize(clip, new, antialias=True)
 
 

@@ -46,10 +46,10 @@ def scaled_size(height: int, width: int, short_side: int | None) -> tuple[int, i
     """(height, width) with the short side brought down to `short_side`; None if no reduction."""
     if not short_side or min(height, width) <= short_side:
         return None
-    scale = short_side / min(height, width)
+    # The long side truncated, as the original code and transformers' VideoMAE processors resize.
     if height <= width:
-        return short_side, max(short_side, round(width * scale))
-    return max(short_side, round(height * scale)), short_side
+        return short_side, max(short_side, int(width * short_side / height))
+    return max(short_side, int(height * short_side / width)), short_side
 
 
 class _Watchdog:

@@ -16,7 +16,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from videomae.checkpoints import load_weights
-from videomae.checkpoints.io import atomic_path
+from videomae.checkpoints.hub import EVAL_METRICS, pretraining_record
+from videomae.checkpoints.io import atomic_path, save_json
 from videomae.data.datamodule import VideoDataModule
 from videomae.errors import CheckpointError, ConfigError
 from videomae.training.finetune_module import FinetuneModule
@@ -83,6 +84,7 @@ def build_module(cfg: DictConfig, datamodule: VideoDataModule) -> FinetuneModule
         dataset=cfg.data.name,
         config=OmegaConf.to_container(cfg, resolve=True),
         compile=cfg.compile,
+        pretrained_record=pretraining_record(cfg.pretrained),
     )
 
 
@@ -157,6 +159,7 @@ def load_finetuned(path: str, ema: bool = False) -> tuple[FinetuneModule, dict]:
     module.on_load_checkpoint(ckpt)
     module.load_state_dict(ckpt["state_dict"])
     module.use_ema = ema
+    module.checkpoint_step = (ckpt.get("global_step"), ckpt.get("epoch"))  # for eval/metrics.json
     return module, hp["config"]
 
 
@@ -198,8 +201,49 @@ def evaluate(
         f"{datamodule.test_crops} crops = {views} views each{' (EMA weights)' if ema else ''}: "
         f"top-1 {m['top1']:.2f}%, top-5 {m['top5']:.2f}%, mean class {m['mean_class']:.2f}%"
     )
+    per_class = per_class_accuracy(results["probs"], results["label"], classes)
+    print_per_class(per_class)
     print(f"predictions: {path}")
-    return {**m, "videos": len(results["video_id"]), "predictions": path}
+    step, epoch = module.checkpoint_step
+    record = {
+        **m,
+        "videos": len(results["video_id"]),
+        "dataset": cfg.data.name,
+        "split": "test",
+        "test_clips": datamodule.test_clips,
+        "test_crops": datamodule.test_crops,
+        "ema": bool(ema),
+        "checkpoint": os.path.abspath(checkpoint),
+        "global_step": step,
+        "epoch": epoch,
+        "per_class": per_class,
+    }
+    save_json(record, os.path.join(out_dir, EVAL_METRICS))  # what an HF export's model card reports
+    return {**m, "videos": len(results["video_id"]), "predictions": path, "per_class": per_class}
+
+
+def per_class_accuracy(probs: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> dict[str, dict]:
+    """name -> {"videos": n, "top1": %} for every class with test videos, in label order."""
+    predicted = probs.argmax(dim=1)
+    out = {}
+    for c, name in enumerate(classes):
+        hits = predicted[labels == c] == c
+        if len(hits):
+            out[name] = {"videos": len(hits), "top1": 100.0 * hits.float().mean().item()}
+    return out
+
+
+def print_per_class(per_class: dict[str, dict], limit: int = 30) -> None:
+    """Every class when there are few; else the `limit` worst (all are in eval/metrics.json)."""
+    rows = list(per_class.items())
+    title = "per-class top-1"
+    if len(rows) > limit:
+        rows = sorted(rows, key=lambda row: row[1]["top1"])[:limit]
+        title += f" (the {limit} lowest of {len(per_class)}; all in eval/{EVAL_METRICS})"
+    print(f"{title}:")
+    width = max((len(name) for name, _ in rows), default=0)
+    for name, row in rows:
+        print(f"  {name:<{width}}  {row['top1']:6.2f}%  ({row['videos']} videos)")
 
 
 def write_predictions(path: str, results: dict, samples, classes: list[str], datamodule) -> str:

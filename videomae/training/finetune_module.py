@@ -50,8 +50,10 @@ def accuracies(probs: torch.Tensor, labels: torch.Tensor, num_classes: int) -> d
 class FinetuneModule(pl.LightningModule):
     """`model`: name and constructor overrides; `optim`, `mixup`, `ema`: the recipe.
 
-    Plain dicts stored in the checkpoint with `num_classes`, `classes` and `dataset`, so that a
-    fine-tuned checkpoint rebuilds its own model and finds its dataset (scripts/evaluate.py).
+    Plain dicts stored in the checkpoint with `num_classes`, `classes` (the dataset's names, in
+    label order) and `dataset`, so that a fine-tuned checkpoint rebuilds its own model and finds its
+    dataset (scripts/evaluate.py); `pretrained_record` says where the encoder came from (for the
+    model card of an export).
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class FinetuneModule(pl.LightningModule):
         dataset: str | None = None,
         config: dict | None = None,
         compile: bool = False,
+        pretrained_record: dict | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
