@@ -95,7 +95,29 @@ def load_run(path: str) -> Run:
         if os.path.isfile(hydra_overrides):
             overrides = list(OmegaConf.load(hydra_overrides) or [])
     run.overrides = parse_overrides(overrides or [])
+    run.overrides.update(pretraining_overrides(run.summary.get("pretrained")))
     return run
+
+
+def pretraining_overrides(pretrained) -> dict[str, str]:
+    """A fine-tuning run's link to its pre-training: that run's overrides as `pretrain:KEY`
+    columns, so fine-tuned accuracy lines up with, say, the pre-training's mask ratio."""
+    if not pretrained or not isinstance(pretrained, str):
+        return {}
+    path = os.path.abspath(os.path.expanduser(pretrained))
+    if os.path.isfile(path):  # RUN/checkpoints/last.ckpt -> RUN
+        path = os.path.dirname(path)
+        if os.path.basename(path) == "checkpoints":
+            path = os.path.dirname(path)
+    summary_path = os.path.join(path, FILENAME)
+    try:
+        with open(summary_path, encoding="utf-8") as f:
+            linked = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if linked.get("kind") != "pretrain":
+        return {}
+    return {f"pretrain:{k}": v for k, v in parse_overrides(linked.get("overrides") or []).items()}
 
 
 def swept_keys(runs: list[Run]) -> list[str]:

@@ -120,7 +120,10 @@ def run(cfg: DictConfig, run_dir: str) -> str:
     summary.json (status, overrides, steps, speed, losses, best and final accuracy, checkpoint)."""
     with RunSummary(run_dir, "finetune", model_info(cfg)) as summary:
         last = train(cfg, run_dir, summary)
-        summary.update(checkpoint=last, pretrained=cfg.pretrained)
+        pretrained = cfg.pretrained
+        if pretrained not in (None, "", "null"):
+            pretrained = os.path.abspath(os.path.expanduser(str(pretrained)))
+        summary.update(checkpoint=last, pretrained=pretrained)
     return last
 
 
