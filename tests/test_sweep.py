@@ -195,3 +195,22 @@ def test_local_sweep_runs_each_job_in_its_own_directory_then_reports(tmp_path, s
     assert "data.root" not in rows[0]  # the same in every run: not a column
     assert "| mask.ratio |" in (out / "report.md").read_text() and "| 0.75 |" in result.stdout
     assert (out / "loss.png").stat().st_size > 10_000
+
+
+def test_report_lines_fine_tuning_up_with_its_pre_training_and_folds_in_its_test(tmp_path):
+    for num, ratio in enumerate(["0.5", "0.9"]):
+        with RunSummary(str(tmp_path / "pre" / str(num)), "pretrain", overrides=[f"mask.ratio={ratio}"]):
+            pass
+        ft_dir = tmp_path / "ft" / str(num)
+        with RunSummary(
+            str(ft_dir), "finetune", overrides=[f"pretrained={tmp_path / 'pre' / str(num)}"]
+        ) as s:
+            s.update(pretrained=str(tmp_path / "pre" / str(num) / "checkpoints" / "last.ckpt"))
+        with RunSummary(str(ft_dir / "eval"), "evaluate", overrides=[f"checkpoint={ft_dir}"]) as s:
+            s.update(**{"test/top1": 10.0 + num, "test/mean_class": 5.0})
+    result = report([str(tmp_path / "ft")])
+    header, rows = result["header"], result["rows"]
+    assert len(rows) == 2  # each test folded into its fine-tuning run's row
+    ratio, top1 = header.index("pretrain:mask.ratio"), header.index("test top-1")
+    assert [(row[ratio], row[top1]) for row in rows] == [("0.5", 10.0), ("0.9", 11.0)]
+    assert "| test top-1 |" in result["text"] and "| 11.00 |" in result["text"]

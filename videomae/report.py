@@ -72,7 +72,29 @@ def find_runs(paths: list[str]) -> list[Run]:
             if is_run and real not in seen:
                 seen.add(real)
                 runs.append(load_run(dirpath))
-    return runs
+    return fold_tests_into_runs(runs)
+
+
+def fold_tests_into_runs(runs: list[Run]) -> list[Run]:
+    """A fine-tuning run's own test (`RUN/eval/summary.json`, from test=true or a later
+    scripts/evaluate.py) adds its test/* metrics to that run's row instead of a row of its own."""
+    by_path = {os.path.realpath(run.path): run for run in runs}
+    kept = []
+    for run in runs:
+        parent = by_path.get(os.path.realpath(os.path.dirname(run.path)))
+        folded = (
+            run.kind == "evaluate"
+            and os.path.basename(run.path) == "eval"
+            and parent is not None
+            and parent.kind == "finetune"
+        )
+        if not folded:
+            kept.append(run)
+            continue
+        for key, value in run.summary.items():
+            if key.startswith("test/") and parent.summary.get(key) is None:
+                parent.summary[key] = value
+    return kept
 
 
 def load_run(path: str) -> Run:
@@ -105,7 +127,7 @@ def pretraining_overrides(pretrained) -> dict[str, str]:
     if not pretrained or not isinstance(pretrained, str):
         return {}
     path = os.path.abspath(os.path.expanduser(pretrained))
-    if os.path.isfile(path):  # RUN/checkpoints/last.ckpt -> RUN
+    if not os.path.isdir(path):  # RUN/checkpoints/last.ckpt -> RUN
         path = os.path.dirname(path)
         if os.path.basename(path) == "checkpoints":
             path = os.path.dirname(path)
