@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 
 from omegaconf import OmegaConf
 
-from videomae.training.summary import FILENAME
-
 # Metric columns, in this order, when at least one run has them; probe/* and other numbers follow.
 METRICS = [
     ("steps", "steps"),
@@ -33,6 +31,7 @@ METRICS = [
     ("params", "params"),
 ]
 PROBE_PREFIX = "probe/"
+FILENAME = "summary.json"  # videomae.training.summary writes it (not imported: no Lightning needed here)
 SKIP_DIRS = {".submitit", ".hydra", "checkpoints", "pictures", "wandb", "__pycache__"}
 
 
