@@ -14,7 +14,8 @@ from omegaconf import DictConfig
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from videomae.cli import reported_errors  # noqa: E402
-from videomae.training.finetune import run  # noqa: E402
+from videomae.sweep import preflight  # noqa: E402
+from videomae.training.finetune import check_config, run  # noqa: E402
 
 
 @hydra.main(config_path="../configs", config_name="finetune", version_base="1.3")
@@ -24,4 +25,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    preflight("finetune", sys.argv[1:], check_config)  # a sweep: every job checked before any starts
     main()

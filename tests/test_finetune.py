@@ -1,6 +1,7 @@
 """Fine-tuning and multi-view evaluation: the recipe's pieces, loading other layouts, end to end."""
 
 import csv
+import json
 import os
 
 import pytest
@@ -259,10 +260,18 @@ def test_pretrain_finetune_evaluate_chain(tmp_path, synthetic_root, pretrain_run
     with open(run_dir / "metrics.csv") as f:
         header = f.readline()
     assert "val/top1" in header and "val/top5" in header and "val/top1_ema" in header
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["kind"] == "finetune" and summary["status"] == "completed" and summary["steps"] == 8
+    assert f"pretrained={pretrain_run}" in summary["overrides"] and summary["pretrained"] == str(pretrain_run)
+    assert 0 <= summary["val/top1"] <= summary["best_val/top1"] <= 100 and "val/top1_ema" in summary
 
     result = run_script("evaluate.py", f"checkpoint={run_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "test: 8 of 8 videos, 2 clips x 2 crops = 4 views each: top-1" in result.stdout
+    summary = json.loads((run_dir / "eval" / "summary.json").read_text())
+    assert summary["kind"] == "evaluate" and summary["status"] == "completed"
+    assert f"top-1 {summary['test/top1']:.2f}%, top-5 {summary['test/top5']:.2f}%" in result.stdout
+    assert summary["test/mean_class"] is not None and summary["test_views"] == 4
     rows = read_rows(run_dir / "eval" / "predictions.csv")
     assert sorted(int(r["video_id"]) for r in rows) == list(range(8))
     assert rows[0]["path"] == "val/right_0000.mp4" and rows[0]["label_name"] == "right"

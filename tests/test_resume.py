@@ -1,6 +1,7 @@
 """A killed run, resumed, trains on exactly what the uninterrupted run trained on."""
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -64,13 +65,19 @@ def test_resumed_run_matches_the_uninterrupted_one(tmp_path, synthetic_root, ref
     run_dir = tmp_path / "run"
     saved = interrupt(pretrain_cmd(synthetic_root, run_dir), run_dir, sig, after_step=8)
     assert 8 <= saved < STEPS
+    status = json.loads((run_dir / "summary.json").read_text())["status"]
     if sig == signal.SIGTERM:
         assert saved % 8 != 0, "SIGTERM should have checkpointed mid-epoch"
+        assert status == "stopped"
+    else:
+        assert status == "running"  # nothing runs after SIGKILL: the report shows it as running
     resumed = subprocess.run(
         pretrain_cmd(synthetic_root, run_dir, "ckpt_path=last"), cwd=REPO, capture_output=True, text=True
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"pre-training done: {STEPS} steps" in resumed.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["steps"] == STEPS
     after = {step: loss for step, loss in losses(run_dir).items() if step >= saved}
     assert sorted(after) == list(range(saved, STEPS))
     for step, loss in after.items():

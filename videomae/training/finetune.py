@@ -20,6 +20,7 @@ from videomae.checkpoints.hub import EVAL_METRICS, pretraining_record
 from videomae.checkpoints.io import atomic_path, save_json
 from videomae.data.datamodule import VideoDataModule
 from videomae.errors import CheckpointError, ConfigError
+from videomae.training import pretrain
 from videomae.training.finetune_module import FinetuneModule
 from videomae.training.pretrain import (
     build_callbacks,
@@ -30,6 +31,7 @@ from videomae.training.pretrain import (
     optim_hparams,
     resume_from,
 )
+from videomae.training.summary import RunSummary, model_info
 
 
 def quiet_warnings() -> None:
@@ -99,13 +101,37 @@ def load_pretrained(module: FinetuneModule, pretrained: str | None, rank_zero: b
     return report.summary()
 
 
-def run(cfg: DictConfig, run_dir: str) -> str:
-    """Fine-tune as `cfg` says; returns the path of the last checkpoint."""
+def check_config(cfg: DictConfig) -> None:
+    """Start-up checks without building the model or reading data (see pretrain.check_config)."""
+    check_ema(cfg)
+    pretrain.check_config(cfg, mode="finetune")  # model, data, logger, progress, ckpt_path
+    if cfg.pretrained not in (None, "", "null"):
+        resolve_pretrained(cfg.pretrained)
+
+
+def check_ema(cfg: DictConfig) -> None:
     if cfg.ema.enabled and cfg.trainer.strategy == "fsdp":  # timm's EMA update needs unsharded weights
         raise ConfigError(
             "ema.enabled=true does not work with trainer.strategy=fsdp; set ema.enabled=false or "
             "trainer.strategy=ddp"
         )
+
+
+def run(cfg: DictConfig, run_dir: str) -> str:
+    """Fine-tune as `cfg` says; returns the path of the last checkpoint. The run directory gets a
+    summary.json (status, overrides, steps, speed, losses, best and final accuracy, checkpoint)."""
+    with RunSummary(run_dir, "finetune", model_info(cfg)) as summary:
+        last = train(cfg, run_dir, summary)
+        pretrained = cfg.pretrained
+        if pretrained not in (None, "", "null"):
+            pretrained = os.path.abspath(os.path.expanduser(str(pretrained)))
+        summary.update(checkpoint=last, pretrained=pretrained)
+    return last
+
+
+def train(cfg: DictConfig, run_dir: str, run_summary: RunSummary) -> str:
+    """The fine-tuning itself (and the test when cfg.test); `run_summary` collects its statistics."""
+    check_ema(cfg)
     quiet_warnings()
     checkpoint_dir = os.path.join(run_dir, "checkpoints")
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -113,7 +139,8 @@ def run(cfg: DictConfig, run_dir: str) -> str:
     module = build_module(cfg, datamodule)
     ckpt_path = resume_from(cfg, run_dir, datamodule)
     summary = load_pretrained(module, cfg.pretrained) if ckpt_path is None else f"resuming {ckpt_path}"
-    trainer = build_trainer(cfg, run_dir, callbacks=build_callbacks(cfg, checkpoint_dir, run_dir))
+    callbacks = [*build_callbacks(cfg, checkpoint_dir, run_dir), run_summary.callback]
+    trainer = build_trainer(cfg, run_dir, callbacks=callbacks)
     if trainer.is_global_zero:
         print(f"fine-tuning {cfg.model.name} on {cfg.data.name} ({module.hparams.num_classes} classes)")
         print(summary)
@@ -124,7 +151,9 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         shown = ", ".join(f"{k} {v:.1f}" for k, v in sorted(metrics.items()))
         print(f"fine-tuning done: {trainer.global_step} steps; {shown}; checkpoint: {last}")
     if cfg.get("test"):
-        evaluate(last, out_dir=os.path.join(run_dir, "eval"))
+        results = evaluate(last, out_dir=os.path.join(run_dir, "eval"))
+        if results is not None:
+            run_summary.update(**{f"test/{k}": results[k] for k in ("top1", "top5", "mean_class")})
     return last
 
 
@@ -168,18 +197,28 @@ def evaluate(
 ):
     """Multi-view test of a fine-tuned checkpoint on its dataset's test split (clips x crops per
     video, softmax averaged per video). Writes predictions.csv to `out_dir` (default: the run's
-    eval/ directory) and returns the metrics (top1, top5, mean_class, in %) on rank 0."""
+    eval/ directory) and returns the metrics (top1, top5, mean_class, in %) on rank 0. The output
+    directory gets a summary.json."""
     quiet_warnings()
     checkpoint = finetuned_path(checkpoint)
-    module, config = load_finetuned(checkpoint, ema)
-    cfg = OmegaConf.create(config)
     overrides = [o.removeprefix("+") for o in overrides or []]
-    if overrides:
-        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
     if out_dir is None:
         ckpt_dir = os.path.dirname(os.path.abspath(checkpoint))
         run_dir = os.path.dirname(ckpt_dir) if os.path.basename(ckpt_dir) == "checkpoints" else ckpt_dir
         out_dir = os.path.join(run_dir, "eval")
+    defining = [f"checkpoint={checkpoint}", *overrides, *(["ema=true"] if ema else [])]
+    with RunSummary(out_dir, "evaluate", overrides=defining) as summary:
+        results = test_checkpoint(checkpoint, overrides, out_dir, ema, summary)
+    return results
+
+
+def test_checkpoint(checkpoint: str, overrides: list[str], out_dir: str, ema: bool, summary: RunSummary):
+    """The multi-view test itself (see evaluate)."""
+    module, config = load_finetuned(checkpoint, ema)
+    cfg = OmegaConf.create(config)
+    if overrides:
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
+    summary.update(model=model_info(cfg), checkpoint=checkpoint)
     datamodule = prepared_datamodule(cfg)
     if datamodule.num_classes != module.hparams.num_classes:
         raise ConfigError(
@@ -219,6 +258,12 @@ def evaluate(
         "per_class": per_class,
     }
     save_json(record, os.path.join(out_dir, EVAL_METRICS))  # what an HF export's model card reports
+    summary.update(
+        **{f"test/{k}": m[k] for k in ("top1", "top5", "mean_class")},
+        test_videos=len(results["video_id"]),
+        test_views=views,
+        predictions=path,
+    )
     return {**m, "videos": len(results["video_id"]), "predictions": path, "per_class": per_class}
 
 

@@ -16,14 +16,16 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from videomae.data.datamodule import VideoDataModule
 from videomae.errors import ConfigError
+from videomae.masking import MaskGenerator
 from videomae.models import MODEL_SIZES
 from videomae.training.callbacks import ClipThroughput, SaveOnSigterm, SkippedVideos
 from videomae.training.checkpoint_io import AtomicCheckpointIO
-from videomae.training.loggers import build_logger
+from videomae.training.loggers import LOGGERS, build_logger
 from videomae.training.pictures import ReconstructionPictures
 from videomae.training.pretrain_module import PretrainModule
 from videomae.training.probe import OnlineProbe, probe_settings
-from videomae.training.progress import build_progress, format_duration
+from videomae.training.progress import STYLES, build_progress, format_duration
+from videomae.training.summary import RunSummary, model_info
 
 
 def model_kwargs(cfg: DictConfig) -> dict:
@@ -189,8 +191,35 @@ def fit(trainer: pl.Trainer, module, datamodule, ckpt_path: str | None, run_dir:
         sys.exit(128 + signal.SIGTERM)  # the usual "terminated" status, so schedulers requeue
 
 
+def check_config(cfg: DictConfig, mode: str = "pretrain") -> None:
+    """The checks a run makes at start-up, without building the model or reading data: a sweep
+    runs them on every job's config before it launches any (videomae.sweep)."""
+    kwargs = model_kwargs(cfg)
+    if mode == "pretrain":
+        size = kwargs["img_size"] // kwargs["patch_size"]
+        grid = (kwargs["num_frames"] // kwargs["tubelet_size"], size, size)
+        mask = cfg.mask
+        MaskGenerator(mask.type, float(mask.ratio), grid, float(mask.get("decoder_ratio", 0.0)))
+    build_datamodule(cfg, mode=mode)
+    if cfg.logger.name not in LOGGERS:
+        raise ConfigError(f"logger={cfg.logger.name!r} is not one of {', '.join(LOGGERS)}")
+    if cfg.get("progress") is not None and cfg.progress.style not in STYLES:
+        raise ConfigError(f"progress.style={cfg.progress.style!r} is not one of {', '.join(STYLES)}")
+    if cfg.ckpt_path not in (None, "", "null", "last") and not os.path.isfile(cfg.ckpt_path):
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path} does not exist")
+
+
 def run(cfg: DictConfig, run_dir: str) -> str:
-    """Pre-train as `cfg` says; returns the path of the last checkpoint."""
+    """Pre-train as `cfg` says; returns the path of the last checkpoint. The run directory gets a
+    summary.json (status, overrides, steps, speed, losses, probe metrics, checkpoint)."""
+    with RunSummary(run_dir, "pretrain", model_info(cfg)) as summary:
+        last = train(cfg, run_dir, summary)
+        summary.update(checkpoint=last)
+    return last
+
+
+def train(cfg: DictConfig, run_dir: str, summary: RunSummary) -> str:
+    """The pre-training itself; `summary` collects its statistics."""
     # The module, not the datamodule, owns device-side batch handling: that is intended.
     warnings.filterwarnings("ignore", message=r".*overridden `on_(before|after)_batch_transfer`")
     checkpoint_dir = os.path.join(run_dir, "checkpoints")
@@ -205,7 +234,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         compile=cfg.compile,
     )
     ckpt_path = resume_from(cfg, run_dir, datamodule)
-    callbacks = build_callbacks(cfg, checkpoint_dir, run_dir)
+    callbacks = [*build_callbacks(cfg, checkpoint_dir, run_dir), summary.callback]
     for callback in callbacks:
         if isinstance(callback, OnlineProbe):
             callback.check(datamodule)  # before the Trainer: a wrong setting fails with one line
