@@ -38,7 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--data-root", default=None, help="where the generated videos are cached (~/.cache/videomae)"
     )
     p.add_argument("--unlabeled", type=int, default=60, help="unlabeled training videos per class")
-    p.add_argument("--per-class", type=int, default=5, help="labeled videos per class for fine-tuning")
+    p.add_argument("--per-class", type=int, default=2, help="labeled videos per class for fine-tuning")
     p.add_argument("--test-per-class", type=int, default=20, help="held-out test videos per class")
     p.add_argument("--pretrain-epochs", type=int, default=20)
     p.add_argument("--finetune-epochs", type=int, default=30)
@@ -89,6 +89,9 @@ def run_seed(args, seed: int, out: str) -> dict:
         [
             *common(args, seed),
             f"trainer.max_epochs={args.pretrain_epochs}",
+            f"probe.every_n_epochs={max(args.pretrain_epochs // 4, 1)}",
+            "probe.train_videos=80",
+            "probe.val_videos=80",
             f"checkpoint.every_n_epochs={args.pretrain_epochs}",
             f"viz.every_n_epochs={args.pretrain_epochs}",
         ],
