@@ -25,20 +25,28 @@ from videomae.training.callbacks import SkippedVideos
 
 def test_dense_window_and_short_video():
     rng = np.random.default_rng(0)
-    index = dense_indices(300, 16, 4, rng)
+    index = dense_indices(300, 16, 4, rng, mode="uniform")
     assert len(index) == 16 and np.all(np.diff(index) == 4) and index[-1] < 300
-    short = dense_indices(10, 16, 4, rng)  # shorter than the window: as the original, n // rate
-    assert list(short) == [0, 5] + [9] * 14  # frames spread over the video, then the last repeated
-    assert list(dense_indices(1, 4, 2, rng)) == [0, 0, 0, 0]
+    short = dense_indices(10, 16, 4, rng, mode="uniform")  # shorter than the window: n // rate frames
+    assert list(short) == [0, 5] + [9] * 14  # spread over the video, then the last repeated
+    assert list(dense_indices(1, 4, 2, rng, mode="uniform")) == [0, 0, 0, 0]
+    # the original's fine-tuning window: start and end included, so not quite stride 4
+    original = dense_indices(300, 16, 4, rng)
+    assert list(np.diff(original)) == [4, 4, 4, 5] * 3 + [4, 4, 4] and original[0] <= 300 - 65
+    assert list(dense_indices(10, 16, 4, rng)) == [0, 9] + [9] * 14  # linspace(0, 10, 2), clipped
+    # the original's pre-training walk: stride 4 from 0, the last frame reached repeated
+    assert list(dense_indices(10, 16, 4, rng, pretrain=True)) == [0, 4, 8] + [8] * 13
 
 
 def test_segments_cover_the_video_and_repeat_when_short():
     rng = np.random.default_rng(0)
-    index = segment_indices(160, 16, rng)
-    assert np.all(index // 10 == np.arange(16))  # one frame from each segment
-    assert list(segment_indices(160, 16, None)) == list(range(5, 160, 10))
-    short = segment_indices(5, 16, rng)
+    for mode in ("original", "uniform"):
+        index = segment_indices(160, 16, rng, mode)
+        assert np.all(index // 10 == np.arange(16))  # one frame from each segment
+    short = segment_indices(5, 16, rng, "uniform")
     assert len(short) == 16 and short.min() >= 0 and short.max() <= 4 and np.all(np.diff(short) >= 0)
+    assert list(segment_indices(5, 16, rng)) == [0] * 16  # the original: frame 0 under 16 frames
+    assert segment_indices(63, 16, rng).max() <= 47  # and integer segments of 63 // 16 = 3 frames
 
 
 def test_test_views():
@@ -69,8 +77,11 @@ def test_decoder_order_duplicates_and_reduced_size(video_bank):
     assert small.shape == (2, 32, 40, 3)
     assert decoder.read(video_bank["mp4"], lambda n: np.array([7, 1]), short_side=32).shape == small.shape
     assert np.allclose(frame_means(small), means[:2], atol=4)
-    assert scaled_size(64, 80, 64) is None and scaled_size(320, 568, 224) == (224, 398)
-    assert scaled_size(568, 320, 224) == (398, 224)
+    assert scaled_size(64, 80, 64) is None and scaled_size(320, 568, 224) == (
+        224,
+        397,
+    )  # the original's int()
+    assert scaled_size(568, 320, 224, "uniform") == (398, 224)
 
 
 def test_decoder_2d_indices(video_bank):
@@ -88,7 +99,7 @@ def test_each_broken_kind_is_a_read_error(video_bank, tmp_path, kind):
 
 
 def test_decode_time_limit(video_bank, monkeypatch):
-    def stuck(path, choose, known, short_side):
+    def stuck(path, choose, known, short_side, size_mode):
         time.sleep(3)
 
     decoder = VideoDecoder(timeout=0.3)
