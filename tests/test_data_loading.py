@@ -10,14 +10,22 @@ import pytorch_lightning as pl
 import torch
 from conftest import BROKEN_KINDS, place
 from lightning_fabric.utilities.seed import pl_worker_init_function
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler
 
 from videomae.data.datamodule import VideoDataModule
 from videomae.data.dataset import MultiViewDataset, VideoClipDataset
-from videomae.data.sampling import ClipSampler, dense_indices, dense_views, segment_indices, segment_views
+from videomae.data.resume import ResumableLoader, SkippingBatchSampler
+from videomae.data.sampling import (
+    ClipSampler,
+    dense_indices,
+    dense_views,
+    segment_indices,
+    segment_views,
+    window_indices,
+)
 from videomae.data.transforms import ClipRandomErasing, FinetuneTransform, PretrainTransform, spatial_crops
 from videomae.data.video import VideoDecoder, VideoReadError, scaled_size
-from videomae.errors import DataError
+from videomae.errors import ConfigError, DataError
 from videomae.training.callbacks import SkippedVideos
 
 # --- sampling -----------------------------------------------------------------------------------
@@ -291,3 +299,85 @@ def test_data_benchmark_runs(tmp_path):
     )  # fmt: skip
     assert summary["ratio_one_core"] > 0 and summary["ratio_workers"] > 0
     assert summary["results"]["ours"]["clips_per_s_workers"] > 0
+
+
+# --- both sampling modes: validation clips, exact resume, seeding -----------------------------------
+
+
+def frame_numbers(video):
+    """Frame indices of a clip of video_bank["mp4"] (frame t has mean about 60 + 12 t)."""
+    return [round((m - 60) / 12) for m in video.float().mean(dim=(0, 2, 3)).tolist()]
+
+
+def test_original_validation_takes_a_random_training_clip_the_same_every_pass(video_bank):
+    sampler = ClipSampler(4, "dense", 2)  # 12 frames: windows start at 0..3 (the last one, 4, never)
+    chosen = set()
+    for seed in range(12):
+        kw = dict(train=False, random_eval_clip=True, eval_seed=seed)
+        dataset = VideoClipDataset([(video_bank["mp4"], 0)], sampler, lambda v: v, **kw)
+        first = dataset[0]["video"]
+        assert torch.equal(first, dataset[0]["video"])  # the same clip in every validation pass
+        frames = frame_numbers(first)
+        assert frames in [window_indices(12, s, 4, 2).tolist() for s in range(4)], frames
+        chosen.add(frames[0])
+    assert len(chosen) > 1  # a random window, not a fixed view
+    centre = VideoClipDataset([(video_bank["mp4"], 0)], sampler, lambda v: v, train=False)
+    assert frame_numbers(centre[0]["video"]) == sampler.views(12, 1)[0].tolist()
+
+
+@pytest.mark.parametrize("mode", ["original", "uniform"])
+def test_datamodule_sampling_mode(video_bank, tmp_path, mode):
+    for split in ("train", "val"):
+        for cls in ("a", "b"):
+            place(video_bank, "mp4", str(tmp_path / split / cls / "v.mp4"))
+    common = dict(name="folder", root=str(tmp_path), num_frames=4, sampling_rate=2, input_size=32)
+    dm = VideoDataModule(mode="finetune", sampling_mode=mode, num_workers=0, **common)
+    dm.setup("fit")
+    assert dm.train_set.sampler == ClipSampler(4, "dense", 2, mode)
+    assert dm.val_set.random_eval_clip == (mode == "original") and dm.val_set.size_mode == mode
+    pre = VideoDataModule(mode="pretrain", sampling_mode=mode, num_workers=0, **common)
+    pre.setup("fit")
+    assert pre.train_set.sampler == ClipSampler(4, "dense", 2, mode, pretrain=True)
+    with pytest.raises(ConfigError, match="data.sampling_mode='paper' is not one of original, uniform"):
+        VideoDataModule(mode="finetune", sampling_mode="paper", **common)
+
+
+def resumable_batches(dataset, start, count, workers):
+    """`count` batches of a training loader whose run has done `start` batches (3 per epoch)."""
+    done = [start]
+    generator = torch.Generator()
+    loader = ResumableLoader(
+        dataset,
+        batch_sampler=SkippingBatchSampler(RandomSampler(dataset, generator=generator), 2, True),
+        num_workers=workers,
+        generator=generator,
+        seed=3,
+        batches_done=lambda: done[0],
+    )
+    batches = []
+    while len(batches) < count:
+        for batch in loader:
+            batches.append(batch["video"])
+            done[0] += 1
+            if len(batches) == count:
+                break
+    return batches
+
+
+@pytest.mark.parametrize("mode, pretrain", [("original", False), ("original", True), ("uniform", False)])
+def test_resumed_loader_gives_the_same_clips_in_both_modes(video_bank, mode, pretrain):
+    sampler = ClipSampler(4, "dense", 2, mode, pretrain)
+    dataset = VideoClipDataset([(video_bank["mp4"], 0)] * 6, sampler, PretrainTransform(32))
+    fresh = resumable_batches(dataset, 0, 6, workers=0)  # two epochs
+    resumed = resumable_batches(dataset, 4, 2, workers=2)  # killed after 4 batches, other workers
+    assert all(torch.equal(a, b) for a, b in zip(fresh[4:], resumed, strict=True))
+    assert not torch.equal(fresh[1], fresh[4])  # epochs draw afresh
+
+
+@pytest.mark.parametrize("mode", ["original", "uniform"])
+def test_seeding_per_rank_and_worker_in_both_modes(video_bank, mode):
+    sampler = ClipSampler(4, "dense", 2, mode)
+    dataset = VideoClipDataset([(video_bank["mp4"], 0)] * 8, sampler, PretrainTransform(32))
+    first, again = loader_batches(dataset, 0), loader_batches(dataset, 0)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first, loader_batches(dataset, 1), strict=True))

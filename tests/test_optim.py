@@ -2,7 +2,6 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
-
 import pytest
 import torch
 from conftest import TINY_MODEL
