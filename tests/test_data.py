@@ -115,12 +115,14 @@ def test_list_errors_name_the_file_and_line(tmp_path):
 def test_dense_sampling_windows_and_short_videos():
     rng = np.random.default_rng(0)
     for _ in range(20):
-        idx = dense_indices(300, 16, 4, rng)
+        idx = dense_indices(300, 16, 4, rng, mode="uniform")
         assert len(idx) == 16 and idx.min() >= 0 and idx.max() < 300
         assert (np.diff(idx) == 4).all()
-    short = dense_indices(20, 16, 4, rng)  # shorter than the window: all frames, last one repeated
+    short = dense_indices(20, 16, 4, rng, mode="uniform")  # shorter than the window: spread, last repeated
     assert len(short) == 16 and short[0] == 0 and (short[5:] == 19).all()
     assert list(short[:5]) == [0, 4, 8, 12, 16]
+    # the original's pre-training: stride 4 from frame 0, never onto the last frame (19)
+    assert list(dense_indices(20, 16, 4, rng, pretrain=True)) == [0, 4, 8, 12, 16] + [16] * 11
 
 
 def test_broken_videos_are_skipped_and_counted(synthetic_root, tmp_path):

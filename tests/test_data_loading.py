@@ -10,14 +10,22 @@ import pytorch_lightning as pl
 import torch
 from conftest import BROKEN_KINDS, place
 from lightning_fabric.utilities.seed import pl_worker_init_function
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler
 
 from videomae.data.datamodule import VideoDataModule
 from videomae.data.dataset import MultiViewDataset, VideoClipDataset
-from videomae.data.sampling import ClipSampler, dense_indices, dense_views, segment_indices, segment_views
+from videomae.data.resume import ResumableLoader, SkippingBatchSampler
+from videomae.data.sampling import (
+    ClipSampler,
+    dense_indices,
+    dense_views,
+    segment_indices,
+    segment_views,
+    window_indices,
+)
 from videomae.data.transforms import ClipRandomErasing, FinetuneTransform, PretrainTransform, spatial_crops
 from videomae.data.video import VideoDecoder, VideoReadError, scaled_size
-from videomae.errors import DataError
+from videomae.errors import ConfigError, DataError
 from videomae.training.callbacks import SkippedVideos
 
 # --- sampling -----------------------------------------------------------------------------------
@@ -25,20 +33,28 @@ from videomae.training.callbacks import SkippedVideos
 
 def test_dense_window_and_short_video():
     rng = np.random.default_rng(0)
-    index = dense_indices(300, 16, 4, rng)
+    index = dense_indices(300, 16, 4, rng, mode="uniform")
     assert len(index) == 16 and np.all(np.diff(index) == 4) and index[-1] < 300
-    short = dense_indices(10, 16, 4, rng)  # shorter than the window: as the original, n // rate
-    assert list(short) == [0, 5] + [9] * 14  # frames spread over the video, then the last repeated
-    assert list(dense_indices(1, 4, 2, rng)) == [0, 0, 0, 0]
+    short = dense_indices(10, 16, 4, rng, mode="uniform")  # shorter than the window: n // rate frames
+    assert list(short) == [0, 5] + [9] * 14  # spread over the video, then the last repeated
+    assert list(dense_indices(1, 4, 2, rng, mode="uniform")) == [0, 0, 0, 0]
+    # the original's fine-tuning window: start and end included, so not quite stride 4
+    original = dense_indices(300, 16, 4, rng)
+    assert list(np.diff(original)) == [4, 4, 4, 5] * 3 + [4, 4, 4] and original[0] <= 300 - 65
+    assert list(dense_indices(10, 16, 4, rng)) == [0, 9] + [9] * 14  # linspace(0, 10, 2), clipped
+    # the original's pre-training walk: stride 4 from 0, the last frame reached repeated
+    assert list(dense_indices(10, 16, 4, rng, pretrain=True)) == [0, 4, 8] + [8] * 13
 
 
 def test_segments_cover_the_video_and_repeat_when_short():
     rng = np.random.default_rng(0)
-    index = segment_indices(160, 16, rng)
-    assert np.all(index // 10 == np.arange(16))  # one frame from each segment
-    assert list(segment_indices(160, 16, None)) == list(range(5, 160, 10))
-    short = segment_indices(5, 16, rng)
+    for mode in ("original", "uniform"):
+        index = segment_indices(160, 16, rng, mode)
+        assert np.all(index // 10 == np.arange(16))  # one frame from each segment
+    short = segment_indices(5, 16, rng, "uniform")
     assert len(short) == 16 and short.min() >= 0 and short.max() <= 4 and np.all(np.diff(short) >= 0)
+    assert list(segment_indices(5, 16, rng)) == [0] * 16  # the original: frame 0 under 16 frames
+    assert segment_indices(63, 16, rng).max() <= 47  # and integer segments of 63 // 16 = 3 frames
 
 
 def test_test_views():
@@ -69,8 +85,9 @@ def test_decoder_order_duplicates_and_reduced_size(video_bank):
     assert small.shape == (2, 32, 40, 3)
     assert decoder.read(video_bank["mp4"], lambda n: np.array([7, 1]), short_side=32).shape == small.shape
     assert np.allclose(frame_means(small), means[:2], atol=4)
-    assert scaled_size(64, 80, 64) is None and scaled_size(320, 568, 224) == (224, 397)
+    assert scaled_size(64, 80, 64) is None and scaled_size(320, 568, 224) == (224, 397)  # the original's int()
     assert scaled_size(568, 320, 224) == (397, 224)  # truncated, as the original and transformers
+    assert scaled_size(568, 320, 224, "uniform") == (398, 224)
 
 
 def test_decoder_2d_indices(video_bank):
@@ -88,7 +105,7 @@ def test_each_broken_kind_is_a_read_error(video_bank, tmp_path, kind):
 
 
 def test_decode_time_limit(video_bank, monkeypatch):
-    def stuck(path, choose, known, short_side):
+    def stuck(path, choose, known, short_side, size_mode):
         time.sleep(3)
 
     decoder = VideoDecoder(timeout=0.3)
@@ -280,3 +297,85 @@ def test_data_benchmark_runs(tmp_path):
     )  # fmt: skip
     assert summary["ratio_one_core"] > 0 and summary["ratio_workers"] > 0
     assert summary["results"]["ours"]["clips_per_s_workers"] > 0
+
+
+# --- both sampling modes: validation clips, exact resume, seeding -----------------------------------
+
+
+def frame_numbers(video):
+    """Frame indices of a clip of video_bank["mp4"] (frame t has mean about 60 + 12 t)."""
+    return [round((m - 60) / 12) for m in video.float().mean(dim=(0, 2, 3)).tolist()]
+
+
+def test_original_validation_takes_a_random_training_clip_the_same_every_pass(video_bank):
+    sampler = ClipSampler(4, "dense", 2)  # 12 frames: windows start at 0..3 (the last one, 4, never)
+    chosen = set()
+    for seed in range(12):
+        kw = dict(train=False, random_eval_clip=True, eval_seed=seed)
+        dataset = VideoClipDataset([(video_bank["mp4"], 0)], sampler, lambda v: v, **kw)
+        first = dataset[0]["video"]
+        assert torch.equal(first, dataset[0]["video"])  # the same clip in every validation pass
+        frames = frame_numbers(first)
+        assert frames in [window_indices(12, s, 4, 2).tolist() for s in range(4)], frames
+        chosen.add(frames[0])
+    assert len(chosen) > 1  # a random window, not a fixed view
+    centre = VideoClipDataset([(video_bank["mp4"], 0)], sampler, lambda v: v, train=False)
+    assert frame_numbers(centre[0]["video"]) == sampler.views(12, 1)[0].tolist()
+
+
+@pytest.mark.parametrize("mode", ["original", "uniform"])
+def test_datamodule_sampling_mode(video_bank, tmp_path, mode):
+    for split in ("train", "val"):
+        for cls in ("a", "b"):
+            place(video_bank, "mp4", str(tmp_path / split / cls / "v.mp4"))
+    common = dict(name="folder", root=str(tmp_path), num_frames=4, sampling_rate=2, input_size=32)
+    dm = VideoDataModule(mode="finetune", sampling_mode=mode, num_workers=0, **common)
+    dm.setup("fit")
+    assert dm.train_set.sampler == ClipSampler(4, "dense", 2, mode)
+    assert dm.val_set.random_eval_clip == (mode == "original") and dm.val_set.size_mode == mode
+    pre = VideoDataModule(mode="pretrain", sampling_mode=mode, num_workers=0, **common)
+    pre.setup("fit")
+    assert pre.train_set.sampler == ClipSampler(4, "dense", 2, mode, pretrain=True)
+    with pytest.raises(ConfigError, match="data.sampling_mode='paper' is not one of original, uniform"):
+        VideoDataModule(mode="finetune", sampling_mode="paper", **common)
+
+
+def resumable_batches(dataset, start, count, workers):
+    """`count` batches of a training loader whose run has done `start` batches (3 per epoch)."""
+    done = [start]
+    generator = torch.Generator()
+    loader = ResumableLoader(
+        dataset,
+        batch_sampler=SkippingBatchSampler(RandomSampler(dataset, generator=generator), 2, True),
+        num_workers=workers,
+        generator=generator,
+        seed=3,
+        batches_done=lambda: done[0],
+    )
+    batches = []
+    while len(batches) < count:
+        for batch in loader:
+            batches.append(batch["video"])
+            done[0] += 1
+            if len(batches) == count:
+                break
+    return batches
+
+
+@pytest.mark.parametrize("mode, pretrain", [("original", False), ("original", True), ("uniform", False)])
+def test_resumed_loader_gives_the_same_clips_in_both_modes(video_bank, mode, pretrain):
+    sampler = ClipSampler(4, "dense", 2, mode, pretrain)
+    dataset = VideoClipDataset([(video_bank["mp4"], 0)] * 6, sampler, PretrainTransform(32))
+    fresh = resumable_batches(dataset, 0, 6, workers=0)  # two epochs
+    resumed = resumable_batches(dataset, 4, 2, workers=2)  # killed after 4 batches, other workers
+    assert all(torch.equal(a, b) for a, b in zip(fresh[4:], resumed, strict=True))
+    assert not torch.equal(fresh[1], fresh[4])  # epochs draw afresh
+
+
+@pytest.mark.parametrize("mode", ["original", "uniform"])
+def test_seeding_per_rank_and_worker_in_both_modes(video_bank, mode):
+    sampler = ClipSampler(4, "dense", 2, mode)
+    dataset = VideoClipDataset([(video_bank["mp4"], 0)] * 8, sampler, PretrainTransform(32))
+    first, again = loader_batches(dataset, 0), loader_batches(dataset, 0)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first, loader_batches(dataset, 1), strict=True))

@@ -1,5 +1,7 @@
+import math
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from conftest import TINY_MODEL
@@ -79,6 +81,85 @@ def test_repeated_clips_do_not_count_in_the_batch_the_lr_scales_with():
     assert optim_hparams(cfg)["batch_per_device"] == 6  # as the original: videos, not clips
 
 
+def cosine_scheduler_reference(
+    base, final, epochs, niter_per_ep, warmup_epochs=0, start=0.0, warmup_steps=-1
+):
+    """MCG-NJU/VideoMAE utils.cosine_scheduler's formula: W = warmup_epochs x niter (or
+    warmup_steps when > 0) values of linspace(start, base, W), the end included; then
+    final + (base - final) (1 + cos(pi i / L)) / 2 for i < L = epochs x niter - W."""
+    warmup = warmup_steps if warmup_steps > 0 else warmup_epochs * niter_per_ep
+    ramp = np.linspace(start, base, warmup) if warmup_epochs > 0 else np.array([])
+    left = epochs * niter_per_ep - warmup
+    decay = [final + 0.5 * (base - final) * (1 + math.cos(math.pi * i / left)) for i in range(left)]
+    return np.concatenate([ramp, decay])
+
+
+def lrs_per_step(scheduler, steps):
+    """Each group's lr at optimizer steps 0..steps-1, as the Lightning modules drive it (the lr of
+    step k is set after k updates)."""
+    seen = [[g["lr"] for g in scheduler.optimizer.param_groups]]
+    for done in range(1, steps):
+        scheduler.step_update(num_updates=done)
+        seen.append([g["lr"] for g in scheduler.optimizer.param_groups])
+    return np.array(seen)
+
+
+# (epochs, steps per epoch, warm-up epochs, warm-up steps): W = 7, W = 1, W = 2, W = 13 given
+# directly, a 40-epoch warm-up as the pre-training scripts, and no warm-up at all (W = 0).
+SCHEDULES = [
+    (5, 7, 1, None),
+    (4, 5, 1, 1),
+    (3, 2, 1, None),
+    (6, 9, 2, 13),
+    (50, 3, 40, None),
+    (3, 10, 0, None),
+]
+
+
+@pytest.mark.parametrize("epochs, per_epoch, warmup_epochs, warmup_steps", SCHEDULES)
+def test_lr_at_every_step_is_the_originals(epochs, per_epoch, warmup_epochs, warmup_steps):
+    module = videomae.create_classifier(
+        "vit_tiny", 5, embed_dim=32, depth=2, num_heads=2, num_frames=4, img_size=32
+    )
+    groups = param_groups(module, param_group_names(module, 0.05, layer_decay=0.75))
+    peak, warmup_lr, min_lr = scaled_lr(1e-3, 512), scaled_lr(1e-6, 512), scaled_lr(1e-5, 512)
+    opt = build_adamw(groups, peak, (0.9, 0.999))
+    trainer = SimpleNamespace(
+        estimated_stepping_batches=epochs * per_epoch,
+        num_training_batches=per_epoch,
+        accumulate_grad_batches=1,
+    )
+    cfg = dict(warmup_epochs=warmup_epochs, warmup_steps=warmup_steps, warmup_lr=1e-6, min_lr=1e-5)
+    scheduler = per_step_schedule(trainer, opt, cfg, effective_batch=512)["lr_scheduler"]["scheduler"]
+    expected = cosine_scheduler_reference(
+        peak, min_lr, epochs, per_epoch, warmup_epochs, warmup_lr, warmup_steps or -1
+    )
+    scales = np.array([g["lr_scale"] for g in opt.param_groups])
+    assert len(set(scales)) == 4  # layer decay: each group is scaled, as the original's lr_scale
+    got = lrs_per_step(scheduler, epochs * per_epoch)
+    np.testing.assert_array_equal(got, expected[:, None] * scales[None, :])  # exactly, every step
+    warmup = warmup_steps or warmup_epochs * per_epoch
+    if warmup > 1:
+        assert got[warmup - 1, -1] == peak and got[warmup, -1] == peak  # peak at W - 1, cosine from W
+    scheduler.step_update(num_updates=epochs * per_epoch + 5)  # past the end: the final lr
+    assert opt.param_groups[-1]["lr"] == min_lr
+
+
+def test_the_schedule_resumes_from_its_state():
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.AdamW([param], lr=1e-3)
+    sched = build_warmup_cosine(opt, total_steps=100, warmup_steps=10, warmup_lr=1e-6, min_lr=1e-5)
+    lrs_per_step(sched, 37)
+    state = sched.state_dict()
+    fresh_opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    fresh = build_warmup_cosine(fresh_opt, total_steps=100, warmup_steps=10, warmup_lr=1e-6, min_lr=1e-5)
+    fresh.load_state_dict(state)
+    sched.step_update(37)
+    fresh.step_update(37)
+    assert fresh_opt.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+    assert opt.param_groups[0]["lr"] == cosine_scheduler_reference(1e-3, 1e-5, 10, 10, 1, 1e-6)[37]
+
+
 def test_min_and_warmup_lr_scale_with_the_batch_as_the_original():
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.AdamW([param], lr=scaled_lr(1e-3, 512))
@@ -91,22 +172,6 @@ def test_min_and_warmup_lr_scale_with_the_batch_as_the_original():
     assert opt.param_groups[0]["lr"] == pytest.approx(2e-6)
     scheduler.step_update(20)
     assert opt.param_groups[0]["lr"] == pytest.approx(2e-5)
-
-
-def test_warmup_then_cosine_per_step():
-    param = torch.nn.Parameter(torch.zeros(1))
-    opt = torch.optim.AdamW([param], lr=1e-3)
-    sched = build_warmup_cosine(opt, total_steps=100, warmup_steps=10, warmup_lr=1e-6, min_lr=1e-5)
-    lrs = []
-    for step in range(100):
-        sched.step_update(step)
-        lrs.append(opt.param_groups[0]["lr"])
-    assert lrs[0] == pytest.approx(1e-6)
-    assert all(a < b for a, b in zip(lrs[:10], lrs[1:11], strict=True))  # linear warm-up
-    assert lrs[10] == pytest.approx(1e-3)
-    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:], strict=False))  # then cosine decay
-    assert lrs[55] == pytest.approx((1e-3 + 1e-5) / 2, rel=0.02)
-    assert lrs[-1] == pytest.approx(1e-5, rel=0.05)
 
 
 def test_warmup_steps_from_epochs_or_explicit():

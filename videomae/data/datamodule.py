@@ -2,8 +2,9 @@
 
 mode="pretrain": unlabeled training clips (multi-scale crop, flip), no validation.
 mode="finetune": labeled training clips (random resized crop, flip, RandAugment, random erasing),
-a validation loader (one centre view per video) and a test loader (every test view of a video
-per item, see MultiViewDataset).
+a validation loader (one view per video: a random training clip, drawn once per video, as the
+original validates, or the centre clip with sampling_mode=uniform) and a test loader (every test
+view of a video per item, see MultiViewDataset).
 
 Clips leave the loader as uint8; the LightningModule normalises them on its device. Readers are
 created inside the workers; the Trainer puts a DistributedSampler under the loaders with DDP.
@@ -18,7 +19,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from videomae.data.dataset import MultiViewDataset, VideoClipDataset
 from videomae.data.layouts import DatasetIndex, load_index
 from videomae.data.resume import ResumableLoader, SkippingBatchSampler
-from videomae.data.sampling import SAMPLING, ClipSampler
+from videomae.data.sampling import SAMPLING, SAMPLING_MODES, ClipSampler
 from videomae.data.synthetic import SyntheticSpec, ensure_synthetic
 from videomae.data.transforms import EvalTransform, FinetuneTransform, PretrainTransform
 from videomae.data.video import VideoDecoder, decode_short_side
@@ -62,6 +63,7 @@ class VideoDataModule(pl.LightningDataModule):
         sampling: str = "dense",
         pretrain_sampling: str | None = None,
         sampling_rate: int = 4,
+        sampling_mode: str = "original",
         input_size: int = 224,
         scales: tuple[float, ...] = (1, 0.875, 0.75, 0.66),
         flip: bool = True,
@@ -87,6 +89,10 @@ class VideoDataModule(pl.LightningDataModule):
         for key, value in (("sampling", sampling), ("pretrain_sampling", pretrain_sampling or sampling)):
             if value not in SAMPLING:
                 raise ConfigError(f"data.{key}={value!r} is not one of {', '.join(SAMPLING)}")
+        if sampling_mode not in SAMPLING_MODES:
+            raise ConfigError(
+                f"data.sampling_mode={sampling_mode!r} is not one of {', '.join(SAMPLING_MODES)}"
+            )
         for key, value in (
             ("num_frames", num_frames),
             ("sampling_rate", sampling_rate),
@@ -124,6 +130,7 @@ class VideoDataModule(pl.LightningDataModule):
         self.sampling = sampling
         self.pretrain_sampling = pretrain_sampling or sampling
         self.sampling_rate = int(sampling_rate)
+        self.sampling_mode = sampling_mode
         self.input_size = int(input_size)
         self.scales = tuple(scales)
         self.flip = flip
@@ -204,7 +211,7 @@ class VideoDataModule(pl.LightningDataModule):
         samples = self.index.splits["train"]
         short_side = self.decode_short_side or decode_short_side(self.input_size, self.scales)
         if self.mode == "pretrain":
-            sampler = ClipSampler(self.num_frames, self.pretrain_sampling, self.sampling_rate)
+            sampler = self._sampler(self.pretrain_sampling, pretrain=True)
             transform = PretrainTransform(self.input_size, self.scales, self.flip)
         else:
             if self.train_per_class is not None:
@@ -215,7 +222,7 @@ class VideoDataModule(pl.LightningDataModule):
                     f"data.root={self.root}: {len(unlabeled)} training videos have no label (e.g. "
                     f"{unlabeled[0]}); fine-tuning needs class sub-folders or 'path label' lists"
                 )
-            sampler = ClipSampler(self.num_frames, self.sampling, self.sampling_rate)
+            sampler = self._sampler(self.sampling)
             aug = self.augment
             transform = FinetuneTransform(
                 self.input_size,
@@ -232,7 +239,11 @@ class VideoDataModule(pl.LightningDataModule):
             num_sample=self.num_sample,
             decoder=self._decoder(),
             short_side=short_side,
+            size_mode=self.sampling_mode,
         )
+
+    def _sampler(self, sampling: str, pretrain: bool = False) -> ClipSampler:
+        return ClipSampler(self.num_frames, sampling, self.sampling_rate, self.sampling_mode, pretrain)
 
     def val_dataset(self) -> VideoClipDataset | None:
         samples = self.index.splits.get("val") or []
@@ -248,12 +259,16 @@ class VideoDataModule(pl.LightningDataModule):
         video raises instead of being replaced by a random other one)."""
         return VideoClipDataset(
             samples,
-            ClipSampler(self.num_frames, self.sampling, self.sampling_rate),
-            EvalTransform(self.input_size),
+            self._sampler(self.sampling),
+            EvalTransform(self.input_size, self.sampling_mode),
             train=False,
             decoder=self._decoder(),
             short_side=self.input_size,
             max_consecutive_failures=max_consecutive_failures,
+            size_mode=self.sampling_mode,
+            # the original validates on its random training clip (then a centre crop)
+            random_eval_clip=self.sampling_mode == "original",
+            eval_seed=self.seed,
         )
 
     def test_dataset(self) -> MultiViewDataset | None:
@@ -266,11 +281,12 @@ class VideoDataModule(pl.LightningDataModule):
             return None
         return MultiViewDataset(
             samples,
-            ClipSampler(self.num_frames, self.sampling, self.sampling_rate),
+            self._sampler(self.sampling),
             self.input_size,
             num_clips=self.test_clips,
             num_crops=self.test_crops,
             decoder=self._decoder(),
+            size_mode=self.sampling_mode,
         )
 
     def setup(self, stage: str | None = None) -> None:
@@ -323,7 +339,7 @@ class VideoDataModule(pl.LightningDataModule):
         return max(done, self.resumed_batches)
 
     def val_dataloader(self) -> DataLoader | list:
-        """One centre view per video (fine-tuning only; an empty list when there is no val split)."""
+        """One view per video (fine-tuning only; an empty list when there is no val split)."""
         dataset = getattr(self, "val_set", None)
         return self._loader(dataset, self.batch_size, train=False) if dataset is not None else []
 

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from videomae.data.resume import seed_everything_from
-from videomae.data.sampling import ClipSampler
+from videomae.data.resume import derive_seed, seed_everything_from
+from videomae.data.sampling import ClipSampler, check_mode
 from videomae.data.transforms import resize_short_side, spatial_crops
 from videomae.data.video import VideoDecoder, VideoReadError
 from videomae.errors import DataError
@@ -32,6 +32,7 @@ class _VideoDataset(Dataset):
         decoder: VideoDecoder | None = None,
         short_side: int | None = None,
         max_consecutive_failures: int = 20,
+        size_mode: str = "original",
     ):
         if not samples:
             raise ValueError("the dataset has no videos")
@@ -39,6 +40,7 @@ class _VideoDataset(Dataset):
         self.decoder = decoder if decoder is not None else VideoDecoder()
         self.short_side = short_side
         self.max_consecutive_failures = max_consecutive_failures
+        self.size_mode = check_mode(size_mode)  # how resized sides round (original: truncated)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -50,7 +52,12 @@ class _VideoDataset(Dataset):
         while True:
             path, label = self.samples[index]
             try:
-                return index, label, self.decoder.read(path, choose, self.short_side), failures
+                return (
+                    index,
+                    label,
+                    self.decoder.read(path, choose, self.short_side, self.size_mode),
+                    failures,
+                )
             except VideoReadError as err:
                 failures.append(str(err))
             if len(failures) >= self.max_consecutive_failures:
@@ -62,8 +69,9 @@ class _VideoDataset(Dataset):
 
 
 class VideoClipDataset(_VideoDataset):
-    """One clip per item, for training (random clip, random augmentation) or validation (the
-    sampler's centre view, a fixed transform).
+    """One clip per item, for training (random clip, random augmentation) or validation (a fixed
+    transform, on the sampler's centre view, or with `random_eval_clip` on a random training clip
+    as the original validates, drawn from (`eval_seed`, index): the same clip in every pass).
 
     Item: `video` uint8 (C, T, H, W), or (num_sample, C, T, H, W) when one decode serves
     `num_sample` augmented clips; `label`; `index` (of the video used); `skipped`; `failed`.
@@ -79,22 +87,30 @@ class VideoClipDataset(_VideoDataset):
         decoder: VideoDecoder | None = None,
         short_side: int | None = None,
         max_consecutive_failures: int = 20,
+        size_mode: str = "original",
+        random_eval_clip: bool = False,
+        eval_seed: int = 0,
     ):
-        super().__init__(samples, decoder, short_side, max_consecutive_failures)
+        super().__init__(samples, decoder, short_side, max_consecutive_failures, size_mode)
         self.sampler = sampler
         self.transform = transform
         self.num_sample = num_sample
         self.train = train
+        self.random_eval_clip = random_eval_clip
+        self.eval_seed = eval_seed
 
     def choose(self, num_video_frames: int, rng: np.random.Generator) -> np.ndarray:
-        if self.train:
+        if self.train or self.random_eval_clip:
             return self.sampler(num_video_frames, rng)
         return self.sampler.views(num_video_frames, 1)[0]
 
     def __getitem__(self, index: int) -> dict:
         if self.epoch_seed is not None:
             seed_everything_from(self.epoch_seed, index)
-        rng = np.random.default_rng(random.getrandbits(63))
+        if self.train:
+            rng = np.random.default_rng(random.getrandbits(63))
+        else:  # the same clip in every validation pass, whichever worker or rank reads it
+            rng = np.random.default_rng(derive_seed(self.eval_seed, index))
         index, label, frames, failures = self._load(index, lambda n: self.choose(n, rng))
         video = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, C, H, W) for the transforms
         clips = [self.transform(video).transpose(0, 1) for _ in range(self.num_sample)]
@@ -128,8 +144,9 @@ class MultiViewDataset(_VideoDataset):
         num_crops: int = 3,
         decoder: VideoDecoder | None = None,
         max_consecutive_failures: int = 20,
+        size_mode: str = "original",
     ):
-        super().__init__(samples, decoder, size, max_consecutive_failures)
+        super().__init__(samples, decoder, size, max_consecutive_failures, size_mode)
         self.sampler = sampler
         self.size = size
         self.num_clips = num_clips
@@ -139,7 +156,7 @@ class MultiViewDataset(_VideoDataset):
         index, label, frames, failures = self._load(index, lambda n: self.sampler.views(n, self.num_clips))
         clips, length = frames.shape[:2]  # (clips, T, H, W, C)
         video = torch.from_numpy(frames).flatten(0, 1).permute(0, 3, 1, 2)  # (clips*T, C, H, W)
-        video = resize_short_side(video, self.size).unflatten(0, (clips, length))
+        video = resize_short_side(video, self.size, self.size_mode).unflatten(0, (clips, length))
         views = [
             crop.transpose(0, 1) for clip in video for crop in spatial_crops(clip, self.size, self.num_crops)
         ]

@@ -13,6 +13,8 @@ from PIL import Image
 from torchvision import transforms as T
 from torchvision.transforms.v2 import functional as TF
 
+from videomae.data.video import short_side_size
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -153,44 +155,54 @@ class FinetuneTransform:
         return clip
 
 
-def resize_short_side(clip: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize (..., H, W) so that the short side is `size`, keeping the aspect ratio.
-
-    The long side is truncated, as in the original code (`get_resize_sizes`) and transformers'
-    VideoMAE processors, so an export's preprocessor_config.json reproduces this view exactly.
-    """
+def resize_short_side(clip: torch.Tensor, size: int, mode: str = "original") -> torch.Tensor:
+    """Resize (..., H, W) so that the short side is `size`, keeping the aspect ratio (the long
+    side rounds as `mode` says: videomae.data.video.short_side_size)."""
     height, width = clip.shape[-2:]
-    if min(height, width) == size:
+    new = short_side_size(height, width, size, mode)
+    if new == (height, width):
         return clip
-    if height <= width:
-        new = [size, max(size, int(width * size / height))]
-    else:
-        new = [max(size, int(height * size / width)), size]
-    return TF.resize(clip, new, antialias=True)
+    return TF.resize(clip, list(new), antialias=True)
+
+
+def crop_boxes(height: int, width: int, size: int, num_crops: int) -> list[tuple[int, int]]:
+    """(top, left) of `num_crops` size x size test crops of a frame whose short side is `size`:
+    the original's, evenly spaced along the long side, int(k x (long - size) / (num_crops - 1)),
+    centred across (a square frame is cropped along its height). One crop (the original has no
+    such test) is the centre crop."""
+    if num_crops == 1:
+        return [center_box(height, width, size)]
+    boxes = []
+    for k in range(num_crops):
+        if height >= width:
+            boxes.append((int(k * (height - size) / (num_crops - 1)), (width - size) // 2))
+        else:
+            boxes.append(((height - size) // 2, int(k * (width - size) / (num_crops - 1))))
+    return boxes
+
+
+def center_box(height: int, width: int, size: int) -> tuple[int, int]:
+    """(top, left) of the centre size x size crop: round((side - size) / 2), Python's rounding
+    (half to even), as the original's CenterCrop and torchvision's center_crop do."""
+    return int(round((height - size) / 2.0)), int(round((width - size) / 2.0))
 
 
 def spatial_crops(clip: torch.Tensor, size: int, num_crops: int) -> list[torch.Tensor]:
-    """`num_crops` size x size crops evenly spaced along the long side (the original's 3-crop
-    test: left/centre/right or top/centre/bottom); one crop is the centre crop. Expects the short
-    side to be `size` already."""
+    """The `crop_boxes` of (..., H, W), whose short side is `size` already (the original's 3-crop
+    test: left/centre/right or top/centre/bottom)."""
     height, width = clip.shape[-2:]
-    if num_crops == 1:
-        return [TF.center_crop(clip, [size, size])]
-    crops = []
-    for k in range(num_crops):
-        if height >= width:
-            top, left = int(k * (height - size) / (num_crops - 1)), (width - size) // 2
-        else:
-            top, left = (height - size) // 2, int(k * (width - size) / (num_crops - 1))
-        crops.append(clip[..., top : top + size, left : left + size])
-    return crops
+    return [
+        clip[..., top : top + size, left : left + size]
+        for top, left in crop_boxes(height, width, size, num_crops)
+    ]
 
 
 class EvalTransform:
-    """Validation view: short side to `size`, centre crop."""
+    """Validation view: short side to `size` (rounded as `mode` says), centre crop."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, mode: str = "original"):
         self.size = size
+        self.mode = mode
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
-        return spatial_crops(resize_short_side(clip, self.size), self.size, 1)[0]
+        return spatial_crops(resize_short_side(clip, self.size, self.mode), self.size, 1)[0]

@@ -42,14 +42,31 @@ def _first_line(err: BaseException) -> str:
     return (text[0] if text else type(err).__name__)[:200]
 
 
-def scaled_size(height: int, width: int, short_side: int | None) -> tuple[int, int] | None:
+def short_side_size(height: int, width: int, size: int, mode: str = "original") -> tuple[int, int]:
+    """(height, width) resized so that the short side is `size`, the aspect ratio kept.
+
+    `original`: the long side truncated, int(size x long / short), as MCG-NJU/VideoMAE resizes
+    (320 x 568 -> 224 x 397); `uniform`: rounded (224 x 398). A square frame counts as wide.
+    """
+    if min(height, width) == size:
+        return height, width
+    if mode == "original":
+        if width < height:
+            return size * height // width, size
+        return size, size * width // height
+    scale = size / min(height, width)
+    if height <= width:
+        return size, max(size, round(width * scale))
+    return max(size, round(height * scale)), size
+
+
+def scaled_size(
+    height: int, width: int, short_side: int | None, mode: str = "original"
+) -> tuple[int, int] | None:
     """(height, width) with the short side brought down to `short_side`; None if no reduction."""
     if not short_side or min(height, width) <= short_side:
         return None
-    # The long side truncated, as the original code and transformers' VideoMAE processors resize.
-    if height <= width:
-        return short_side, max(short_side, int(width * short_side / height))
-    return max(short_side, int(height * short_side / width)), short_side
+    return short_side_size(height, width, short_side, mode)
 
 
 class _Watchdog:
@@ -111,8 +128,11 @@ class VideoDecoder:
         path: str,
         choose_indices: Callable[[int], np.ndarray],
         short_side: int | None = None,
+        size_mode: str = "original",
     ) -> np.ndarray:
         """Frames `choose_indices(num_frames_in_video)` picks, as uint8 (*indices.shape, H, W, 3).
+
+        `size_mode`: how a reduced size rounds (see `short_side_size`).
 
         Raises VideoReadError for a missing, empty, unreadable or too slow video.
         """
@@ -122,7 +142,7 @@ class VideoDecoder:
         if os.path.getsize(path) == 0:
             raise VideoReadError(f"{path}: empty file")
         known = sizes.get(path)
-        job = lambda: self._decode(path, choose_indices, known, short_side)  # noqa: E731
+        job = lambda: self._decode(path, choose_indices, known, short_side, size_mode)  # noqa: E731
         try:
             if self.timeout is None or self.timeout <= 0:
                 frames, native = job()
@@ -143,12 +163,18 @@ class VideoDecoder:
         return frames
 
     @staticmethod
-    def _decode(path: str, choose_indices, known: tuple[int, int] | None, short_side: int | None):
+    def _decode(
+        path: str,
+        choose_indices,
+        known: tuple[int, int] | None,
+        short_side: int | None,
+        size_mode: str = "original",
+    ):
         """(frames, native (h, w) or None)."""
         known = known or probe_size(path)
         # With the size known, always ask for an explicit size (reduced, or native): decord then
         # converts through its scaler, which is as fast and avoids most of its native-size quirk.
-        target = (scaled_size(*known, short_side) or known) if known else None
+        target = (scaled_size(*known, short_side, size_mode) or known) if known else None
         height, width = target if target else (-1, -1)
         reader = _reader(path, width, height)
         length = len(reader)

@@ -4,8 +4,8 @@ import math
 
 import torch
 from timm.optim import param_groups_layer_decay, param_groups_weight_decay
-from timm.scheduler import CosineLRScheduler
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
 
 
 def scaled_lr(base_lr: float, effective_batch: int) -> float:
@@ -17,7 +17,7 @@ def scaled_lr(base_lr: float, effective_batch: int) -> float:
 def param_group_names(model: nn.Module, weight_decay: float, layer_decay: float = 1.0) -> list[dict]:
     """timm's AdamW groups, holding parameter names: no weight decay for biases, norms (1-D
     parameters) and the model's `no_weight_decay()` tokens; with layer_decay < 1, an `lr_scale` per
-    layer (from the model's `group_matcher`), which timm's schedulers apply at every step.
+    layer (from the model's `group_matcher`), which our scheduler applies at every step.
 
     Names, taken from the plain model, because FSDP turns every parameter into a 1-D shard, which
     timm's rule would exempt from weight decay.
@@ -47,24 +47,78 @@ def build_adamw(groups: list[dict], lr: float, betas, fused: bool = False) -> to
     return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), fused=fused)
 
 
+def warmup_cosine_lr(
+    step: int, peak: float, total_steps: int, warmup_steps: int, warmup_lr: float, min_lr: float
+) -> float:
+    """The original's per-step lr (MCG-NJU/VideoMAE utils.cosine_scheduler), before lr_scale.
+
+    Warm-up: W evenly spaced values from `warmup_lr` to `peak`, both included, so the peak comes
+    at step W - 1 (W = 1: the one warm-up step is at `warmup_lr`). Then, from step W, a cosine over
+    the T - W remaining steps: min_lr + (peak - min_lr) (1 + cos(pi i / (T - W))) / 2 at i = step - W.
+    Past the last step: `min_lr`.
+    """
+    if step < warmup_steps:
+        if step == warmup_steps - 1 and step > 0:
+            return peak  # the last warm-up value is the end point itself
+        return step * ((peak - warmup_lr) / max(warmup_steps - 1, 1)) + warmup_lr  # linspace's arithmetic
+    decay_steps = total_steps - warmup_steps
+    if step >= total_steps or decay_steps <= 0:
+        return min_lr
+    return min_lr + 0.5 * (peak - min_lr) * (1 + math.cos(math.pi * (step - warmup_steps) / decay_steps))
+
+
+class WarmupCosine(LRScheduler):
+    """`warmup_cosine_lr` at every optimizer step, times each group's `lr_scale` (layer decay),
+    as the original sets `param_group["lr"] = schedule[it] * lr_scale`. The peak is each group's
+    initial `lr` before its scale (build_adamw's lr). Its state (the step) is saved in checkpoints."""
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        total_steps: int,
+        warmup_steps: int,
+        warmup_lr: float,
+        min_lr: float,
+        last_epoch: int = -1,
+    ):
+        self.total_steps = int(total_steps)
+        self.warmup_steps = max(int(warmup_steps), 0)
+        self.warmup_lr = float(warmup_lr)
+        self.min_lr = float(min_lr)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step: int, peak: float) -> float:
+        return warmup_cosine_lr(step, peak, self.total_steps, self.warmup_steps, self.warmup_lr, self.min_lr)
+
+    def lrs(self, step: int) -> list[float]:
+        """Every group's lr at optimizer step `step` (0-based)."""
+        return [
+            self.lr_at(step, peak) * group.get("lr_scale", 1.0)
+            for peak, group in zip(self.base_lrs, self.optimizer.param_groups, strict=True)
+        ]
+
+    def get_lr(self) -> list[float]:
+        return self.lrs(self.last_epoch)
+
+    def step_update(self, num_updates: int) -> None:
+        """Set the lr of optimizer step `num_updates`, a function of the step alone (the modules
+        call this with the global step after every update, so a resumed run continues exactly)."""
+        self.last_epoch = int(num_updates)
+        for group, lr in zip(self.optimizer.param_groups, self.lrs(self.last_epoch), strict=True):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
 def build_warmup_cosine(
     optimizer: torch.optim.Optimizer,
     total_steps: int,
     warmup_steps: int,
     warmup_lr: float,
     min_lr: float,
-) -> CosineLRScheduler:
-    """Linear warm-up from `warmup_lr`, then cosine to `min_lr`, updated every optimizer step."""
-    warmup_steps = min(warmup_steps, max(total_steps - 1, 0))
-    return CosineLRScheduler(
-        optimizer,
-        t_initial=max(total_steps - warmup_steps, 1),
-        lr_min=min_lr,
-        warmup_t=warmup_steps,
-        warmup_lr_init=warmup_lr,
-        warmup_prefix=True,
-        t_in_epochs=False,
-    )
+) -> WarmupCosine:
+    """Warm-up from `warmup_lr` to the optimizer's lr, then cosine to `min_lr`, per optimizer step,
+    exactly as the original's cosine_scheduler (see `warmup_cosine_lr`)."""
+    return WarmupCosine(optimizer, total_steps, warmup_steps, warmup_lr, min_lr)
 
 
 def warmup_steps_for(warmup_epochs: float, steps_per_epoch: int, warmup_steps: int | None) -> int:

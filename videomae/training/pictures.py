@@ -73,13 +73,15 @@ class ReconstructionPictures(pl.Callback):
         count = min(self.num_clips, len(samples))
         picks = np.unique(np.linspace(0, len(samples) - 1, count).round().astype(int))
         sampling = getattr(datamodule, "pretrain_sampling", datamodule.sampling)
+        mode = getattr(datamodule, "sampling_mode", "original")
         dataset = VideoClipDataset(
             [samples[i] for i in picks],
             ClipSampler(datamodule.num_frames, sampling, datamodule.sampling_rate),
-            EvalTransform(datamodule.input_size),
+            EvalTransform(datamodule.input_size, mode),
             train=False,
             decoder=datamodule._decoder(),
             short_side=datamodule.input_size,
+            size_mode=mode,
         )
         items = [dataset[i] for i in range(len(dataset))]
         captions = [os.path.basename(dataset.samples[item["index"]][0]) for item in items]
