@@ -12,11 +12,11 @@ import os
 import warnings
 
 import pytorch_lightning as pl
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from videomae.checkpoints import load_weights
-from videomae.checkpoints.io import atomic_path
+from videomae.checkpoints.io import atomic_path, read_tensors
+from videomae.config_schema import validate_config
 from videomae.data.datamodule import VideoDataModule
 from videomae.errors import CheckpointError, ConfigError
 from videomae.training.finetune_module import FinetuneModule
@@ -24,6 +24,7 @@ from videomae.training.pretrain import (
     build_callbacks,
     build_datamodule,
     build_trainer,
+    clean_run_dir,
     fit,
     model_kwargs,
     optim_hparams,
@@ -104,8 +105,10 @@ def run(cfg: DictConfig, run_dir: str) -> str:
             "ema.enabled=true does not work with trainer.strategy=fsdp; set ema.enabled=false or "
             "trainer.strategy=ddp"
         )
+    validate_config(cfg)
     quiet_warnings()
     checkpoint_dir = os.path.join(run_dir, "checkpoints")
+    clean_run_dir(run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = prepared_datamodule(cfg)
     module = build_module(cfg, datamodule)
@@ -142,9 +145,9 @@ def load_finetuned(path: str, ema: bool = False) -> tuple[FinetuneModule, dict]:
     path = finetuned_path(path)
     if not os.path.isfile(path):
         raise ConfigError(f"checkpoint={path} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt, _ = read_tensors(path)  # the one safe reader: no code runs, one-line errors
     hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-    if not hp or "num_classes" not in hp or "config" not in hp:
+    if not isinstance(hp, dict) or "num_classes" not in hp or "config" not in hp:
         raise CheckpointError(
             f"{path}: not a fine-tuning checkpoint of this framework (no num_classes/config in its "
             "hyper_parameters); fine-tune it with scripts/finetune.py pretrained=PATH first"
@@ -173,6 +176,7 @@ def evaluate(
     overrides = [o.removeprefix("+") for o in overrides or []]
     if overrides:
         cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
+    validate_config(cfg)
     if out_dir is None:
         ckpt_dir = os.path.dirname(os.path.abspath(checkpoint))
         run_dir = os.path.dirname(ckpt_dir) if os.path.basename(ckpt_dir) == "checkpoints" else ckpt_dir
