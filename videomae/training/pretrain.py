@@ -204,10 +204,10 @@ def build_trainer(cfg: DictConfig, run_dir: str, callbacks=None, logger: bool = 
             callbacks=callbacks,
             plugins=[AtomicCheckpointIO()],
         )
-    except (MisconfigurationException, ValueError, TypeError) as err:
+    except (MisconfigurationException, ValueError, TypeError, ImportError, RuntimeError) as err:
         # Lightning's own checks of trainer.* values; its message names the argument.
         text = " ".join(str(err).split())
-        raise ConfigError(f"trainer.*: pytorch_lightning.Trainer refused the settings: {text}") from None
+        raise ConfigError(f"trainer.*: pytorch_lightning.Trainer refused these settings: {text}") from None
 
 
 def fit(trainer: pl.Trainer, module, datamodule, ckpt_path: str | None, run_dir: str) -> None:
