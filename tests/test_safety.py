@@ -410,10 +410,15 @@ def test_lightning_refusals_and_unknown_keys_are_config_errors(tmp_path):
     "args, message",
     [
         (["data.batch_size=1.5"], "error: data.batch_size=1.5 is not an integer"),
-        (["trainer.max_steps=abc"], "error: trainer.max_steps=abc is not an integer"),
-        (
+        pytest.param(
+            ["trainer.max_steps=abc"],
+            "error: trainer.max_steps=abc is not an integer",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
             ["trainer.accelerator=cpu", "trainer.devices=abc"],
             "error: trainer.*: pytorch_lightning.Trainer refused",
+            marks=pytest.mark.slow,
         ),
     ],
 )
