@@ -1,6 +1,7 @@
 """Convert a VideoMAE checkpoint between layouts; the source layout is detected.
 
 python scripts/convert.py SRC DST --to hf|original|ours [--task classification --set num_classes=101]
+    [--overwrite]
 
 SRC: our run directory (its checkpoints/last.ckpt), Lightning checkpoint or exported weights, an
 original MCG-NJU .pth (pre-train or fine-tuned), or a Hugging Face model directory / .safetensors / .bin.
@@ -8,12 +9,18 @@ DST: a directory for --to hf (config.json, model.safetensors, preprocessor_confi
 model card written from the run's config and evaluation); a file for original (.pth) and
 ours (.safetensors). `--set KEY=VALUE` overrides a model argument (values are JSON, e.g.
 num_frames=8, img_size=[160,224], num_heads=12 for original files whose head count is not a paper size).
+
+Nothing is lost: a DST that is SRC (or holds it, or lies inside it) is refused, an existing DST is
+replaced only with --overwrite, and DST is written atomically (a temporary file or directory
+next to it, renamed into place once complete), so an interrupted convert leaves DST as it was.
 """
 
 import argparse
 import json
 import os
+import shutil
 import sys
+import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -25,9 +32,46 @@ from videomae.checkpoints import (  # noqa: E402
     model_from_checkpoint,
 )
 from videomae.checkpoints.hub import resolve_run, training_record  # noqa: E402
-from videomae.errors import CheckpointError  # noqa: E402
+from videomae.errors import CheckpointError, DiskFullError  # noqa: E402
 
 EXPORTS = {"hf": export_hf, "original": export_original, "ours": export_ours}
+
+
+def check_destination(src: str, dst: str, overwrite: bool) -> None:
+    """Refuse a DST that would destroy SRC, and an existing DST without --overwrite."""
+    src_real, dst_real = os.path.realpath(src), os.path.realpath(dst)
+    inside = src_real.startswith(dst_real + os.sep) or dst_real.startswith(src_real + os.sep)
+    if src_real == dst_real or inside:
+        raise CheckpointError(
+            f"{dst}: the destination {'is' if src_real == dst_real else 'overlaps'} the source {src}; "
+            "write the converted checkpoint somewhere else"
+        )
+    if os.path.lexists(dst) and not overwrite:
+        raise CheckpointError(f"{dst} exists; pass --overwrite to replace it (or choose another DST)")
+
+
+def write_atomically(export, model, dst: str, **kwargs) -> str:
+    """`export(model, DST)` such that DST is either untouched or complete. A file export is
+    already atomic; a directory (--to hf) is written next to DST and swapped in."""
+    if export is not export_hf:
+        return str(export(model, dst, **kwargs))
+    dst = os.path.abspath(dst)
+    parent, name = os.path.split(dst)
+    tmp = os.path.join(parent, f".{name}.{uuid.uuid4().hex}.tmp")
+    try:
+        export(model, tmp, **kwargs)
+        if os.path.isdir(dst) and not os.path.islink(dst):
+            old = os.path.join(parent, f".{name}.{uuid.uuid4().hex}.old")
+            os.replace(dst, old)
+            os.replace(tmp, dst)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            if os.path.lexists(dst):
+                os.remove(dst)
+            os.replace(tmp, dst)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dst
 
 
 def parse_set(items: list[str]) -> dict:
@@ -54,19 +98,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model argument")
     parser.add_argument("--non-strict", action="store_true", help="report missing keys, load the rest")
     parser.add_argument("--license", help="hf: the model card's license field (default: other)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing DST")
     args = parser.parse_args(argv)
     overrides = parse_set(args.set)
     if args.task:
         overrides["task"] = args.task
     src = str(resolve_run(args.src))  # a run directory: its last checkpoint
     try:
+        check_destination(args.src, args.dst, args.overwrite)
         model, report = model_from_checkpoint(src, strict=not args.non_strict, **overrides)
         labels = report.labels if args.to != "original" else None
         extra = {"labels": labels} if labels else {}
         if args.to == "hf":  # the model card: what the run recorded about its data, recipe and scores
             extra.update(record=training_record(src, describe_model(model)["task"]), license=args.license)
-        out = EXPORTS[args.to](model, args.dst, **extra)
-    except (CheckpointError, ValueError, OSError) as err:
+        out = write_atomically(EXPORTS[args.to], model, args.dst, **extra)
+    except (CheckpointError, DiskFullError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     spec = describe_model(model)

@@ -12,6 +12,7 @@ class RankProbe(pl.Callback):
     def __init__(self, out_dir: str):
         self.out_dir = out_dir
         self.indices: list[list[int]] = []
+        self.videos: list[str] = []  # a digest of each batch's clips: the augmentations too
         self.masks: list[str] = []
 
     def on_fit_start(self, trainer, pl_module):
@@ -26,6 +27,7 @@ class RankProbe(pl.Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self.indices.append(batch["index"].tolist())
+        self.videos.append(hashlib.sha1(batch["video"].cpu().contiguous().numpy().tobytes()).hexdigest())
 
     def on_train_end(self, trainer, pl_module):
         weights = torch.cat([p.detach().flatten() for p in pl_module.model.parameters()])
@@ -33,6 +35,8 @@ class RankProbe(pl.Callback):
             "rank": trainer.global_rank,
             "world": trainer.world_size,
             "indices": self.indices,
+            "videos": self.videos,
+            "steps": trainer.global_step,
             "masks": self.masks,
             "weights": hashlib.sha1(weights.numpy().tobytes()).hexdigest(),
         }

@@ -460,7 +460,7 @@ def test_atomic_write_keeps_the_old_file_when_saving_fails(tmp_path, monkeypatch
     ckpt_io.save_torch({"step": torch.tensor(1)}, path)
 
     def crash(obj, f):
-        Path(f).write_bytes(b"PK\x03\x04 half a zip")
+        f.write(b"PK\x03\x04 half a zip")
         raise KeyboardInterrupt  # e.g. the job is killed mid-write
 
     monkeypatch.setattr(ckpt_io.torch, "save", crash)
@@ -532,9 +532,9 @@ def test_other_frame_count_and_resolution_rebuild_positions(tmp_path):
 @pytest.mark.parametrize(
     "content, match",
     [
-        ("truncated", "not a readable checkpoint"),
-        ("garbage", "not a readable checkpoint"),
-        ("empty", "not a readable checkpoint"),
+        ("truncated", "truncated"),
+        ("garbage", "not a checkpoint"),
+        ("empty", "empty file"),
         ("truncated_safetensors", "broken safetensors"),
         ("no_weights", "no weights found"),
         ("not_videomae", "no VideoMAE encoder weights"),
@@ -559,7 +559,7 @@ def test_broken_files_fail_with_a_clear_message(tmp_path, content, match):
         torch.save({"model": {"fc.weight": torch.ones(2, 2)}}, path)
     with pytest.raises(CheckpointError, match=match) as err:
         load_weights(create_pretrain_model("vit_tiny", **TINY), path)
-    assert str(path) in str(err.value)
+    assert str(path) in str(err.value) and "weights_only=False" not in str(err.value)
 
 
 def test_directory_without_config_is_refused(tmp_path):

@@ -85,7 +85,8 @@ def test_decoder_order_duplicates_and_reduced_size(video_bank):
     assert small.shape == (2, 32, 40, 3)
     assert decoder.read(video_bank["mp4"], lambda n: np.array([7, 1]), short_side=32).shape == small.shape
     assert np.allclose(frame_means(small), means[:2], atol=4)
-    assert scaled_size(64, 80, 64) is None and scaled_size(320, 568, 224) == (224, 397)  # the original's int()
+    # the original's int()
+    assert scaled_size(64, 80, 64) is None and scaled_size(320, 568, 224) == (224, 397)
     assert scaled_size(568, 320, 224) == (397, 224)  # truncated, as the original and transformers
     assert scaled_size(568, 320, 224, "uniform") == (398, 224)
 

@@ -102,10 +102,14 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path, synthetic_root
     assert f"pre-training done: {step + 2} steps" in resumed.stdout
 
 
-def test_ckpt_path_last_picks_the_newest_of_last_and_slurm_checkpoints(tmp_path):
+def test_ckpt_path_last_picks_the_newest_of_last_and_slurm_checkpoints(tmp_path, capsys):
+    from videomae.errors import ConfigError
     from videomae.training.pretrain import resolve_ckpt_path
 
-    assert resolve_ckpt_path("last", str(tmp_path)) is None  # nothing yet: a fresh start
+    with pytest.raises(ConfigError, match="ckpt_path=last: nothing to resume: no .*last.ckpt"):
+        resolve_ckpt_path("last", str(tmp_path))  # a mistyped run directory must not start afresh
+    assert resolve_ckpt_path("auto", str(tmp_path)) is None  # a requeued job's first start
+    assert "ckpt_path=auto: no checkpoint yet" in capsys.readouterr().out
     (tmp_path / "checkpoints").mkdir()
     last = tmp_path / "checkpoints" / "last.ckpt"
     last.write_bytes(b"x")
@@ -114,4 +118,5 @@ def test_ckpt_path_last_picks_the_newest_of_last_and_slurm_checkpoints(tmp_path)
     hpc.write_bytes(b"x")
     os.utime(last, (1, 1))
     assert resolve_ckpt_path("last", str(tmp_path)) == str(hpc)
+    assert resolve_ckpt_path("auto", str(tmp_path)) == str(hpc)
     assert resolve_ckpt_path(None, str(tmp_path)) is None

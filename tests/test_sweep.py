@@ -148,7 +148,7 @@ def test_local_sweep_runs_each_job_in_its_own_directory_then_reports(tmp_path, s
     Run from tmp_path without hydra.sweep.dir, so the default (timestamped) sweep directory is used."""
     args = [*tiny_overrides(synthetic_root), "logger=csv", "trainer.max_steps=3",
             "trainer.log_every_n_steps=1", "+trainer.enable_progress_bar=false", "viz.every_n_epochs=0",
-            "ckpt_path=last"]  # fmt: skip
+            "ckpt_path=auto"]  # fmt: skip
     cmd = [sys.executable, os.path.join(REPO, "scripts", "pretrain.py"), "-m", "mask.ratio=0.5,0.75"]
     cmd += ["hydra/launcher=submitit_local", *args]
     result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)

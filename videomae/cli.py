@@ -6,25 +6,43 @@ missing required ones raise ConfigError with one line that names them. Keys list
 `passthrough` (exact names, or prefixes ending in '.') are returned apart, as Hydra overrides.
 """
 
+import re
 import sys
 from contextlib import contextmanager
 
-from videomae.errors import CheckpointError, ConfigError, DataError
+from videomae.errors import CheckpointError, ConfigError, DataError, DiskFullError
 
 REQUIRED = object()
+
+# torch re-raises a DataLoader worker's exception as the same type with the message
+# "Caught X in DataLoader worker process N.\nOriginal Traceback ...\nmodule.X: <message>".
+_WORKER = re.compile(r"^Caught \w+ in DataLoader worker process \d+\.\nOriginal Traceback")
+
+
+def user_message(err: BaseException) -> str:
+    """The message of `err` as the user should read it: a DataLoader worker's wrapping (the
+    worker's traceback) removed, so that it reads as it does with num_workers=0."""
+    text = str(err)
+    if not _WORKER.match(text):
+        return text
+    cls = type(err)
+    marker = f"\n{cls.__module__}.{cls.__qualname__}: "
+    head, found, message = text.rpartition(marker)
+    return message.rstrip("\n") if found else text.splitlines()[-1]
 
 
 @contextmanager
 def reported_errors():
     """A user's mistake ends the program with one `error: ...` line, not a traceback: exit 2 for
-    a wrong setting or checkpoint, 1 when the data itself cannot be used."""
+    a wrong setting or checkpoint, 1 when the data itself cannot be used or the disk is full. The
+    same holds for errors raised inside DataLoader workers."""
     try:
         yield
     except (ConfigError, CheckpointError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {user_message(err)}", file=sys.stderr)
         sys.exit(2)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (DataError, DiskFullError) as err:
+        print(f"error: {user_message(err)}", file=sys.stderr)
         sys.exit(1)
 
 

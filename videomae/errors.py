@@ -9,3 +9,8 @@ class CheckpointError(ValueError):
 class DataError(RuntimeError):
     """The data cannot be used as configured (e.g. too many unreadable videos); the message lists
     examples."""
+
+
+class DiskFullError(RuntimeError):
+    """A file could not be written because its file system is full; the message names the path,
+    the bytes needed and what was kept."""

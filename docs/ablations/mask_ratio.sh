@@ -15,7 +15,7 @@ COMMON="model.depth=4 model.patch_size=8 data.input_size=32 data.num_workers=1 l
 
 $PY scripts/pretrain.py -m mask.ratio=0.5,0.75,0.9,0.95 hydra/launcher=submitit_local \
   $COMMON model.decoder_depth=2 trainer.max_epochs=$EPOCHS optim.warmup_epochs=1 optim.base_lr=4.8e-2 \
-  checkpoint.every_n_epochs=$EPOCHS viz.every_n_epochs=0 ckpt_path=last \
+  checkpoint.every_n_epochs=$EPOCHS viz.every_n_epochs=0 ckpt_path=auto \
   hydra.sweep.dir=$OUT/pretrain
 
 P=$OUT/pretrain

@@ -1,9 +1,17 @@
-"""Reading checkpoints without running code from them, and writing them atomically."""
+"""Reading checkpoints without running code from them, and writing them atomically.
+
+Every checkpoint this framework writes goes through `atomic_path`: a temporary file next to the
+target, fsynced, then renamed onto it. A crash at any moment leaves either the old file or the
+new one, never half of one; a SIGKILL can leave the temporary file, which `clean_stale_temp_files`
+removes when the next run in that directory starts. A full disk ends with `DiskFullError`.
+"""
 
 import argparse
+import errno
 import json
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -14,7 +22,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from videomae.errors import CheckpointError
+from videomae.errors import CheckpointError, DiskFullError
 
 # The original training code stores its argparse options next to the weights; a Namespace is
 # rebuilt from a plain dict of values, so allowing it runs no code from the file.
@@ -29,11 +37,49 @@ def _fsync(path: str | Path, directory: bool = False) -> None:
         os.close(fd)
 
 
+# `.NAME.<32 hex>.tmp`: the temporary files of atomic_path, and nothing a user would name so.
+TEMP_PATTERN = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _is_disk_full(err: BaseException | None) -> bool:
+    """Whether `err`, or an exception it was raised from or during, is "no space left"."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in _FULL:
+            return True
+        if "No space left on device" in str(err) or "Disk quota exceeded" in str(err):
+            return True  # safetensors' writer (Rust) reports the OS error as text
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def _size(nbytes: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if nbytes < 1024 or unit == "GiB":
+            return f"{nbytes} bytes" if unit == "bytes" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    raise AssertionError
+
+
+def _disk_full_error(path: Path, needed: int | None, written: int) -> DiskFullError:
+    free = shutil.disk_usage(path.parent).free
+    need = f"about {_size(needed)}" if needed else f"more than the {_size(written)} written before it failed"
+    previous = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was there before"
+    return DiskFullError(
+        f"disk full while writing {path}: it needs {need}, {_size(free)} are free on that file "
+        f"system; {previous} (nothing half-written is left). Free space and resume (ckpt_path=last)."
+    )
+
+
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[str]:
+def atomic_path(path: str | Path, size_hint: int | None = None) -> Iterator[str]:
     """Yields a temporary path next to `path`; renamed onto `path` only once fully written and synced.
 
-    A crash (or an exception) while writing leaves any previous file at `path` untouched.
+    A crash (or an exception) while writing leaves any previous file at `path` untouched. When the
+    file system is full, the temporary file is removed and DiskFullError names the path and the
+    bytes needed (`size_hint`, else what was written).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,22 +90,58 @@ def atomic_path(path: str | Path) -> Iterator[str]:
         os.replace(tmp, path)
         with suppress(OSError):  # some file systems cannot sync a directory
             _fsync(path.parent, directory=True)
-    except BaseException:
+    except BaseException as err:
+        written = os.path.getsize(tmp) if os.path.exists(tmp) else 0
         with suppress(FileNotFoundError):
             os.remove(tmp)
+        if _is_disk_full(err):
+            raise _disk_full_error(path, size_hint, written) from None
         raise
 
 
+def clean_stale_temp_files(*directories: str | Path) -> list[str]:
+    """Remove the temporary files that a killed save left in `directories`; returns their paths.
+
+    Call it before anything in this run writes there (rank zero, at start-up): a temporary file
+    then belongs to a process that no longer runs.
+    """
+    removed = []
+    for directory in directories:
+        if not os.path.isdir(directory):
+            continue
+        for name in sorted(os.listdir(directory)):
+            full = os.path.join(directory, name)
+            if TEMP_PATTERN.match(name) and os.path.isfile(full):
+                with suppress(FileNotFoundError):
+                    os.remove(full)
+                    removed.append(full)
+    return removed
+
+
+def _nbytes(obj: Any) -> int:
+    """The tensor bytes in a nested container: what torch.save needs on disk, near enough."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_nbytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_nbytes(v) for v in obj)
+    return 0
+
+
 def save_torch(obj: Any, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_path(path, size_hint=_nbytes(obj)) as tmp:
+        # Through a Python file object: a full disk then raises OSError(ENOSPC), where torch's own
+        # writer says only "unexpected pos".
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
 
 
 def save_safetensors(
     tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict | None = None
 ) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    with atomic_path(path) as tmp:
+    with atomic_path(path, size_hint=_nbytes(tensors)) as tmp:
         save_file(tensors, tmp, metadata=metadata)
 
 
@@ -75,15 +157,46 @@ def _is_safetensors(path: Path) -> bool:
     return len(head) == 9 and head[8:9] == b"{"
 
 
-def read_tensors(path: str | Path) -> tuple[Any, dict[str, str]]:
+def _is_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
+def _why_unreadable(path: Path, err: Exception) -> str:
+    """What is wrong with a file torch could not load, in words (never torch's weights_only advice)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(4)
+        f.seek(max(0, size - 65_557))  # a zip's end record sits in its last 64 KiB + 22 bytes
+        tail = f.read()
+    if head == b"PK\x03\x04":  # torch's format is a zip archive
+        if b"PK\x05\x06" not in tail:
+            return (
+                f"truncated ({size} bytes; the end of the PyTorch archive is missing: an interrupted "
+                "copy or save?)"
+            )
+        text = str(err).split("WeightsUnpickler error:")[-1].strip()
+        reason = next((line for line in text.splitlines() if "weights_only" not in line), "")
+        return f"a corrupt PyTorch archive ({size} bytes): {reason[:200] or type(err).__name__}"
+    if head[:1] == b"\x80":  # torch's legacy (pickle) format
+        return f"truncated or corrupt ({size} bytes of a legacy PyTorch pickle file)"
+    return f"not a checkpoint ({size} bytes; neither a PyTorch nor a safetensors file)"
+
+
+def read_tensors(path: str | Path, mmap: bool = False) -> tuple[Any, dict[str, str]]:
     """The object stored in a torch or safetensors file and the safetensors metadata ({} for torch).
 
     torch files are read with `weights_only=True`: only tensors and plain containers can come out,
-    so a file cannot run code while it is loaded.
+    so a file cannot run code while it is loaded. A file that cannot be read raises CheckpointError
+    naming the file and what is wrong: empty, truncated, not a checkpoint, or refused for code.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes): not a checkpoint")
     if _is_safetensors(path):
         try:
             with safe_open(path, "pt", device="cpu") as f:
@@ -92,7 +205,8 @@ def read_tensors(path: str | Path) -> tuple[Any, dict[str, str]]:
             raise CheckpointError(f"{path}: broken safetensors file (truncated or corrupt): {err}") from None
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
-            return torch.load(path, map_location="cpu", weights_only=True), {}
+            # mmap: tensors stay on disk until used (a large checkpoint read for its step only)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap), {}
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file; all mean the same
         found = re.search(r"GLOBAL (\S+)", str(err))
         if found:
@@ -102,9 +216,23 @@ def read_tensors(path: str | Path) -> tuple[Any, dict[str, str]]:
                 "which accepts tensors and plain containers only. Re-save just the state dict if you trust "
                 "the file."
             ) from None
-        text = str(err).split("WeightsUnpickler error:")[-1].strip()  # torch's advice is noise here
-        reason = text.splitlines()[0][:200] if text else type(err).__name__
+        raise CheckpointError(f"{path}: {_why_unreadable(path, err)}") from None
+
+
+def read_training_checkpoint(path: str | Path, needs: str | None = None, mmap: bool = False) -> dict:
+    """A Lightning checkpoint of this framework (state_dict, global_step, hyper_parameters), read
+    as safely as `read_tensors`. `needs`: a hyper-parameter the run's kind of module has (e.g.
+    `mask` for pre-training, `num_classes` for fine-tuning), so that the wrong kind of checkpoint
+    is refused here rather than deep inside Lightning."""
+    obj, _ = read_tensors(path, mmap=mmap and _is_zip(Path(path)))
+    if not isinstance(obj, dict) or not isinstance(obj.get("state_dict"), dict) or "global_step" not in obj:
         raise CheckpointError(
-            f"{path}: not a readable checkpoint (truncated, corrupt, or not a PyTorch/safetensors file): "
-            f"{reason}"
-        ) from None
+            f"{path}: not a training checkpoint of this framework (no state_dict and global_step: a "
+            "Lightning .ckpt from a run's checkpoints/ is needed to resume; to start from weights, "
+            "fine-tune with pretrained=PATH)"
+        )
+    hp = obj.get("hyper_parameters")
+    if needs is not None and not (isinstance(hp, dict) and needs in hp):
+        kind = {"mask": "pre-training", "num_classes": "fine-tuning"}.get(needs, needs)
+        raise CheckpointError(f"{path}: not a {kind} checkpoint (its hyper_parameters have no {needs!r})")
+    return obj

@@ -47,17 +47,28 @@ class Checkpoint:
         }[self.layout]
 
 
+def _read_json(path: Path) -> dict:
+    """A model directory's JSON file; a broken one is a CheckpointError naming it."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path}: not readable JSON ({err})") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, found a {type(obj).__name__}")
+    return obj
+
+
 def read_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
     if path.is_dir():
-        raw, hf_config = _read_hf_dir(path), json.loads((path / "config.json").read_text())
+        raw, hf_config = _read_hf_dir(path), _read_json(path / "config.json")
         return _from_state(path, raw, container="hf-dir", hf_config=hf_config)
     obj, metadata = read_tensors(path)
     if SPEC_METADATA in metadata:
         return Checkpoint(str(path), "ours", dict(obj), spec=json.loads(metadata[SPEC_METADATA]))
     hf_config = None
     if (path.parent / "config.json").is_file():
-        hf_config = json.loads((path.parent / "config.json").read_text())
+        hf_config = _read_json(path.parent / "config.json")
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a dict of weights")
     if isinstance(obj.get("state_dict"), dict) and (
@@ -104,7 +115,7 @@ def _read_hf_dir(path: Path) -> dict[str, torch.Tensor]:
             return read_tensors(path / name)[0]
     for name in HF_INDEXES:
         if (path / name).is_file():
-            shards = sorted(set(json.loads((path / name).read_text())["weight_map"].values()))
+            shards = sorted(set(_read_json(path / name)["weight_map"].values()))
             state = {}
             for shard in shards:
                 state.update(read_tensors(path / shard)[0])

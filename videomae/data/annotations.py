@@ -2,11 +2,16 @@
 
 `path 0 -1` lines (the original's pre-training lists) are read as label 0. Paths may contain
 spaces: the label fields are the last one or two tokens. Label -1 marks an unlabeled video.
+Lists saved by Windows tools are read as they are: a UTF-8 byte-order mark and CRLF line ends.
 """
 
 import os
 
 from videomae.errors import ConfigError
+
+# utf-8-sig drops the byte-order mark Windows tools write at the start (else it sticks to the first
+# path); CRLF line ends go with the newline translation of text mode and strip().
+LIST_ENCODING = "utf-8-sig"
 
 
 class AnnotationError(ConfigError):
@@ -25,7 +30,7 @@ def read_list(
         raise AnnotationError(f"annotation list not found: {list_path}")
     base = root if root is not None else os.path.dirname(os.path.abspath(list_path))
     samples = []
-    with open(list_path, encoding="utf-8", errors="replace") as f:
+    with open(list_path, encoding=LIST_ENCODING, errors="replace") as f:
         for number, line in enumerate(f, start=1):
             line = line.strip()
             if not line:
@@ -52,7 +57,7 @@ def read_list(
 
 def is_path_label_list(list_path: str) -> bool:
     """Whether the file's first non-empty line reads as `path label` (not, say, a CSV header)."""
-    with open(list_path, encoding="utf-8", errors="replace") as f:
+    with open(list_path, encoding=LIST_ENCODING, errors="replace") as f:
         for line in f:
             line = line.strip()
             if line:

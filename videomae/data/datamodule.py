@@ -11,9 +11,11 @@ created inside the workers; the Trainer puts a DistributedSampler under the load
 """
 
 import os
+import sys
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from torch.utils.data import DataLoader, RandomSampler
 
 from videomae.data.dataset import MultiViewDataset, VideoClipDataset
@@ -185,6 +187,9 @@ class VideoDataModule(pl.LightningDataModule):
         )
         if not index.splits["train"]:
             raise ConfigError(f"data.root={self.root}: the training split is empty ({index.source})")
+        if rank_zero_only.rank == 0:
+            for note in index.notes:  # what the index passed over, said once at start-up
+                print(f"warning: {note}", file=sys.stderr)
         return index
 
     @property

@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from videomae.data.annotations import AnnotationError, is_path_label_list, read_list
+from videomae.data.annotations import LIST_ENCODING, AnnotationError, is_path_label_list, read_list
 from videomae.errors import ConfigError
 
 VIDEO_EXTENSIONS = (
@@ -73,7 +73,7 @@ def _video_dir(root: str, hints: tuple[str, ...], probe: list[str]) -> str:
 
 
 def _read_lines(path: str):
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding=LIST_ENCODING, errors="replace") as f:
         for number, line in enumerate(f, start=1):
             line = line.strip()
             if line:
@@ -178,7 +178,7 @@ def hmdb51(root: str, split: int = 1) -> DatasetIndex:
 
 def _load_json(path: str):
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding=LIST_ENCODING) as f:
             return json.load(f)
     except json.JSONDecodeError as err:
         raise AnnotationError(f"{path}:{err.lineno}: {err.msg}") from None
@@ -186,7 +186,7 @@ def _load_json(path: str):
 
 def _json_line(path: str, needle: str) -> int | str:
     """The line of `path` where `needle` first appears (for messages), else '?'."""
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding=LIST_ENCODING, errors="replace") as f:
         for number, line in enumerate(f, start=1):
             if needle in line:
                 return number
@@ -272,7 +272,7 @@ _K400_DIRS = {
 
 
 def is_k400_csv(path: str) -> bool:
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding=LIST_ENCODING, errors="replace") as f:
         header = f.readline()
     return "youtube_id" in header
 
@@ -317,7 +317,7 @@ def k400(root: str) -> DatasetIndex:
         if path is None:
             continue
         out = []
-        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        with open(path, encoding=LIST_ENCODING, errors="replace", newline="") as f:
             reader = csv.DictReader(f)
             missing = {"youtube_id", "time_start", "time_end"} - set(reader.fieldnames or ())
             if missing:
@@ -366,10 +366,11 @@ def k400(root: str) -> DatasetIndex:
 # --- any folder of videos ---------------------------------------------------------------------
 
 
-def _scan(directory: str, classes: list[str] | None) -> tuple[list[tuple[str, int]], list[str]]:
+def _scan(directory: str, classes: list[str] | None) -> tuple[list[tuple[str, int]], list[str], list[str]]:
     """Videos directly in `directory` are unlabeled (-1); each sub-folder holding videos (at any
-    depth) is a class."""
-    samples, found = [], []
+    depth) is a class. Also returns notes on what was passed over: class folders without videos
+    (empty or unreadable) and entries that cannot be read (dangling symlinks)."""
+    samples, found, empty, broken = [], [], [], []
     with os.scandir(directory) as it:
         entries = sorted(it, key=lambda e: e.name)
     for entry in entries:
@@ -382,6 +383,22 @@ def _scan(directory: str, classes: list[str] | None) -> tuple[list[tuple[str, in
             if videos:
                 found.append(entry.name)
                 samples.extend((path, entry.name) for path in videos)
+            else:
+                empty.append(entry.name)
+        elif entry.is_symlink() and not os.path.exists(entry.path):
+            broken.append(f"{entry.name} -> {os.readlink(entry.path)}")
+    notes = []
+    if empty:
+        notes.append(
+            f"{directory}: {len(empty)} folder(s) without videos (empty or unreadable) are not classes: "
+            + ", ".join(empty[:10])
+            + (" ..." if len(empty) > 10 else "")
+        )
+    if broken:
+        notes.append(
+            f"{directory}: {len(broken)} entr{'y' if len(broken) == 1 else 'ies'} cannot be read "
+            "(symlinks to missing files): " + ", ".join(broken[:10]) + (" ..." if len(broken) > 10 else "")
+        )
     names = classes if classes is not None else found
     label_of = {name: i for i, name in enumerate(names)}
     out = []
@@ -394,7 +411,7 @@ def _scan(directory: str, classes: list[str] | None) -> tuple[list[tuple[str, in
             raise ConfigError(
                 f"data.root: class folder {os.path.join(directory, name)} is not a class of train/"
             )
-    return out, found
+    return out, found, notes
 
 
 def folder(root: str) -> DatasetIndex:
@@ -403,22 +420,23 @@ def folder(root: str) -> DatasetIndex:
     are splits, each laid out the same way."""
     subdirs = {e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith(".")}
     if "train" in subdirs and subdirs <= {"train", "val", "test"} and len(subdirs) > 1:
-        train, classes = _scan(os.path.join(root, "train"), None)
+        train, classes, notes = _scan(os.path.join(root, "train"), None)
         splits = {"train": train}
         for name in ("val", "test"):
             if name in subdirs:
-                splits[name] = _scan(os.path.join(root, name), classes)[0]
+                splits[name], _, more = _scan(os.path.join(root, name), classes)
+                notes += more
         splits.setdefault("val", splits.get("test", []))
         splits.setdefault("test", splits["val"])
     else:
-        train, classes = _scan(root, None)
+        train, classes, notes = _scan(root, None)
         splits = {"train": train, "val": [], "test": []}
     if not splits["train"]:
         raise ConfigError(
             f"data.root={root} holds no videos (looked for {', '.join(VIDEO_EXTENSIONS)} files, "
             "in class sub-folders or directly in the folder)"
         )
-    return DatasetIndex(splits, classes or None, source=root)
+    return DatasetIndex(splits, classes or None, source=root, notes=notes)
 
 
 # --- choosing -----------------------------------------------------------------------------------

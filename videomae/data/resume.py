@@ -28,11 +28,18 @@ def seed_everything_from(*key: int) -> None:
 
 
 class SkippingBatchSampler(BatchSampler):
-    """A BatchSampler that can drop the first `skip` batches of its next epoch."""
+    """A BatchSampler that can drop the first `skip` batches of its next epoch, and that gives a
+    distributed sampler inside it the epoch it was told (`epoch`)."""
 
     skip = 0
+    epoch: int | None = None
 
     def __iter__(self):
+        # This body runs at the first batch, not when the iterator is made: with num_workers=0,
+        # after Lightning has set the sampler's epoch from its own counters (stale after a
+        # mid-epoch resume). Set it again here, last.
+        if self.epoch is not None and hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(self.epoch)
         batches = super().__iter__()
         skip, self.skip = self.skip, 0
         for _ in range(skip):
@@ -66,6 +73,7 @@ class ResumableLoader(DataLoader):
                 sampler.set_epoch(epoch)
         self.dataset.epoch_seed = derive_seed(self.seed, epoch, 1)  # per-item augmentation seeds
         self.batch_sampler.skip = skip
+        self.batch_sampler.epoch = epoch
         return super().__iter__()
 
     # The position comes from the restored global step; nothing else needs saving. Having these

@@ -17,7 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from videomae.checkpoints import load_weights
 from videomae.checkpoints.hub import EVAL_METRICS, pretraining_record
-from videomae.checkpoints.io import atomic_path, save_json
+from videomae.checkpoints.io import atomic_path, read_tensors, save_json
+from videomae.config_schema import validate_config
 from videomae.data.datamodule import VideoDataModule
 from videomae.errors import CheckpointError, ConfigError
 from videomae.training import pretrain
@@ -26,6 +27,7 @@ from videomae.training.pretrain import (
     build_callbacks,
     build_datamodule,
     build_trainer,
+    clean_run_dir,
     fit,
     model_kwargs,
     optim_hparams,
@@ -132,8 +134,10 @@ def run(cfg: DictConfig, run_dir: str) -> str:
 def train(cfg: DictConfig, run_dir: str, run_summary: RunSummary) -> str:
     """The fine-tuning itself (and the test when cfg.test); `run_summary` collects its statistics."""
     check_ema(cfg)
+    validate_config(cfg)
     quiet_warnings()
     checkpoint_dir = os.path.join(run_dir, "checkpoints")
+    clean_run_dir(run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = prepared_datamodule(cfg)
     module = build_module(cfg, datamodule)
@@ -173,9 +177,9 @@ def load_finetuned(path: str, ema: bool = False) -> tuple[FinetuneModule, dict]:
     path = finetuned_path(path)
     if not os.path.isfile(path):
         raise ConfigError(f"checkpoint={path} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt, _ = read_tensors(path)  # the one safe reader: no code runs, one-line errors
     hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-    if not hp or "num_classes" not in hp or "config" not in hp:
+    if not isinstance(hp, dict) or "num_classes" not in hp or "config" not in hp:
         raise CheckpointError(
             f"{path}: not a fine-tuning checkpoint of this framework (no num_classes/config in its "
             "hyper_parameters); fine-tune it with scripts/finetune.py pretrained=PATH first"
@@ -218,6 +222,7 @@ def test_checkpoint(checkpoint: str, overrides: list[str], out_dir: str, ema: bo
     cfg = OmegaConf.create(config)
     if overrides:
         cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
+    validate_config(cfg)
     summary.update(model=model_info(cfg), checkpoint=checkpoint)
     datamodule = prepared_datamodule(cfg)
     if datamodule.num_classes != module.hparams.num_classes:

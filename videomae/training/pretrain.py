@@ -1,6 +1,7 @@
 """The pre-training run behind `scripts/pretrain.py`: config in, checkpoints out."""
 
 import glob
+import inspect
 import os
 import signal
 import sys
@@ -8,12 +9,14 @@ import time
 import warnings
 
 import pytorch_lightning as pl
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.utilities.exceptions import SIGTERMException
+from pytorch_lightning.utilities.exceptions import MisconfigurationException, SIGTERMException
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
+from videomae.checkpoints.io import clean_stale_temp_files, read_training_checkpoint
+from videomae.config_schema import validate_config
 from videomae.data.datamodule import VideoDataModule
 from videomae.errors import ConfigError
 from videomae.masking import MaskGenerator
@@ -47,26 +50,50 @@ def model_kwargs(cfg: DictConfig) -> dict:
 
 def build_datamodule(cfg: DictConfig, mode: str = "pretrain") -> VideoDataModule:
     data = OmegaConf.to_container(cfg.data, resolve=True)
-    if data["batch_size"] < 1:
-        raise ConfigError(f"data.batch_size={data['batch_size']} must be at least 1")
+    known = set(inspect.signature(VideoDataModule).parameters) - {"mode", "seed"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"data.{unknown[0]} is not a data setting; known: {', '.join(sorted(known))}")
     return VideoDataModule(mode=mode, seed=cfg.seed, **data)
 
 
 def resolve_ckpt_path(ckpt_path: str | None, run_dir: str) -> str | None:
     """`last`: the newest of this run's last.ckpt and the checkpoints Lightning writes on SLURM
-    pre-emption (hpc_ckpt_N.ckpt); none yet means a fresh start, so a requeued job just works."""
+    pre-emption (hpc_ckpt_N.ckpt); none there is an error (a mistyped hydra.run.dir must not start
+    a new run silently). `auto`: the same, but none yet means a fresh start, said in one line: for
+    a job script that is requeued with the same command."""
     if ckpt_path in (None, "", "null"):
         return None
-    if ckpt_path == "last":
+    ckpt_path = str(ckpt_path)
+    if ckpt_path in ("last", "auto"):
         candidates = [
             os.path.join(run_dir, "checkpoints", "last.ckpt"),
             *glob.glob(os.path.join(run_dir, "hpc_ckpt_*.ckpt")),
         ]
         existing = [path for path in candidates if os.path.isfile(path)]
-        return max(existing, key=os.path.getmtime) if existing else None
+        if existing:
+            return max(existing, key=os.path.getmtime)
+        where = f"{os.path.join(run_dir, 'checkpoints', 'last.ckpt')} (nor {run_dir}/hpc_ckpt_*.ckpt)"
+        if ckpt_path == "last":
+            raise ConfigError(
+                f"ckpt_path=last: nothing to resume: no {where}; check hydra.run.dir, or use "
+                "ckpt_path=auto to start fresh when there is no checkpoint yet"
+            )
+        if rank_zero_only.rank == 0:
+            print(f"ckpt_path=auto: no checkpoint yet in {run_dir}: starting fresh")
+        return None
     if not os.path.isfile(ckpt_path):
-        raise ConfigError(f"ckpt_path={ckpt_path} does not exist")
+        raise ConfigError(f"ckpt_path={ckpt_path} does not exist (or: last, auto, null)")
     return ckpt_path
+
+
+def clean_run_dir(run_dir: str) -> None:
+    """Remove (and report) the temporary files a killed checkpoint save left in this run
+    directory. Rank zero only, before any rank can save: they belong to a dead process."""
+    if rank_zero_only.rank != 0:
+        return
+    for path in clean_stale_temp_files(os.path.join(run_dir, "checkpoints"), run_dir):
+        print(f"removed {path}: a partial checkpoint left by an interrupted save", file=sys.stderr)
 
 
 def optim_hparams(cfg: DictConfig) -> dict:
@@ -162,19 +189,33 @@ def resume_from(cfg: DictConfig, run_dir: str, datamodule: VideoDataModule) -> s
     """The checkpoint to resume (`ckpt_path`), with the data position set from it."""
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
     if ckpt_path is not None:
-        step = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)["global_step"]
+        needs = "num_classes" if datamodule.mode == "finetune" else "mask"
+        step = read_training_checkpoint(ckpt_path, needs=needs, mmap=True)["global_step"]
         datamodule.resumed_batches = step * int(cfg.trainer.get("accumulate_grad_batches", 1))
     return ckpt_path
 
 
 def build_trainer(cfg: DictConfig, run_dir: str, callbacks=None, logger: bool = True) -> pl.Trainer:
-    return pl.Trainer(
-        **trainer_kwargs(cfg),
-        default_root_dir=run_dir,
-        logger=build_logger(OmegaConf.to_container(cfg.logger, resolve=True), run_dir) if logger else False,
-        callbacks=callbacks,
-        plugins=[AtomicCheckpointIO()],
-    )
+    kwargs = trainer_kwargs(cfg)
+    unknown = sorted(set(kwargs) - set(inspect.signature(pl.Trainer).parameters))
+    if unknown:
+        raise ConfigError(
+            f"trainer.{unknown[0]}={kwargs[unknown[0]]} is not a pytorch_lightning.Trainer argument"
+        )
+    try:
+        return pl.Trainer(
+            **kwargs,
+            default_root_dir=run_dir,
+            logger=build_logger(OmegaConf.to_container(cfg.logger, resolve=True), run_dir)
+            if logger
+            else False,
+            callbacks=callbacks,
+            plugins=[AtomicCheckpointIO()],
+        )
+    except (MisconfigurationException, ValueError, TypeError, ImportError, RuntimeError) as err:
+        # Lightning's own checks of trainer.* values; its message names the argument.
+        text = " ".join(str(err).split())
+        raise ConfigError(f"trainer.*: pytorch_lightning.Trainer refused these settings: {text}") from None
 
 
 def fit(trainer: pl.Trainer, module, datamodule, ckpt_path: str | None, run_dir: str) -> None:
@@ -222,7 +263,9 @@ def train(cfg: DictConfig, run_dir: str, summary: RunSummary) -> str:
     """The pre-training itself; `summary` collects its statistics."""
     # The module, not the datamodule, owns device-side batch handling: that is intended.
     warnings.filterwarnings("ignore", message=r".*overridden `on_(before|after)_batch_transfer`")
+    validate_config(cfg)
     checkpoint_dir = os.path.join(run_dir, "checkpoints")
+    clean_run_dir(run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg)
     module = PretrainModule(
