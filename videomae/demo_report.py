@@ -58,7 +58,7 @@ def plot_demo(curves: dict, path: str, title: str = "") -> str:
     ax = axes[0]
     if curves["loss"]:
         ax.plot(*zip(*curves["loss"], strict=True), marker="o", ms=3)
-    ax.set(title="pre-training loss", xlabel="epoch", ylabel="masked-patch MSE")
+    ax.set(title="pre-training loss", xlabel="epoch", ylabel="loss on masked patches")
     ax = axes[1]
     probe = curves["probe"]
     for key, label in (("knn_top1", "kNN (k=20)"), ("linear_top1", "linear")):
