@@ -188,7 +188,7 @@ def test_pretrained_run_dir_gives_the_encoder(synthetic_root, pretrain_run):
     assert expected.keys() - {"norm.weight", "norm.bias"} == got.keys()
     for key, value in got.items():
         assert torch.equal(value, expected[key]), key
-    assert m.hparams.classes[0] == "right" and m.hparams.num_classes == 8
+    assert m.hparams.classes[0] == "east" and m.hparams.num_classes == 8
 
 
 def hf_pretraining_dir(tmp_path, hidden=32):
@@ -276,7 +276,7 @@ def test_pretrain_finetune_evaluate_chain(tmp_path, synthetic_root, pretrain_run
     assert summary["test/mean_class"] is not None and summary["test_views"] == 4
     rows = read_rows(run_dir / "eval" / "predictions.csv")
     assert sorted(int(r["video_id"]) for r in rows) == list(range(8))
-    assert rows[0]["path"] == "val/right_0000.mp4" and rows[0]["label_name"] == "right"
+    assert rows[0]["path"] == "val/east_0000.mp4" and rows[0]["label_name"] == "east"
 
     # Two processes (CPU DDP), 7 test videos: the sampler pads one; every video counted once.
     data_dir = os.path.join(synthetic_root, os.listdir(synthetic_root)[0])
