@@ -101,7 +101,7 @@ def test_loggers(tmp_path, synthetic_root, logger):
         (["data.root="], "error: data.root is not set: dataset=synthetic needs data.root=DIR"),
         (["dataset=ucf101", "data.root=/no/such/dir"], "error: data.root=/no/such/dir is not a directory"),
         (["data.num_frames=5"], "error: data.num_frames=5 is not divisible by model.tubelet_size=2"),
-        (["data.input_size=50"], "error: data.input_size=50 is not divisible by model.patch_size=16"),
+        (["data.input_size=50"], "error: data.input_size=50 is not divisible by model.patch_size=8"),
         (["probe.every_n_epochs=0"], "error: probe.every_n_epochs=0 must be an integer of at least 1"),
         (["logger=nope"], "Could not find 'logger/nope'"),
     ],

@@ -79,7 +79,10 @@ def test_convert_refuses_its_source_and_an_existing_destination(tmp_path, conver
     (hf / "stale.txt").write_text("old export")
     assert convert_main([str(src), str(hf), "--to", "hf"]) == 2 and (hf / "stale.txt").exists()
     assert convert_main([str(src), str(hf), "--to", "hf", "--overwrite"]) == 0
-    assert sorted(p.name for p in hf.iterdir()) == ["config.json", "model.safetensors"]  # swapped whole
+    assert "stale.txt" not in {p.name for p in hf.iterdir()}  # swapped whole
+    assert {"config.json", "model.safetensors", "preprocessor_config.json", "README.md"} <= {
+        p.name for p in hf.iterdir()
+    }
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
 
 

@@ -246,7 +246,7 @@ def check_config(cfg: DictConfig, mode: str = "pretrain") -> None:
         raise ConfigError(f"logger={cfg.logger.name!r} is not one of {', '.join(LOGGERS)}")
     if cfg.get("progress") is not None and cfg.progress.style not in STYLES:
         raise ConfigError(f"progress.style={cfg.progress.style!r} is not one of {', '.join(STYLES)}")
-    if cfg.ckpt_path not in (None, "", "null", "last") and not os.path.isfile(cfg.ckpt_path):
+    if cfg.ckpt_path not in (None, "", "null", "last", "auto") and not os.path.isfile(cfg.ckpt_path):
         raise ConfigError(f"ckpt_path={cfg.ckpt_path} does not exist")
 
 
