@@ -210,7 +210,13 @@ def test_finetune_from_transformers_and_original_layouts(tmp_path, synthetic_roo
     state = videomae.checkpoints.hf.hf_to_ours(hf.state_dict())
     torch.save({"model": state}, original)
     for name, path in (("hf", hf_dir), ("original", original)):
-        cfg = ft_cfg(synthetic_root, "model.depth=1", f"pretrained={path}", "trainer.max_steps=1")
+        cfg = ft_cfg(
+            synthetic_root,
+            "model.depth=1",
+            "model.patch_size=16",
+            f"pretrained={path}",
+            "trainer.max_steps=1",
+        )
         dm = prepared_datamodule(cfg)
         m = build_module(cfg, dm)
         summary = load_pretrained(m, cfg.pretrained)
