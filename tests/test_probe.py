@@ -158,16 +158,6 @@ def test_probe_in_a_real_run_logs_the_baseline_and_leaves_training_alone(
         return result
 
     monkeypatch.setattr(OnlineProbe, "evaluate", checked)
-    drawn = []
-    read = OnlineProbe.embed
-
-    def embed(self, trainer, pl_module):
-        state = random.getstate()
-        out = read(self, trainer, pl_module)
-        drawn.append(random.getstate() != state)
-        return out
-
-    monkeypatch.setattr(OnlineProbe, "embed", embed)
     common = [
         *tiny_overrides(synthetic_root),
         "logger=csv",
