@@ -139,6 +139,18 @@ def video_bank(tmp_path_factory) -> dict[str, str]:
 BROKEN_KINDS = ("zero_byte", "truncated", "garbage", "text", "missing")
 
 
+def _backend_param(name: str):
+    from videomae.data.decoders import module
+
+    reason = module(name).missing()
+    return pytest.param(name, marks=pytest.mark.skipif(reason is not None, reason=f"{name}: {reason}"))
+
+
+# Every decoder backend, each skipped (saying why) where it cannot run: decord without a wheel,
+# torchcodec without FFmpeg's shared libraries.
+BACKENDS = [_backend_param(name) for name in ("decord", "pyav", "torchcodec")]
+
+
 def place(bank: dict[str, str], kind: str, dest: str) -> str:
     """Put a bank video (or a broken file; `missing`: nothing) at `dest`."""
     os.makedirs(os.path.dirname(dest), exist_ok=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import BROKEN_KINDS, place
+from conftest import BACKENDS, BROKEN_KINDS, place
 from lightning_fabric.utilities.seed import pl_worker_init_function
 from torch.utils.data import DataLoader, RandomSampler
 
@@ -74,14 +74,15 @@ def frame_means(frames):
     return frames.reshape(frames.shape[0], -1).mean(1)
 
 
-def test_decoder_order_duplicates_and_reduced_size(video_bank):
-    decoder = VideoDecoder()
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_decoder_order_duplicates_and_reduced_size(video_bank, backend):
+    decoder = VideoDecoder(backend=backend)
     frames = decoder.read(video_bank["mp4"], lambda n: np.array([7, 1, 7, 3]))
     assert frames.shape == (4, 64, 80, 3) and frames.dtype == np.uint8
     means = frame_means(frames)  # frame t has mean about 60 + 12 t
     assert np.allclose(means, 60 + 12 * np.array([7, 1, 7, 3]), atol=4)
-    # the size comes from the header: decord decodes at the reduced size directly, from the first visit
-    small = VideoDecoder().read(video_bank["mp4"], lambda n: np.array([7, 1]), short_side=32)
+    # the size comes from the header: decoded at the reduced size directly, from the first visit
+    small = VideoDecoder(backend=backend).read(video_bank["mp4"], lambda n: np.array([7, 1]), short_side=32)
     assert small.shape == (2, 32, 40, 3)
     assert decoder.read(video_bank["mp4"], lambda n: np.array([7, 1]), short_side=32).shape == small.shape
     assert np.allclose(frame_means(small), means[:2], atol=4)
@@ -91,26 +92,32 @@ def test_decoder_order_duplicates_and_reduced_size(video_bank):
     assert scaled_size(568, 320, 224, "uniform") == (398, 224)
 
 
-def test_decoder_2d_indices(video_bank):
-    frames = VideoDecoder().read(video_bank["avi"], lambda n: np.array([[0, 2], [4, 11]]))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_decoder_2d_indices(video_bank, backend):
+    frames = VideoDecoder(backend=backend).read(video_bank["avi"], lambda n: np.array([[0, 2], [4, 11]]))
     assert frames.shape == (2, 2, 64, 80, 3)
+    assert np.allclose(frame_means(frames.reshape(4, 64, 80, 3)), 60 + 12 * np.array([0, 2, 4, 11]), atol=4)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind", BROKEN_KINDS)
-def test_each_broken_kind_is_a_read_error(video_bank, tmp_path, kind):
+def test_each_broken_kind_is_a_read_error(video_bank, tmp_path, kind, backend):
     path = place(video_bank, kind, str(tmp_path / f"{kind}.mp4"))
     start = time.monotonic()
     with pytest.raises(VideoReadError, match=str(path)):
-        VideoDecoder().read(path, lambda n: np.arange(4))
+        VideoDecoder(backend=backend).read(path, lambda n: np.arange(4))
     assert time.monotonic() - start < 10
 
 
-def test_decode_time_limit(video_bank, monkeypatch):
-    def stuck(path, choose, known, short_side, size_mode):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_decode_time_limit(video_bank, monkeypatch, backend):
+    from videomae.data.decoders import module
+
+    def stuck(path, known, target, pick):
         time.sleep(3)
 
-    decoder = VideoDecoder(timeout=0.3)
-    monkeypatch.setattr(VideoDecoder, "_decode", staticmethod(stuck))
+    decoder = VideoDecoder(timeout=0.3, backend=backend)
+    monkeypatch.setattr(module(backend), "read", stuck)  # a decode that hangs inside the backend
     with pytest.raises(VideoReadError, match="decoding took over 0.3 s"):
         decoder.read(video_bank["mp4"], lambda n: np.arange(2))
     monkeypatch.undo()
@@ -124,10 +131,11 @@ def pretrain_dataset(samples, num_sample=1, **kw):
     return VideoClipDataset(samples, ClipSampler(4, "dense", 2), PretrainTransform(32), num_sample, **kw)
 
 
-def test_broken_videos_are_replaced_and_reported(video_bank, tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_broken_videos_are_replaced_and_reported(video_bank, tmp_path, backend):
     samples = [(place(video_bank, k, str(tmp_path / f"{k}.mp4")), 0) for k in BROKEN_KINDS]
     samples += [(video_bank["mp4"], 1)] * 5
-    dataset = pretrain_dataset(samples)
+    dataset = pretrain_dataset(samples, decoder=VideoDecoder(backend=backend))
     random.seed(0)
     seen = set()
     for index in range(len(BROKEN_KINDS)):

@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from videomae.data.decoders import CHOICES as DECODER_CHOICES
 from videomae.errors import ConfigError
 
 
@@ -58,6 +59,7 @@ class DataSchema:
     max_skip_fraction: float = rule(low=0, high=1, low_open=True)
     skip_check_after: int = rule(low=0)
     decode_timeout: float | None = rule(low=0, low_open=True)
+    backend: str = rule(choices=DECODER_CHOICES)
     synthetic: dict | None = rule()
 
 

@@ -1,4 +1,4 @@
-"""One LightningDataModule over decord for every dataset, driven by the `data` config.
+"""One LightningDataModule for every dataset, driven by the `data` config.
 
 mode="pretrain": unlabeled training clips (multi-scale crop, flip), no validation.
 mode="finetune": labeled training clips (random resized crop, flip, RandAugment, random erasing),
@@ -18,6 +18,7 @@ import torch
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from torch.utils.data import DataLoader, RandomSampler
 
+from videomae.data import decoders
 from videomae.data.dataset import MultiViewDataset, VideoClipDataset
 from videomae.data.layouts import DatasetIndex, load_index
 from videomae.data.resume import ResumableLoader, SkippingBatchSampler
@@ -81,6 +82,7 @@ class VideoDataModule(pl.LightningDataModule):
         max_skip_fraction: float = 0.5,
         skip_check_after: int = 100,
         decode_timeout: float | None = 60.0,
+        backend: str = "auto",
         synthetic: dict | None = None,
         train_per_class: int | None = None,
         seed: int = 0,
@@ -149,6 +151,8 @@ class VideoDataModule(pl.LightningDataModule):
         self.max_skip_fraction = float(max_skip_fraction)
         self.skip_check_after = int(skip_check_after)
         self.decode_timeout = decode_timeout
+        # resolved here, so that a missing decoder fails at start-up naming the fix, not in a worker
+        self.backend = decoders.resolve(decoders.check_name(str(backend)))
         self.synthetic = SyntheticSpec(**synthetic) if synthetic is not None else None
         self._num_classes = num_classes
         if train_per_class is not None and int(train_per_class) < 1:
@@ -210,7 +214,7 @@ class VideoDataModule(pl.LightningDataModule):
     # --- datasets -----------------------------------------------------------------------------
 
     def _decoder(self) -> VideoDecoder:
-        return VideoDecoder(timeout=self.decode_timeout)
+        return VideoDecoder(timeout=self.decode_timeout, backend=self.backend)
 
     def train_dataset(self) -> VideoClipDataset:
         samples = self.index.splits["train"]

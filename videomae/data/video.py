@@ -1,8 +1,10 @@
-"""Reading frames through decord, the one decode path for every dataset.
+"""Reading frames, the one decode path for every dataset, over a choice of decoder backends.
 
-`VideoDecoder` is what datasets hold. It is cheap to pickle: readers, the size cache and the
-watchdog thread are made lazily inside the process that decodes (a DataLoader worker), never
-before the fork.
+`VideoDecoder` is what datasets hold. Its contract, whatever the backend (videomae.data.decoders:
+decord, PyAV, torchcodec): one sorted batch fetch per video, a reduced-size decode where asked,
+a time limit per video, and `VideoReadError` for every kind of broken file. It is cheap to pickle:
+readers, the size cache and the watchdog thread are made lazily inside the process that decodes (a
+DataLoader worker), never before the fork.
 """
 
 import math
@@ -13,20 +15,16 @@ from collections.abc import Callable
 
 import numpy as np
 
+from videomae.data import decoders
+
 
 class VideoReadError(RuntimeError):
     """A video could not be opened or decoded; the dataset skips it."""
 
 
-def _reader(path: str, width: int = -1, height: int = -1):
-    import decord  # imported here so a worker creates its own reader state after the fork
-
-    return decord.VideoReader(path, num_threads=1, width=width, height=height)
-
-
 def probe_size(path: str) -> tuple[int, int] | None:
     """(height, width) from the container header through PyAV (about 4 ms for an mp4, far less
-    for avi/webm), or None when it cannot tell; decord stays the judge of whether a file reads."""
+    for avi/webm), or None when it cannot tell; the backend stays the judge of whether a file reads."""
     try:
         import av
 
@@ -70,7 +68,7 @@ def scaled_size(
 
 
 class _Watchdog:
-    """Runs decodes on one daemon thread so that a decode stuck inside decord (which releases the
+    """Runs decodes on one daemon thread so that a decode stuck inside a decoder (each releases the
     GIL in its C calls) cannot hang the worker: the caller gives up after `timeout` seconds, the
     stuck thread is abandoned and a fresh one takes the next job."""
 
@@ -101,16 +99,20 @@ class _Watchdog:
 
 
 class VideoDecoder:
-    """Decodes the frames a sampler picks, as one sorted `get_batch`, at a reduced size when asked.
+    """Decodes the frames a sampler picks, as one sorted batch fetch, at a reduced size when asked.
 
-    `short_side`: decode at most this short side (decord's scaler does it during decoding, so
-    less is converted, copied and transformed). A video's size is read from its header on its
-    first visit and remembered per process.
+    `backend`: decord | pyav | torchcodec | auto (videomae.data.decoders; auto: decord where it is
+    installed, else PyAV, else torchcodec), resolved in the process that decodes.
+    `short_side`: decode at most this short side (the backend scales while decoding, so less is
+    converted, copied and transformed). A video's size is read from its header on its first visit
+    and remembered per process.
     `timeout`: seconds one video may take before it counts as unreadable (None: no limit).
     """
 
-    def __init__(self, timeout: float | None = 60.0):
+    def __init__(self, timeout: float | None = 60.0, backend: str = "auto"):
+        decoders.check_name(backend)  # a wrong name fails here, not in a worker
         self.timeout = timeout
+        self.backend = backend
         self._pid = None
 
     def _state(self):
@@ -118,10 +120,17 @@ class VideoDecoder:
             self._pid = os.getpid()
             self._sizes: dict[str, tuple[int, int]] = {}
             self._watchdog = None
+            self._module = decoders.module(decoders.resolve(self.backend))
         return self._sizes
 
     def __getstate__(self):
-        return {"timeout": self.timeout, "_pid": None}
+        return {"timeout": self.timeout, "backend": self.backend, "_pid": None}
+
+    @property
+    def backend_name(self) -> str:
+        """The backend that decodes in this process (auto resolved)."""
+        self._state()
+        return self._module.__name__.rsplit(".", 1)[1]
 
     def read(
         self,
@@ -141,8 +150,8 @@ class VideoDecoder:
             raise VideoReadError(f"{path}: no such file")
         if os.path.getsize(path) == 0:
             raise VideoReadError(f"{path}: empty file")
-        known = sizes.get(path)
-        job = lambda: self._decode(path, choose_indices, known, short_side, size_mode)  # noqa: E731
+        known, backend = sizes.get(path), self._module
+        job = lambda: self._decode(path, choose_indices, known, short_side, size_mode, backend)  # noqa: E731
         try:
             if self.timeout is None or self.timeout <= 0:
                 frames, native = job()
@@ -156,7 +165,7 @@ class VideoDecoder:
                     raise VideoReadError(f"{path}: decoding took over {self.timeout:g} s") from None
         except VideoReadError:
             raise
-        except Exception as err:  # decord raises DECORDError, RuntimeError and others on bad files
+        except Exception as err:  # DECORDError, av.error.*, RuntimeError and others on bad files
             raise VideoReadError(f"{path}: cannot decode: {_first_line(err)}") from err
         if native is not None:
             sizes[path] = native
@@ -168,42 +177,35 @@ class VideoDecoder:
         choose_indices,
         known: tuple[int, int] | None,
         short_side: int | None,
-        size_mode: str = "original",
+        size_mode: str,
+        backend,
     ):
-        """(frames, native (h, w) or None)."""
-        known = known or probe_size(path)
-        # With the size known, always ask for an explicit size (reduced, or native): decord then
-        # converts through its scaler, which is as fast and avoids most of its native-size quirk.
-        target = (scaled_size(*known, short_side, size_mode) or known) if known else None
-        height, width = target if target else (-1, -1)
-        reader = _reader(path, width, height)
-        length = len(reader)
-        if length <= 0:
-            raise VideoReadError(f"{path}: no frames")
-        indices = np.asarray(choose_indices(length), dtype=np.int64)
-        order = np.unique(indices)  # sorted: decord decodes forward once through the window
-        if order[0] < 0 or order[-1] >= length:
-            raise ValueError(f"frame indices outside 0..{length - 1}")
-        try:
-            frames = reader.get_batch(order.tolist()).asnumpy()
-        except Exception as err:
-            if "size must exactly match" not in str(err):
-                raise
-            # decord mis-copies frames of a few output widths (48 and 72 px among 32-256): decode
-            # 16 px wider instead, aspect ratio kept (the crops that follow absorb the rescale).
-            h, w = target if target else reader[0].shape[:2]
-            del reader
-            frames = _reader(path, w + 16, round(h * (w + 16) / w)).get_batch(order.tolist()).asnumpy()
-            known = known or (h, w)  # the native size, not the rescaled one
+        """(frames, native (h, w) or None) through `backend` (a videomae.data.decoders module)."""
+        chosen = []
+
+        def pick(length: int) -> np.ndarray:
+            if length <= 0:
+                raise VideoReadError(f"{path}: no frames")
+            indices = np.asarray(choose_indices(length), dtype=np.int64)
+            order = np.unique(indices)  # sorted: the backend decodes forward once through the window
+            if order[0] < 0 or order[-1] >= length:
+                raise ValueError(f"frame indices outside 0..{length - 1}")
+            chosen.extend((indices, order))
+            return order
+
+        target = lambda h, w: scaled_size(h, w, short_side, size_mode)  # noqa: E731
+        frames, native = backend.read(path, known, target, pick)
+        indices, order = chosen
         if frames.shape[0] != len(order):
-            raise VideoReadError(f"{path}: decord returned {frames.shape[0]} of {len(order)} frames")
-        native = known or (None if target else tuple(frames.shape[1:3]))
+            raise VideoReadError(f"{path}: the decoder returned {frames.shape[0]} of {len(order)} frames")
         return frames[np.searchsorted(order, indices)], native
 
 
-def read_frames(path: str, choose_indices, short_side: int | None = None) -> np.ndarray:
+def read_frames(
+    path: str, choose_indices, short_side: int | None = None, backend: str = "auto"
+) -> np.ndarray:
     """One-off decode without a time limit (see VideoDecoder.read)."""
-    return VideoDecoder(timeout=None).read(path, choose_indices, short_side)
+    return VideoDecoder(timeout=None, backend=backend).read(path, choose_indices, short_side)
 
 
 def decode_short_side(input_size: int, scales=(1.0,)) -> int:
