@@ -2,12 +2,17 @@
 
     python scripts/prepare_dataset.py ucf101 --root /data/UCF101 --split 1
     python scripts/prepare_dataset.py k400 --root /data/k400 --out /data/k400/lists
+    python scripts/prepare_dataset.py k400 --root /data/k400 --reencode /data/k400-320p
 
 Writes train.csv, val.csv (and test.csv when the test split differs from validation) as
 `path label` lines, and classes.txt (`index name`), in --out (default: --root). Every listed
 video is checked (exists and non-empty; with --check decode, also opened and decoded through
 decord); the ones that fail are reported on the terminal and in prepare_report.txt, and left out
 of the lists unless --keep-bad.
+
+With --reencode DST it writes instead a training copy of the whole dataset, built for fast random
+access (short side 320, H.264 with short keyframe intervals, no audio; videomae.data.reencode),
+that `dataset=NAME data.root=DST` reads exactly as it reads --root.
 """
 
 import argparse
@@ -135,10 +140,45 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=os.cpu_count() or 1, help="processes for --check decode"
     )
     parser.add_argument("--keep-bad", action="store_true", help="keep missing/unreadable videos in the lists")
+    _reencode_options(parser)
     args = parser.parse_args(argv)
     try:
+        if args.reencode:
+            return _reencode(args)
         prepare(args.dataset, args.root, args.out, args.split, args.check, args.workers, args.keep_bad)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def _reencode_options(parser: argparse.ArgumentParser) -> None:
+    from videomae.data.reencode import EncodeSettings
+
+    default = EncodeSettings()
+    group = parser.add_argument_group("--reencode (a training copy built for random access)")
+    group.add_argument("--reencode", metavar="DST", help="write the re-encoded copy of --root here")
+    group.add_argument(
+        "--short-side", type=int, default=default.short_side, help="never upscaled (default 320)"
+    )
+    group.add_argument(
+        "--keyint", type=int, default=default.keyint, help=f"keyframe interval (default {default.keyint})"
+    )
+    group.add_argument("--bframes", type=int, default=default.bframes, help=f"default {default.bframes}")
+    group.add_argument("--tune", default=default.tune, help="x264 tune (default fastdecode; 'none': off)")
+    group.add_argument("--crf", type=int, default=default.crf, help=f"x264 quality (default {default.crf})")
+    group.add_argument("--preset", default=default.preset, help=f"x264 preset (default {default.preset})")
+
+
+def _reencode(args: argparse.Namespace) -> int:
+    from videomae.data.reencode import EncodeSettings, reencode_dataset
+
+    tune = None if args.tune in (None, "", "none") else args.tune
+    settings = EncodeSettings(args.short_side, args.keyint, args.bframes, tune, args.crf, args.preset)
+    if not os.path.isdir(args.root):
+        raise ConfigError(f"--root {args.root} is not a directory")
+    try:
+        summary = reencode_dataset(args.dataset, args.root, args.reencode, settings, args.workers, args.split)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    return 1 if summary["problems"] else 0
