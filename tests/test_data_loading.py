@@ -302,10 +302,33 @@ def test_data_benchmark_runs(tmp_path):
     summary = main(
         ["--videos", "2", "--short-side", "64", "--video-seconds", "1", "--fps", "10", "--num-frames", "4",
          "--sampling-rate", "2", "--input-size", "32", "--seconds", "0.3", "--rounds", "1", "--workers", "1",
-         "--warmup-batches", "1", "--cache-dir", str(tmp_path), "--json"]
+         "--warmup-batches", "1", "--cache-dir", str(tmp_path), "--sections", "loaders", "--json"]
     )  # fmt: skip
     assert summary["ratio_one_core"] > 0 and summary["ratio_workers"] > 0
     assert summary["results"]["ours"]["clips_per_s_workers"] > 0
+    assert "backends" not in summary  # the loader comparison only
+
+
+def test_data_benchmark_backends_on_a_videos_dir_and_its_copy(tmp_path, video_bank):
+    from videomae.benchmarks.data import main
+
+    for kind in ("mp4", "mp4_b", "avi", "truncated"):  # real files of any kind, one unreadable
+        place(video_bank, kind, str(tmp_path / "videos" / f"{kind}.mp4"))
+    summary = main(
+        ["--videos-dir", str(tmp_path / "videos"), "--num-frames", "4", "--sampling-rate", "2",
+         "--input-size", "32", "--seconds", "0.2", "--rounds", "1", "--backends", "pyav",
+         "--num-samples", "1,2", "--sections", "backends,encodings", "--encodings", "k4-b0-none,k8-b3-fd",
+         "--copy-short-side", "64",
+         "--gpu-clips-per-s", "100", "--cache-dir", str(tmp_path / "cache"), "--json"]
+    )  # fmt: skip
+    assert set(summary["backends"]) == {"original", "copy"}
+    for files in ("original", "copy"):
+        row = summary["backends"][files]["pyav"]
+        assert row["windows_per_s"] > 0 and row["clips_per_s_ns2"] > 0
+        assert row["cores_per_gpu_ns1"] == pytest.approx(100 / row["clips_per_s_ns1"], rel=0.05)
+        assert summary["backends"][files]["baseline"]["clips_per_s_ns1"] > 0
+    assert list(summary["encodings"]) == ["original", "k4-b0-none", "k8-b3-fd"]
+    assert all(row["kB_per_video"] > 0 for row in summary["encodings"].values())
 
 
 # --- both sampling modes: validation clips, exact resume, seeding -----------------------------------

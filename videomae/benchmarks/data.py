@@ -1,7 +1,10 @@
-"""Loader throughput: our pre-training loader against one that loads like the original code.
+"""Loader throughput: our pre-training loader against one that loads like the original code, and
+each decoder backend on the original files and on the re-encoded copy.
 
-    python scripts/benchmark.py data                 # defaults: about 2-3 minutes on 2 cores
-    python scripts/benchmark.py data --workers 8 --seconds 60 --videos 32
+    python scripts/benchmark.py data                 # defaults: about 5 minutes on 2 cores
+    taskset -c 1 python scripts/benchmark.py data --workers 1   # per-core figures, pinned
+    python scripts/benchmark.py data --videos-dir /data/k400/val --max-videos 32   # real footage
+    python scripts/benchmark.py data --sections encodings --encodings k250-b3-none,k16-b0-none,k32-b3-fd
 
 Both loaders read the same generated H.264 videos of Kinetics-like size (short side 320, 16:9,
 10 s at 30 fps, libx264 defaults but a fast preset; cached under --cache-dir) through decord with
@@ -15,6 +18,12 @@ one decoding thread, and sample the K400 pre-training clip (16 frames x 4, multi
 
 Clips per second are counted over the timed window after a warm-up, in total and per worker
 (total / workers: with as many workers as cores, that is per core).
+
+The `backends` section (videomae.benchmarks.decoding) times, per core, each backend's decode of
+one window alone (windows/s) and the whole loader item at num_sample 1, 2 and 4 (clips/s), on the
+original files and on the copy `prepare_dataset.py --reencode` writes of them, and how many cores
+one GPU needs at --gpu-clips-per-s. `encodings` times the decode against file size over
+keyframe intervals, B-frames and x264 tunes.
 """
 
 import argparse
@@ -30,7 +39,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from videomae.benchmarks import decoding
 from videomae.data.dataset import VideoClipDataset
+from videomae.data.reencode import EncodeSettings
 from videomae.data.sampling import ClipSampler
 from videomae.data.transforms import PretrainTransform
 from videomae.data.video import VideoDecoder, decode_short_side
@@ -237,39 +248,87 @@ def measure(dataset, batch_size: int, workers: int, seconds: float, warmup_batch
     return clips, elapsed
 
 
-def main(argv: list[str] | None = None) -> dict:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benchmark.py data", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--videos", type=int, default=8, help="generated videos (default 8)")
-    parser.add_argument("--short-side", type=int, default=320, help="video height, 16:9 (default 320)")
-    parser.add_argument("--video-seconds", type=float, default=10.0, help="video length (default 10)")
-    parser.add_argument("--fps", type=int, default=30)
-    parser.add_argument("--num-frames", type=int, default=16)
-    parser.add_argument("--sampling-rate", type=int, default=4)
-    parser.add_argument("--input-size", type=int, default=224)
-    parser.add_argument("--num-sample", type=int, default=2, help="ours: clips per decoded video (default 2)")
-    parser.add_argument("--batch-size", type=int, default=8, help="clips per batch (default 8)")
-    parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="loader workers (default: cores)"
-    )
-    parser.add_argument("--seconds", type=float, default=8.0, help="timed window per measurement (default 8)")
-    parser.add_argument(
-        "--rounds", type=int, default=2, help="loaders take turns this many times (default 2)"
-    )
-    parser.add_argument("--warmup-batches", type=int, default=2, help="untimed batches per measurement")
-    parser.add_argument(
+    add = parser.add_argument
+    add("--videos", type=int, default=8, help="generated videos (default 8)")
+    add("--videos-dir", help="time these real videos (any under DIR) instead of generated ones")
+    add("--max-videos", type=int, default=64, help="at most this many from --videos-dir (default 64)")
+    add("--short-side", type=int, default=320, help="generated video height, 16:9 (default 320)")
+    add("--video-seconds", type=float, default=10.0, help="generated video length (default 10)")
+    add("--fps", type=int, default=30)
+    add("--num-frames", type=int, default=16)
+    add("--sampling-rate", type=int, default=4)
+    add("--input-size", type=int, default=224)
+    add("--num-sample", type=int, default=2, help="loaders section: clips per decoded video (default 2)")
+    add("--batch-size", type=int, default=8, help="clips per batch (default 8)")
+    add("--workers", type=int, default=os.cpu_count() or 1, help="loader workers (default: cores)")
+    add("--seconds", type=float, default=8.0, help="timed window per measurement (default 8)")
+    add("--rounds", type=int, default=2, help="measurements take turns this many times (default 2)")
+    add("--warmup-batches", type=int, default=2, help="untimed batches per measurement")
+    add(
         "--loaders", default="ours,baseline", help="comma-separated from ours, baseline, ours1 (num_sample=1)"
     )
-    parser.add_argument(
-        "--cache-dir",
-        default=os.path.join(tempfile.gettempdir(), "videomae-bench"),
-        help="where generated videos are kept (default: $TMPDIR/videomae-bench)",
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    args = parser.parse_args(argv)
+    add("--sections", default="loaders,backends", help="comma-separated from loaders, backends, encodings")
+    add("--backends", default="decord,pyav,torchcodec", help="backends section: which decoders")
+    add("--num-samples", default="1,2,4", help="backends section: num_sample values (default 1,2,4)")
+    add("--gpu-clips-per-s", type=float, default=1000.0, help="model speed for cores per GPU (default 1000)")
+    add("--no-copy", action="store_true", help="backends section: original files only, no re-encoded copy")
+    add("--copy-short-side", type=int, default=320, help="short side of the re-encoded copy (default 320)")
+    add("--encodings", default="k250-b3-none,k16-b0-none,k16-b0-fd,k16-b3-fd,k32-b3-none,k32-b3-fd,k64-b3-fd",
+        help="encodings section: copies to compare (kKEYINT-bBFRAMES-fd|none)")  # fmt: skip
+    add("--cache-dir", default=os.path.join(tempfile.gettempdir(), "videomae-bench"),
+        help="where generated videos and copies are kept (default: $TMPDIR/videomae-bench)")  # fmt: skip
+    add("--json", action="store_true", help="print one JSON object instead of tables")
+    return parser
 
-    paths = bench_videos(
-        args.cache_dir, args.videos, args.short_side, args.video_seconds, args.fps, args.workers
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = set(sections) - {"loaders", "backends", "encodings"}
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from loaders, backends, encodings")
+    if args.videos_dir:
+        paths = decoding.find_videos(args.videos_dir, args.max_videos)
+        source = f"{len(paths)} videos from {args.videos_dir}"
+    else:
+        paths = bench_videos(
+            args.cache_dir, args.videos, args.short_side, args.video_seconds, args.fps, args.workers
+        )
+        source = f"{args.videos} x {args.short_side}p 16:9 {args.video_seconds:g} s {args.fps} fps H.264"
+    summary = {"videos": source, "cores": os.cpu_count()}
+    if "loaders" in sections:
+        summary.update(loader_comparison(parser, args, paths, source))
+    backends, skipped = decoding.available_backends(
+        [b.strip() for b in args.backends.split(",") if b.strip()]
     )
+    if "backends" in sections:
+        sets = {"original": paths}
+        if not args.no_copy:
+            settings = EncodeSettings(short_side=args.copy_short_side)
+            sets["copy"] = decoding.reencoded_copy(paths, args.cache_dir, settings)
+            summary["copy"] = settings.x264_options() | {"short_side": settings.short_side}
+        baseline = lambda p: OriginalStyleDataset(p, args.num_frames, args.sampling_rate, args.input_size)  # noqa: E731
+        summary["backends"] = decoding.backend_table(sets, backends, args, measure, baseline)
+        summary["not_measured"] = skipped
+        summary["gpu_clips_per_s"] = args.gpu_clips_per_s
+        if not args.json:
+            decoding.print_backend_table(summary["backends"], args, skipped)
+    if "encodings" in sections:
+        specs = [e.strip() for e in args.encodings.split(",") if e.strip()]
+        summary["encodings"] = decoding.encoding_sweep(paths, specs, backends, args)
+        if not args.json:
+            decoding.print_sweep(summary["encodings"], backends)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    sys.stdout.flush()
+    return summary
+
+
+def loader_comparison(parser, args, paths: list[str], source: str) -> dict:
+    """Ours (default backend) against the original-style loader, on one core and with workers."""
     sampler = ClipSampler(args.num_frames, "dense", args.sampling_rate)
     transform = PretrainTransform(args.input_size)
     short_side = decode_short_side(args.input_size, transform.crop.scales)
@@ -314,34 +373,34 @@ def main(argv: list[str] | None = None) -> dict:
             "clips_per_s_per_worker": round(total / max(args.workers, 1), 2),
         }
     summary = {
-        "videos": f"{args.videos} x {args.short_side}p 16:9 {args.video_seconds:g} s {args.fps} fps H.264",
         "clip": f"{args.num_frames} x {args.sampling_rate} -> {args.input_size} px, multi-scale crop",
         "num_sample": args.num_sample,
         "workers": args.workers,
-        "cores": os.cpu_count(),
+        "backend": VideoDecoder().backend_name,
         "results": results,
     }
     if "ours" in results and "baseline" in results:
         ours_r, base_r = results["ours"], results["baseline"]
         summary["ratio_one_core"] = round(ours_r["clips_per_s_one_core"] / base_r["clips_per_s_one_core"], 2)
         summary["ratio_workers"] = round(ours_r["clips_per_s_workers"] / base_r["clips_per_s_workers"], 2)
-    if args.json:
-        print(json.dumps(summary, indent=1))
-    else:
-        print(f"{summary['videos']}; clip {summary['clip']}; {args.rounds} rounds of {args.seconds:g} s")
-        print(f"{'clips/s':22s} {'1 core':>8s} {f'{args.workers} workers':>10s} {'per worker':>11s}")
-        for name, r in results.items():
-            label = {"ours": f"ours (num_sample={args.num_sample})", "ours1": "ours (num_sample=1)"}.get(
-                name, name
-            )
-            print(
-                f"{label:22s} {r['clips_per_s_one_core']:8.2f} {r['clips_per_s_workers']:10.2f} "
-                f"{r['clips_per_s_per_worker']:11.2f}"
-            )
-        if "ratio_one_core" in summary:
-            print(
-                f"ours / baseline: {summary['ratio_one_core']:.2f}x on one core, "
-                f"{summary['ratio_workers']:.2f}x with {args.workers} workers on {os.cpu_count()} cores"
-            )
-    sys.stdout.flush()
+    if not args.json:
+        _print_loaders(summary, args, source)
     return summary
+
+
+def _print_loaders(summary: dict, args, source: str) -> None:
+    print(f"{source}; clip {summary['clip']}; {args.rounds} rounds of {args.seconds:g} s")
+    print(f"{'clips/s':22s} {'1 core':>8s} {f'{args.workers} workers':>10s} {'per worker':>11s}")
+    for name, r in summary["results"].items():
+        label = {"ours": f"ours (num_sample={args.num_sample})", "ours1": "ours (num_sample=1)"}.get(
+            name, name
+        )
+        print(
+            f"{label:22s} {r['clips_per_s_one_core']:8.2f} {r['clips_per_s_workers']:10.2f} "
+            f"{r['clips_per_s_per_worker']:11.2f}"
+        )
+    if "ratio_one_core" in summary:
+        print(
+            f"ours ({summary['backend']}) / baseline: {summary['ratio_one_core']:.2f}x on one core, "
+            f"{summary['ratio_workers']:.2f}x with {args.workers} workers on {os.cpu_count()} cores"
+        )
