@@ -127,3 +127,20 @@ def test_torchcodec_without_ffmpeg_says_how_to_fix_it(monkeypatch, tmp_path):
     assert "\n" not in message
     with pytest.raises(ConfigError, match="data.backend=torchcodec: torchcodec cannot load"):
         VideoDataModule("folder", str(tmp_path), backend="torchcodec")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_damage_inside_a_video_gives_frames_or_a_read_error(tmp_path, backend):
+    from videomae.data.video import VideoReadError
+
+    path = write_with_b_frames(str(tmp_path / "b.mp4"))
+    data = bytearray(open(path, "rb").read())
+    middle = len(data) // 2
+    data[middle : middle + 200] = bytes(200)  # a stretch of the stream zeroed, the container intact
+    open(path, "wb").write(bytes(data))
+    try:
+        frames = VideoDecoder(backend=backend, timeout=10).read(path, lambda n: np.arange(0, n, 3))
+    except VideoReadError as err:
+        assert str(err).startswith(f"{path}: ")
+    else:
+        assert frames.shape == (14, 64, 80, 3)

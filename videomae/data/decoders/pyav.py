@@ -43,31 +43,42 @@ class _Clock:
 
 def _count_frames(path: str) -> int:
     """Frames in a container whose header does not say (webm, some mkv): its packets, undecoded."""
+    container, stream = _open(path)
+    with container:
+        return sum(1 for p in container.demux(stream) if p.size)
+
+
+def _frames(packet, errors: list[str]):
+    """The packet's frames; a corrupt packet gives none (as FFmpeg's own tools carry on), and the
+    run fails only when a frame wanted never arrives."""
     import av
 
-    with av.open(path) as container:
-        return sum(1 for p in container.demux(container.streams.video[0]) if p.size)
+    try:
+        return packet.decode()
+    except av.error.InvalidDataError as err:
+        errors.append(str(err))
+        return ()
 
 
-def _decode(container, order: np.ndarray, size: tuple[int, int], seek: bool) -> np.ndarray | None:
-    """The frames of `order`, or None when the seek landed after the first one."""
-    stream = container.streams.video[0]
+def _decode(container, stream, order: np.ndarray, size: tuple[int, int], seek: bool) -> np.ndarray | None:
+    """The frames of `order`, or None when a seek cannot serve them (it landed after the first
+    one, or the frames carry no timestamps to place them by)."""
     codec, clock = stream.codec_context, _Clock(stream)
     wanted, height, width = set(order.tolist()), *size
     out = np.empty((len(order), height, width, 3), np.uint8)
     convert = lambda frame: frame.to_ndarray(format="rgb24", width=width, height=height)  # noqa: E731
-    if seek and clock.step is not None and order[0] > 0:
+    seek = seek and clock.step is not None and order[0] > 0
+    if seek:
         container.seek(clock.pts(int(order[0])), stream=stream, backward=True)
-    pos, prev, count = 0, None, -1
+    pos, prev, count, at, errors = 0, None, -1, -1, []
     for packet in container.demux(stream):
-        known = packet.pts is not None and clock.step is not None
-        skip = known and clock.index(packet.pts) not in wanted
+        skip = packet.pts is not None and clock.step is not None and clock.index(packet.pts) not in wanted
         codec.skip_frame = "NONREF" if skip else "DEFAULT"
-        for frame in packet.decode():
+        for frame in _frames(packet, errors):
             count += 1
-            at = clock.index(frame.pts) if frame.pts is not None and clock.step is not None else count
-            if prev is None and at > order[0] and seek and order[0] > 0:
+            if seek and (frame.pts is None or (prev is None and clock.index(frame.pts) > order[0])):
                 return None
+            at = clock.index(frame.pts) if frame.pts is not None and clock.step is not None else count
             while pos < len(order) and order[pos] < at:  # no frame shown at that index: hold
                 out[pos] = convert(prev if prev is not None else frame)
                 pos += 1
@@ -77,10 +88,23 @@ def _decode(container, order: np.ndarray, size: tuple[int, int], seek: bool) -> 
             prev = frame
         if pos == len(order):
             return out
-    if prev is None or order[-1] - (count if clock.step is None else at) > TAIL_SLACK:
-        raise ValueError(f"the stream ends before frame {int(order[pos])}")
+    if prev is None or order[-1] - at > TAIL_SLACK:
+        why = f" ({errors[0]})" if errors else ""
+        raise ValueError(f"the stream ends before frame {int(order[pos])}{why}")
     out[pos:] = convert(prev)
     return out
+
+
+def _open(path: str):
+    import av
+
+    container = av.open(path)
+    if not container.streams.video:
+        container.close()
+        raise ValueError("no video stream")
+    stream = container.streams.best("video")  # as decord picks it (not a cover picture)
+    stream.codec_context.thread_count = 1  # one core per loader worker, as decord is run
+    return container, stream
 
 
 def read(
@@ -89,21 +113,16 @@ def read(
     target: Callable[[int, int], tuple[int, int] | None],
     pick: Callable[[int], np.ndarray],
 ) -> tuple[np.ndarray, tuple[int, int]]:
-    import av
-
-    with av.open(path) as container:
-        if not container.streams.video:
-            raise ValueError("no video stream")
-        stream = container.streams.video[0]
-        stream.codec_context.thread_count = 1  # one core per loader worker, as decord is run
+    container, stream = _open(path)
+    with container:
         native = (stream.codec_context.height, stream.codec_context.width)
         if min(native) <= 0:
             raise ValueError("no frame size in the header")
         size = target(*native) or native
         order = pick(stream.frames or _count_frames(path))
-        frames = _decode(container, order, size, seek=True)
+        frames = _decode(container, stream, order, size, seek=True)
     if frames is None:  # an index the seek could not honour: read from the start instead
-        with av.open(path) as container:
-            container.streams.video[0].codec_context.thread_count = 1
-            frames = _decode(container, order, size, seek=False)
+        container, stream = _open(path)
+        with container:
+            frames = _decode(container, stream, order, size, seek=False)
     return frames, native
