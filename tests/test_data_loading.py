@@ -318,7 +318,7 @@ def test_data_benchmark_backends_on_a_videos_dir_and_its_copy(tmp_path, video_ba
         ["--videos-dir", str(tmp_path / "videos"), "--num-frames", "4", "--sampling-rate", "2",
          "--input-size", "32", "--seconds", "0.2", "--rounds", "1", "--backends", "pyav",
          "--num-samples", "1,2", "--sections", "backends,encodings", "--encodings", "k4-b0-none,k8-b3-fd",
-         "--copy-short-side", "64",
+         "--copy-short-side", "64", "--device-transforms",
          "--gpu-clips-per-s", "100", "--cache-dir", str(tmp_path / "cache"), "--json"]
     )  # fmt: skip
     assert set(summary["backends"]) == {"original", "copy"}
@@ -327,6 +327,7 @@ def test_data_benchmark_backends_on_a_videos_dir_and_its_copy(tmp_path, video_ba
         assert row["windows_per_s"] > 0 and row["clips_per_s_ns2"] > 0
         assert row["cores_per_gpu_ns1"] == pytest.approx(100 / row["clips_per_s_ns1"], rel=0.05)
         assert summary["backends"][files]["baseline"]["clips_per_s_ns1"] > 0
+        assert summary["backends"][files]["pyav+device"]["clips_per_s_ns2"] > 0
     assert list(summary["encodings"]) == ["original", "k4-b0-none", "k8-b3-fd"]
     assert all(row["kB_per_video"] > 0 for row in summary["encodings"].values())
 

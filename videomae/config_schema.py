@@ -60,6 +60,7 @@ class DataSchema:
     skip_check_after: int = rule(low=0)
     decode_timeout: float | None = rule(low=0, low_open=True)
     backend: str = rule(choices=DECODER_CHOICES)
+    device_transforms: bool = rule()
     synthetic: dict | None = rule()
 
 

@@ -205,6 +205,8 @@ class OriginalStyleDataset(Dataset):
 
 
 def _clips_in(batch) -> int:
+    if isinstance(batch, dict) and "crops" in batch:  # data.device_transforms: clips still to make
+        return batch["crops"].shape[0] * batch["crops"].shape[1]
     if isinstance(batch, dict):
         video = batch["video"]
         return video.shape[0] * (video.shape[1] if video.ndim == 6 else 1)
@@ -224,7 +226,9 @@ class _Cycle(Dataset):
         return self.dataset[index % len(self.dataset)]
 
 
-def measure(dataset, batch_size: int, workers: int, seconds: float, warmup_batches: int) -> tuple[int, float]:
+def measure(
+    dataset, batch_size: int, workers: int, seconds: float, warmup_batches: int, collate_fn=None
+) -> tuple[int, float]:
     """(clips, seconds) over a timed window; workers=0 loads in this process on one thread."""
     threads = torch.get_num_threads()
     if workers == 0:
@@ -235,6 +239,7 @@ def measure(dataset, batch_size: int, workers: int, seconds: float, warmup_batch
         shuffle=True,
         num_workers=workers,
         worker_init_fn=lambda i: (random.seed(1000 + i), np.random.seed(1000 + i)),
+        collate_fn=collate_fn,
     )
     it = iter(loader)
     for _ in range(warmup_batches):
@@ -273,6 +278,8 @@ def _parser() -> argparse.ArgumentParser:
     add("--backends", default="decord,pyav,torchcodec", help="backends section: which decoders")
     add("--num-samples", default="1,2,4", help="backends section: num_sample values (default 1,2,4)")
     add("--gpu-clips-per-s", type=float, default=1000.0, help="model speed for cores per GPU (default 1000)")
+    add("--device-transforms", action="store_true", help="backends section: also each backend with "
+        "data.device_transforms (the loader's part: decode, draw, pad; not the device's)")  # fmt: skip
     add("--no-copy", action="store_true", help="backends section: original files only, no re-encoded copy")
     add("--copy-short-side", type=int, default=320, help="short side of the re-encoded copy (default 320)")
     add("--encodings", default="k250-b3-none,k16-b0-none,k16-b0-fd,k16-b3-fd,k32-b3-none,k32-b3-fd,k64-b3-fd",

@@ -21,6 +21,7 @@ import torch
 
 from videomae.data.dataset import VideoClipDataset
 from videomae.data.decoders import BACKENDS, module
+from videomae.data.device_pixels import collate_windows
 from videomae.data.layouts import is_video
 from videomae.data.reencode import EncodeSettings, copy_target, reencode_video
 from videomae.data.sampling import ClipSampler
@@ -108,12 +109,15 @@ def loader_rate(
     paths: list[str], backend: str, sampler, transform, short_side: int, num_sample: int, batch_clips: int,
     seconds: float, measure: Callable,
 ) -> tuple[int, float]:  # fmt: skip
-    """(clips, seconds) of the pre-training loader, in this process."""
+    """(clips, seconds) of the pre-training loader, in this process (`backend+device`: with
+    data.device_transforms, the loader's part of it)."""
+    backend, _, device = backend.partition("+")
     dataset = VideoClipDataset(
         [(p, 0) for p in paths], sampler, transform, num_sample, decoder=VideoDecoder(backend=backend),
-        short_side=short_side,
+        short_side=short_side, defer_pixels=bool(device),
     )  # fmt: skip
-    return measure(dataset, max(1, batch_clips // num_sample), 0, seconds, 1)
+    collate = collate_windows if device else None
+    return measure(dataset, max(1, batch_clips // num_sample), 0, seconds, 1, collate)
 
 
 def backend_table(
@@ -136,7 +140,7 @@ def backend_table(
         if backend == "baseline":
             return measure(baseline(paths), args.batch_size, 0, args.seconds, 1)
         if key == "windows":
-            return decode_rate(paths, backend, sampler, short_side, args.seconds, r)
+            return decode_rate(paths, backend.partition("+")[0], sampler, short_side, args.seconds, r)
         return loader_rate(
             paths, backend, sampler, transform, short_side, key, args.batch_size, args.seconds, measure
         )
@@ -146,8 +150,11 @@ def backend_table(
     torch.set_num_threads(1)  # one core, as in a loader worker
     for r in range(args.rounds):
         for files, paths in file_sets.items():
-            for backend in backends + (["baseline"] if baseline else []):
+            device = [f"{b}+device" for b in backends] if getattr(args, "device_transforms", False) else []
+            for backend in backends + device + (["baseline"] if baseline else []):
                 for key in keys if backend != "baseline" else [1]:
+                    if backend.endswith("+device") and key == "windows":
+                        continue  # the same decode as the backend's own row
                     done, spent = run(paths, backend, key, r)
                     total = totals.setdefault((files, backend, key), [0, 0.0])
                     total[0], total[1] = total[0] + done, total[1] + spent
@@ -168,13 +175,13 @@ def print_backend_table(table: dict, args, skipped: dict[str, str]) -> None:
     samples = [int(n) for n in str(args.num_samples).split(",")]
     window = f"{args.num_frames} x {args.sampling_rate} windows at {args.input_size} px"
     print(f"\nper core (one thread), {window}; cores per GPU at {args.gpu_clips_per_s:g} clips/s")
-    head = f"{'files':10s} {'backend':11s} {'windows/s':>9s}"
+    head = f"{'files':10s} {'backend':17s} {'windows/s':>9s}"
     head += "".join(f" {f'clips/s ns={n}':>13s} {'cores':>6s}" for n in samples)
     print(head)
     for files, rows in table.items():
         for backend, row in rows.items():
             windows = row.get("windows_per_s")
-            line = f"{files:10s} {backend:11s} " + (f"{windows:9.2f}" if windows else f"{'-':>9s}")
+            line = f"{files:10s} {backend:17s} " + (f"{windows:9.2f}" if windows else f"{'-':>9s}")
             for n in samples:
                 if f"clips_per_s_ns{n}" in row:
                     line += f" {row[f'clips_per_s_ns{n}']:13.2f} {row[f'cores_per_gpu_ns{n}']:6.1f}"

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from videomae.data import decoders
 from videomae.data.dataset import MultiViewDataset, VideoClipDataset
+from videomae.data.device_pixels import collate_windows
 from videomae.data.layouts import DatasetIndex, load_index
 from videomae.data.resume import ResumableLoader, SkippingBatchSampler
 from videomae.data.sampling import SAMPLING, SAMPLING_MODES, ClipSampler
@@ -83,6 +84,7 @@ class VideoDataModule(pl.LightningDataModule):
         skip_check_after: int = 100,
         decode_timeout: float | None = 60.0,
         backend: str = "auto",
+        device_transforms: bool = False,
         synthetic: dict | None = None,
         train_per_class: int | None = None,
         seed: int = 0,
@@ -153,6 +155,9 @@ class VideoDataModule(pl.LightningDataModule):
         self.decode_timeout = decode_timeout
         # resolved here, so that a missing decoder fails at start-up naming the fix, not in a worker
         self.backend = decoders.resolve(decoders.check_name(str(backend)))
+        if device_transforms and mode != "pretrain":
+            raise ConfigError("data.device_transforms=true is for pre-training only (its crop and flip)")
+        self.device_transforms = bool(device_transforms)
         self.synthetic = SyntheticSpec(**synthetic) if synthetic is not None else None
         self._num_classes = num_classes
         if train_per_class is not None and int(train_per_class) < 1:
@@ -249,6 +254,7 @@ class VideoDataModule(pl.LightningDataModule):
             decoder=self._decoder(),
             short_side=short_side,
             size_mode=self.sampling_mode,
+            defer_pixels=self.device_transforms,
         )
 
     def _sampler(self, sampling: str, pretrain: bool = False) -> ClipSampler:
@@ -336,6 +342,8 @@ class VideoDataModule(pl.LightningDataModule):
             generator=generator,
             seed=self.seed,
             batches_done=self._batches_done,
+            # data.device_transforms: windows of different sizes, padded; see data.device_pixels
+            collate_fn=collate_windows if self.device_transforms else None,
         )
 
     # Batches trained on before this fit, when it resumes a checkpoint: Lightning builds the first

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from videomae.data.device_pixels import draw_crop
 from videomae.data.resume import derive_seed, seed_everything_from
 from videomae.data.sampling import ClipSampler, check_mode
 from videomae.data.transforms import resize_short_side, spatial_crops
@@ -75,6 +76,9 @@ class VideoClipDataset(_VideoDataset):
 
     Item: `video` uint8 (C, T, H, W), or (num_sample, C, T, H, W) when one decode serves
     `num_sample` augmented clips; `label`; `index` (of the video used); `skipped`; `failed`.
+    With `defer_pixels` (pre-training, a PretrainTransform): instead of `video`, the decoded
+    window `frames` uint8 (T, H, W, 3) and each clip's drawn crop and flip, `crops` (num_sample, 6),
+    for the training device to apply (videomae.data.device_pixels).
     """
 
     def __init__(
@@ -90,8 +94,10 @@ class VideoClipDataset(_VideoDataset):
         size_mode: str = "original",
         random_eval_clip: bool = False,
         eval_seed: int = 0,
+        defer_pixels: bool = False,
     ):
         super().__init__(samples, decoder, short_side, max_consecutive_failures, size_mode)
+        self.defer_pixels = defer_pixels  # see videomae.data.device_pixels
         self.sampler = sampler
         self.transform = transform
         self.num_sample = num_sample
@@ -112,16 +118,14 @@ class VideoClipDataset(_VideoDataset):
         else:  # the same clip in every validation pass, whichever worker or rank reads it
             rng = np.random.default_rng(derive_seed(self.eval_seed, index))
         index, label, frames, failures = self._load(index, lambda n: self.choose(n, rng))
+        item = {"label": label, "index": index, "skipped": len(failures), "failed": "\n".join(failures)}
+        if self.defer_pixels:
+            crops = [draw_crop(self.transform, *frames.shape[1:3]) for _ in range(self.num_sample)]
+            return {"frames": torch.from_numpy(frames), "crops": torch.tensor(crops), **item}
         video = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, C, H, W) for the transforms
         clips = [self.transform(video).transpose(0, 1) for _ in range(self.num_sample)]
         clip = clips[0] if self.num_sample == 1 else torch.stack(clips)
-        return {
-            "video": clip.contiguous(),
-            "label": label,
-            "index": index,
-            "skipped": len(failures),
-            "failed": "\n".join(failures),
-        }
+        return {"video": clip.contiguous(), **item}
 
 
 class MultiViewDataset(_VideoDataset):

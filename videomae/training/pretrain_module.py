@@ -6,6 +6,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from videomae.data.device_pixels import crop_resize_flip
 from videomae.masking import MaskGenerator
 from videomae.models import create_pretrain_model
 from videomae.models.videomae import IMAGENET_MEAN, IMAGENET_STD
@@ -69,9 +70,14 @@ class PretrainModule(pl.LightningModule):
 
     def on_before_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         # Skipped videos (batch["skipped"], batch["failed"]) are counted by callbacks.SkippedVideos.
-        video = batch["video"]
-        if video.ndim == 6:  # repeated sampling: (B, num_sample, C, T, H, W) -> one clip per row
-            batch["video"] = video.flatten(0, 1)
+        video = batch.get("video")  # absent with data.device_transforms: made after the transfer
+        if video is not None and video.ndim == 6:  # repeated sampling: (B, num_sample, C, T, H, W)
+            batch["video"] = video.flatten(0, 1)  # -> one clip per row
+        return batch
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        if "frames" in batch:  # data.device_transforms: crop, resize and flip here, batched
+            batch["video"] = crop_resize_flip(batch.pop("frames"), batch.pop("crops"))
         return batch
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
