@@ -87,3 +87,20 @@ def test_module_applies_it_after_the_transfer():
     crops = torch.tensor([[[0, 0, 40, 40, 1, 32]], [[4, 8, 35, 40, 0, 32]]])
     batch = PretrainModule.on_after_batch_transfer(None, {"frames": frames, "crops": crops}, 0)
     assert batch["video"].shape == (2, 3, 4, 32, 32) and set(batch) == {"video"}
+
+
+@pytest.mark.slow
+def test_pretraining_runs_with_the_switch_and_a_backend(tmp_path, synthetic_root):
+    from conftest import run_script, tiny_overrides
+
+    args = [
+        *tiny_overrides(synthetic_root),
+        "logger=none",
+        f"hydra.run.dir={tmp_path}",
+        "trainer.max_steps=2",
+    ]
+    result = run_script(
+        "pretrain.py", *args, "data.device_transforms=true", "data.num_sample=2", "data.backend=pyav"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "pre-training done: 2 steps" in result.stdout
