@@ -46,6 +46,11 @@ from videomae.data.sampling import ClipSampler
 from videomae.data.transforms import PretrainTransform
 from videomae.data.video import VideoDecoder, decode_short_side
 
+# the encodings section's copies: keyframe interval, B-frames, x264's fastdecode tune or none
+ENCODINGS = ",".join(
+    ["k250-b3-none", "k16-b0-none", "k16-b0-fd", "k16-b3-fd", "k32-b3-none", "k32-b3-fd"]
+    + ["k64-b3-none", "k64-b3-fd", "k128-b3-fd", "k250-b3-fd"]
+)
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
@@ -282,7 +287,7 @@ def _parser() -> argparse.ArgumentParser:
         "data.device_transforms (the loader's part: decode, draw, pad; not the device's)")  # fmt: skip
     add("--no-copy", action="store_true", help="backends section: original files only, no re-encoded copy")
     add("--copy-short-side", type=int, default=320, help="short side of the re-encoded copy (default 320)")
-    add("--encodings", default="k250-b3-none,k16-b0-none,k16-b0-fd,k16-b3-fd,k32-b3-none,k32-b3-fd,k64-b3-fd",
+    add("--encodings", default=ENCODINGS,
         help="encodings section: copies to compare (kKEYINT-bBFRAMES-fd|none)")  # fmt: skip
     add("--cache-dir", default=os.path.join(tempfile.gettempdir(), "videomae-bench"),
         help="where generated videos and copies are kept (default: $TMPDIR/videomae-bench)")  # fmt: skip
