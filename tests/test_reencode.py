@@ -112,13 +112,13 @@ def test_an_interrupted_run_resumes_without_half_written_files(tmp_path, video_b
     real = reencode.reencode_video
     calls, resumed = [], False
 
-    def interrupted(source, target, settings):
+    def interrupted(source, target, settings, threads):
         calls.append(source)
         if len(calls) == 4 and not resumed:  # killed while writing the fourth video: a temp file is open
             with reencode.atomic_path(target) as tmp:
                 open(tmp, "wb").write(b"half a video")
                 raise Killed
-        real(source, target, settings)
+        real(source, target, settings, threads)
 
     monkeypatch.setattr(reencode, "reencode_video", interrupted)
     with pytest.raises(Killed):

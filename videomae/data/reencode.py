@@ -61,15 +61,17 @@ def output_size(height: int, width: int, short_side: int) -> tuple[int, int]:
     return height - height % 2, width - width % 2
 
 
-def reencode_video(src: str, dst: str, settings: EncodeSettings) -> None:
-    """Re-encode one video (every frame, in order) to `dst`, atomically; raises if unreadable."""
+def reencode_video(src: str, dst: str, settings: EncodeSettings, threads: int = 0) -> None:
+    """Re-encode one video (every frame, in order) to `dst`, atomically; raises if unreadable.
+    `threads`: decoder and encoder threads (0: FFmpeg's choice; 1 when processes run in parallel)."""
     import av
 
     with av.open(src) as source:
         if not source.streams.video:
             raise ValueError("no video stream")
-        stream = source.streams.video[0]
-        stream.thread_type = "AUTO"  # this process does nothing else: let FFmpeg use its threads
+        stream = source.streams.best("video")
+        stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = threads
         rate = stream.average_rate or stream.guessed_rate or Fraction(30)
         height, width = output_size(
             stream.codec_context.height, stream.codec_context.width, settings.short_side
@@ -77,7 +79,7 @@ def reencode_video(src: str, dst: str, settings: EncodeSettings) -> None:
         with atomic_path(dst) as tmp, av.open(tmp, "w", format="mp4") as out:
             video = out.add_stream("libx264", rate=rate)
             video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-            video.options = settings.x264_options()
+            video.options = {**settings.x264_options(), "threads": str(threads)}
             count = 0
             for frame in source.decode(stream):
                 frame = frame.reformat(width, height, format="yuv420p", interpolation="AREA")
@@ -89,10 +91,10 @@ def reencode_video(src: str, dst: str, settings: EncodeSettings) -> None:
                 raise ValueError("no frames decoded")
 
 
-def _encode_one(job: tuple[str, str, EncodeSettings]) -> tuple[str, str | None]:
-    src, dst, settings = job
+def _encode_one(job: tuple[str, str, EncodeSettings, int]) -> tuple[str, str | None]:
+    src, dst, settings, threads = job
     try:
-        reencode_video(src, dst, settings)
+        reencode_video(src, dst, settings, threads)
     except Exception as err:  # every unreadable video is reported at the end; the run goes on
         lines = str(err).strip().splitlines()
         return src, f"{type(err).__name__}: {lines[0][:200] if lines else ''}".rstrip(": ")
@@ -148,7 +150,7 @@ def _progress():
     )
 
 
-def encode_all(jobs: list[tuple[str, str, EncodeSettings]], workers: int) -> dict[str, str]:
+def encode_all(jobs: list[tuple[str, str, EncodeSettings, int]], workers: int) -> dict[str, str]:
     """Run the jobs (in `workers` processes), a progress bar with ETA; {source: why} for failures."""
     failed = {}
     with _progress() as bar:
@@ -214,7 +216,8 @@ def reencode_dataset(
         if dst in targets:
             failed[src] = f"same name in the copy as {targets[dst]}"
         targets.setdefault(dst, src)
-    todo = [(src, dst, settings) for dst, src in targets.items() if not os.path.isfile(dst)]
+    threads = 0 if workers <= 1 else 1  # one process per core, or one process with every core
+    todo = [(src, dst, settings, threads) for dst, src in targets.items() if not os.path.isfile(dst)]
     print(f"{name}: {len(videos)} videos under {src_root}; {len(videos) - len(todo)} already in {dst_root}")
     start = time.monotonic()
     failed.update(encode_all(todo, workers))
