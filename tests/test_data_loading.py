@@ -325,7 +325,7 @@ def test_data_benchmark_backends_on_a_videos_dir_and_its_copy(tmp_path, video_ba
     for files in ("original", "copy"):
         row = summary["backends"][files]["pyav"]
         assert row["windows_per_s"] > 0 and row["clips_per_s_ns2"] > 0
-        assert row["cores_per_gpu_ns1"] == pytest.approx(100 / row["clips_per_s_ns1"], rel=0.05)
+        assert row["cores_per_gpu_ns1"] == pytest.approx(100 / row["clips_per_s_ns1"], abs=0.06)  # rounded
         assert summary["backends"][files]["baseline"]["clips_per_s_ns1"] > 0
         assert summary["backends"][files]["pyav+device"]["clips_per_s_ns2"] > 0
     assert list(summary["encodings"]) == ["original", "k4-b0-none", "k8-b3-fd"]
