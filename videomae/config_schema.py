@@ -15,7 +15,6 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from videomae.data.decoders import CHOICES as DECODER_CHOICES
 from videomae.errors import ConfigError
 
 
@@ -59,7 +58,7 @@ class DataSchema:
     max_skip_fraction: float = rule(low=0, high=1, low_open=True)
     skip_check_after: int = rule(low=0)
     decode_timeout: float | None = rule(low=0, low_open=True)
-    backend: str = rule(choices=DECODER_CHOICES)
+    backend: str = rule(choices=("auto", "decord", "pyav", "torchcodec"))  # data.decoders.CHOICES
     device_transforms: bool = rule()
     synthetic: dict | None = rule()
 

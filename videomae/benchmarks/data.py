@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from videomae.benchmarks import decoding
 from videomae.data.dataset import VideoClipDataset
+from videomae.data.decoders import decord as decord_backend
 from videomae.data.reencode import EncodeSettings
 from videomae.data.sampling import ClipSampler
 from videomae.data.transforms import PretrainTransform
@@ -55,9 +56,7 @@ MEAN = (0.485, 0.456, 0.406)
 
 
 def decord_missing() -> str | None:
-    from videomae.data.decoders import decord
-
-    return decord.missing()
+    return decord_backend.missing()
 
 
 STD = (0.229, 0.224, 0.225)

@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from videomae.data.annotations import is_path_label_list, write_list
 from videomae.data.layouts import DatasetIndex, folder, hmdb51, k400, ssv2, ucf101
+from videomae.data.reencode import EncodeSettings, reencode_dataset
 from videomae.data.video import VideoDecoder, VideoReadError
 from videomae.errors import ConfigError
 
@@ -153,8 +154,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _reencode_options(parser: argparse.ArgumentParser) -> None:
-    from videomae.data.reencode import EncodeSettings
-
     default = EncodeSettings()
     group = parser.add_argument_group("--reencode (a training copy built for random access)")
     group.add_argument("--reencode", metavar="DST", help="write the re-encoded copy of --root here")
@@ -171,8 +170,6 @@ def _reencode_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _reencode(args: argparse.Namespace) -> int:
-    from videomae.data.reencode import EncodeSettings, reencode_dataset
-
     tune = None if args.tune in (None, "", "none") else args.tune
     settings = EncodeSettings(args.short_side, args.keyint, args.bframes, tune, args.crf, args.preset)
     if not os.path.isdir(args.root):

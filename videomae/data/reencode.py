@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from videomae.checkpoints.io import atomic_path, clean_stale_temp_files
-from videomae.data.layouts import is_video
+from videomae.data.layouts import is_video, load_index
 from videomae.data.video import short_side_size
 
 ANNOTATION_EXTENSIONS = (".txt", ".csv", ".json", ".tsv", ".list")
@@ -173,8 +173,6 @@ def encode_all(jobs: list[tuple[str, str, EncodeSettings, int]], workers: int) -
 def _same_index(name: str, src_root: str, dst_root: str, split: int, failed: dict[str, str]) -> list[str]:
     """How the copy's index differs from the original's, the unreadable videos aside (empty: it
     reads the same)."""
-    from videomae.data.layouts import load_index
-
     left_out = {copy_target(os.path.relpath(p, src_root)) for p in failed}
 
     def normal(index, root):

@@ -4,6 +4,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from videomae.data.decoders.probe import probe_size
+
 
 def missing() -> str | None:
     try:
@@ -28,8 +30,6 @@ def read(
     target: Callable[[int, int], tuple[int, int] | None],
     pick: Callable[[int], np.ndarray],
 ) -> tuple[np.ndarray, tuple[int, int] | None]:
-    from videomae.data.video import probe_size
-
     known = known or probe_size(path)
     # With the size known, always ask for an explicit size (reduced, or native): decord then
     # converts through its scaler, which is as fast and avoids most of its native-size quirk.

@@ -5,6 +5,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from videomae.data.decoders.probe import probe_size
+
 FIX = (
     "install FFmpeg's shared libraries (apt-get install ffmpeg, brew install ffmpeg or "
     "conda install -c conda-forge ffmpeg), or use data.backend=pyav"
@@ -47,8 +49,6 @@ def read(
     target: Callable[[int, int], tuple[int, int] | None],
     pick: Callable[[int], np.ndarray],
 ) -> tuple[np.ndarray, tuple[int, int]]:
-    from videomae.data.video import probe_size
-
     known = known or probe_size(path)
     decoder = _open(path, target(*known) if known else None)
     meta = decoder.metadata
