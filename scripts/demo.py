@@ -24,7 +24,7 @@ import time
 from hydra import compose, initialize_config_dir
 
 from videomae.demo_report import ARMS, plot_demo, read_curves
-from videomae.training import finetune, pretrain
+from videomae.training import evaluate, finetune, pretrain
 
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
 
@@ -119,7 +119,7 @@ def run_seed(args, seed: int, out: str) -> dict:
         t = time.perf_counter()
         last = finetune.run(cfg, run_dir)
         print(f"\n=== multi-view test ({arm})\n    scripts/evaluate.py checkpoint={run_dir}", flush=True)
-        metrics = finetune.evaluate(last)
+        metrics = evaluate.evaluate(last)
         results[arm] = {k: metrics[k] for k in ("top1", "top5", "mean_class", "videos")}
         times[arm] = time.perf_counter() - t
 

@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from videomae.cli import reported_errors  # noqa: E402
-from videomae.training.finetune import evaluate  # noqa: E402
+from videomae.training.evaluate import evaluate  # noqa: E402
 
 USAGE = (
     "usage: python scripts/evaluate.py checkpoint=PATH [out=DIR] [ema=true] [data.root=DIR] [KEY=VALUE ...]"

@@ -394,7 +394,7 @@ def test_every_shipped_config_passes_the_schema():
 
 
 def test_lightning_refusals_and_unknown_keys_are_config_errors(tmp_path):
-    from videomae.training.pretrain import build_datamodule, build_trainer
+    from videomae.training.run import build_datamodule, build_trainer
 
     for override, message in [
         ("trainer.devices=abc", "trainer.*: pytorch_lightning.Trainer refused these settings: `devices`"),

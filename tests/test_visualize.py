@@ -13,7 +13,7 @@ from PIL import Image
 from videomae import create_classifier, create_pretrain_model, export_hf, export_original, export_ours
 from videomae.masking import MaskGenerator
 from videomae.models.videomae import patchify
-from videomae.training.pretrain_module import normalize_uint8
+from videomae.pixels import normalize_uint8
 from videomae.visualize import (
     animation_frames,
     display_scale,

@@ -11,6 +11,7 @@ from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 from pytorch_lightning.strategies import FSDPStrategy
 
 from videomae.masking import MaskGenerator
+from videomae.pixels import normalize_uint8
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,6 @@ class ReconstructionPictures(pl.Callback):
 
     @torch.no_grad()
     def draw(self, trainer, pl_module) -> str:
-        from videomae.training.pretrain_module import normalize_uint8
         from videomae.visualize import make_grid, reconstruct, to_pixels
 
         model = pl_module.model
