@@ -51,9 +51,8 @@ def start(cfg: DictConfig, run_dir: str) -> None:
 
 
 def model_kwargs(cfg: DictConfig) -> dict:
-    """Model constructor arguments: the `model` group plus the input size from `data`. A size key
-    left null (`model.depth: null`) means the named size's value (videomae.models.MODEL_SIZES)."""
-    model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if v is not None}
+    """Model constructor arguments: the `model` group plus the input size from `data`."""
+    model = OmegaConf.to_container(cfg.model, resolve=True)
     if model.get("name") not in MODEL_SIZES:
         raise ConfigError(f"model.name={model.get('name')!r} is not one of {', '.join(MODEL_SIZES)}")
     frames, size = cfg.data.num_frames, cfg.data.input_size
