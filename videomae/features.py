@@ -31,7 +31,7 @@ def pooled_features(model: nn.Module, videos: torch.Tensor) -> torch.Tensor:
 def extract(model: nn.Module, loader, device: str | torch.device = "cpu", progress=None) -> dict:
     """Features of every video the multi-view loader yields: {video_id: (D,) mean over its views},
     and the "path: reason" lines of the videos that could not be read."""
-    from videomae.training.pretrain_module import normalize_uint8
+    from videomae.pixels import normalize_uint8
 
     model = model.to(device).eval()
     features, failed = {}, []

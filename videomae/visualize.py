@@ -356,7 +356,7 @@ def visualize_video(
     record their size, 16 x 224 is assumed)."""
     from videomae.checkpoints import model_from_checkpoint
     from videomae.masking import MaskGenerator
-    from videomae.training.pretrain_module import normalize_uint8
+    from videomae.pixels import normalize_uint8
 
     if not os.path.exists(checkpoint):
         raise ConfigError(f"checkpoint={checkpoint} does not exist")
