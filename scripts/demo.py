@@ -23,10 +23,16 @@ import time
 
 from hydra import compose, initialize_config_dir
 
+from videomae.checkpoints.run_dir import last_checkpoint
 from videomae.demo_report import ARMS, plot_demo, read_curves
 from videomae.training import evaluate, finetune, pretrain
 
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
+
+
+def fresh(run_dir: str) -> None:
+    """The demo's own stage directory, emptied: a run refuses to start over a checkpoint."""
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -97,7 +103,8 @@ def run_seed(args, seed: int, out: str) -> dict:
         ],
     )
     t = time.perf_counter()
-    if not (args.reuse and os.path.isfile(os.path.join(pre_dir, "checkpoints", "last.ckpt"))):
+    if not (args.reuse and os.path.isfile(last_checkpoint(pre_dir))):
+        fresh(pre_dir)
         pretrain.run(cfg, pre_dir)
     times["pretrain"] = time.perf_counter() - t
 
@@ -117,6 +124,7 @@ def run_seed(args, seed: int, out: str) -> dict:
             ],
         )
         t = time.perf_counter()
+        fresh(run_dir)
         last = finetune.run(cfg, run_dir)
         print(f"\n=== multi-view test ({arm})\n    scripts/evaluate.py checkpoint={run_dir}", flush=True)
         metrics = evaluate.evaluate(last)

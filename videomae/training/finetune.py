@@ -44,9 +44,8 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         module = build_module(cfg, datamodule)
         ckpt_path = common.resume_from(cfg, run_dir, datamodule)
         loaded = load_pretrained(module, cfg.pretrained) if ckpt_path is None else f"resuming {ckpt_path}"
-        trainer = common.build_trainer(
-            cfg, run_dir, callbacks=[*build_callbacks(cfg, run_dir), summary.callback]
-        )
+        callbacks = [*build_callbacks(cfg, run_dir), summary.callback]
+        trainer = common.build_trainer(cfg, run_dir, callbacks=callbacks, resuming=ckpt_path is not None)
         if trainer.is_global_zero:
             print(f"fine-tuning {cfg.model.name} on {cfg.data.name} ({module.hparams.num_classes} classes)")
             print(loaded)

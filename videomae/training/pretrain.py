@@ -46,7 +46,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         for callback in callbacks:
             if isinstance(callback, OnlineProbe):
                 callback.check(datamodule)  # before the Trainer: a wrong setting fails with one line
-        trainer = common.build_trainer(cfg, run_dir, callbacks=callbacks)
+        trainer = common.build_trainer(cfg, run_dir, callbacks=callbacks, resuming=ckpt_path is not None)
         started = time.perf_counter()
         common.fit(trainer, module, datamodule, ckpt_path, run_dir)
         last = last_checkpoint(run_dir)

@@ -4,6 +4,7 @@ Trainer, callbacks, resume, fit. `pretrain.run` and `finetune.run` are short com
 
 import glob
 import inspect
+import logging
 import os
 import signal
 import sys
@@ -29,8 +30,31 @@ from videomae.training.strategies import BlockFSDPStrategy
 RESUME_WORDS = (None, "", "null", "last", "auto")
 
 
+class _DropLines(logging.Filter):
+    """Drops log records whose message starts with one of `prefixes`."""
+
+    def __init__(self, prefixes: tuple[str, ...]):
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefixes)
+
+
+# Lightning's advertisements and its note on sizing the schedule: every run would print them.
+LIGHTNING_TIPS = ("💡 Tip:", "Loading `train_dataloader` to estimate number of stepping batches")
+
+
 def quiet_warnings() -> None:
-    """Lightning lines that every run would print and that describe intended behaviour."""
+    """Lightning lines that every run would print and that describe intended behaviour; a line
+    that points to a real problem (an unused GPU, a misconfigured logger) still shows."""
+    rank_zero_log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    if not any(isinstance(f, _DropLines) for f in rank_zero_log.filters):
+        rank_zero_log.addFilter(_DropLines(LIGHTNING_TIPS))
+    # A resume writes into its own checkpoint directory (a fresh start there is refused: resume_from).
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    # Lightning's own use of a deprecated torch.utils._pytree name, not ours.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     # The module, not the datamodule, owns device-side batch handling.
     warnings.filterwarnings("ignore", message=r".*overridden `on_(before|after)_batch_transfer`")
     # The multi-view test drops the distributed sampler's padded repeats by video id.
@@ -149,8 +173,14 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: str) -> str | None:
 
 
 def resume_from(cfg: DictConfig, run_dir: str, datamodule: VideoDataModule) -> str | None:
-    """The checkpoint to resume (`ckpt_path`), with the data position set from it."""
+    """The checkpoint to resume (`ckpt_path`), with the data position set from it. A fresh start
+    in a directory that holds a run's last.ckpt is refused: it would overwrite that checkpoint."""
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
+    if ckpt_path is None and os.path.isfile(last_checkpoint(run_dir)):
+        raise ConfigError(
+            f"hydra.run.dir={run_dir} already holds a run ({last_checkpoint(run_dir)}); resume it "
+            "with ckpt_path=last, or choose another hydra.run.dir"
+        )
     if ckpt_path is not None:
         needs = "num_classes" if datamodule.mode == "finetune" else "mask"
         step = read_training_checkpoint(ckpt_path, needs=needs, mmap=True)["global_step"]
@@ -173,7 +203,10 @@ def trainer_kwargs(cfg: DictConfig) -> dict:
     return kwargs
 
 
-def build_trainer(cfg: DictConfig, run_dir: str, callbacks=None, logger: bool = True) -> pl.Trainer:
+def build_trainer(
+    cfg: DictConfig, run_dir: str, callbacks=None, logger: bool = True, resuming: bool = False
+) -> pl.Trainer:
+    """The Trainer for `trainer.*`; `resuming`: the loggers continue the run's logs."""
     kwargs = trainer_kwargs(cfg)
     unknown = sorted(set(kwargs) - set(inspect.signature(pl.Trainer).parameters))
     if unknown:
@@ -184,7 +217,7 @@ def build_trainer(cfg: DictConfig, run_dir: str, callbacks=None, logger: bool = 
         return pl.Trainer(
             **kwargs,
             default_root_dir=run_dir,
-            logger=build_logger(OmegaConf.to_container(cfg.logger, resolve=True), run_dir)
+            logger=build_logger(OmegaConf.to_container(cfg.logger, resolve=True), run_dir, resuming)
             if logger
             else False,
             callbacks=callbacks,
