@@ -14,7 +14,8 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from videomae.checkpoints.run_dir import LAST, checkpoint_dir
 from videomae.errors import DataError
 from videomae.training.pictures import ReconstructionPictures
-from videomae.training.probe import OnlineProbe, probe_settings
+from videomae.training.probe import OnlineProbe
+from videomae.training.probe_subsets import probe_settings
 from videomae.training.progress import build_progress
 
 log = logging.getLogger(__name__)
