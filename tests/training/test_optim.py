@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_MODEL
+from helpers import TINY_MODEL
 from omegaconf import OmegaConf
 from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, TINY, place, run_script, tiny_overrides
+from helpers import REPO, TINY, place, run_script, tiny_overrides
 from hydra import compose, initialize_config_dir
 
 from videomae.errors import ConfigError

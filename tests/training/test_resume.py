@@ -10,7 +10,7 @@ import time
 
 import pytest
 import torch
-from conftest import REPO, TINY, tiny_overrides
+from helpers import REPO, TINY, tiny_overrides
 from hydra import compose, initialize_config_dir
 
 from videomae.errors import ConfigError

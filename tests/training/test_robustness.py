@@ -9,7 +9,7 @@ import time
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import REPO, TINY_MODEL, TINY_SYNTHETIC, tiny_overrides
+from helpers import REPO, TINY_MODEL, TINY_SYNTHETIC, tiny_overrides
 
 from videomae.data.datamodule import VideoDataModule
 from videomae.training.pretrain_module import NonFiniteLossError, PretrainModule

@@ -6,7 +6,7 @@ import os
 
 import pytest
 import torch
-from conftest import REPO, TINY, run_script, tiny_overrides
+from helpers import REPO, TINY, run_script, tiny_overrides
 from hydra import compose, initialize_config_dir
 from transformers import VideoMAEConfig, VideoMAEForPreTraining
 
