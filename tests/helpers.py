@@ -23,10 +23,13 @@ TINY_SYNTHETIC = SyntheticSpec(num_train_per_class=2, num_val_per_class=1, num_f
 
 
 def tiny_overrides(data_root: str) -> list[str]:
-    """Overrides that make `scripts/pretrain.py` run the demo pipeline at toy size."""
+    """Overrides that make `scripts/pretrain.py` run the demo pipeline at toy size. The demo's
+    patch size (configs/model/demo.yaml) is set too, so that it stays when TINY's model=vit_tiny
+    replaces the demo's model group."""
     spec = TINY_SYNTHETIC
     return [
         *(f"model.{k}={v}" for k, v in TINY_MODEL.items()),
+        "model.patch_size=8",
         f"data.root={data_root}",
         "data.num_frames=4",
         "data.input_size=32",
