@@ -15,7 +15,8 @@ import torch
 import yaml
 
 from videomae.checkpoints.io import SAFE_GLOBALS
-from videomae.models.videomae import IMAGENET_MEAN, IMAGENET_STD, as_pair
+from videomae.models.videomae import as_pair
+from videomae.pixels import IMAGENET_MEAN, IMAGENET_STD
 
 # Hub dataset ids for the `datasets:` card field, and the names a reader knows them by.
 DATASETS = {

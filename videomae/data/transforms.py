@@ -14,9 +14,7 @@ from torchvision import transforms as T
 from torchvision.transforms.v2 import functional as TF
 
 from videomae.data.video import short_side_size
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from videomae.pixels import IMAGENET_MEAN, IMAGENET_STD
 
 
 class MultiScaleCrop:

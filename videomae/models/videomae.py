@@ -17,9 +17,8 @@ from videomae.models.layers import (
     run_blocks,
     sinusoid_table,
 )
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from videomae.models.patches import normalize_patches, patchify
+from videomae.pixels import to_pixels
 
 
 def as_pair(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
@@ -27,15 +26,6 @@ def as_pair(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
         return size, size
     height, width = size
     return int(height), int(width)
-
-
-def patchify(videos: torch.Tensor, tubelet_size: int, patch_size: int) -> torch.Tensor:
-    """b c (t p0) (h p1) (w p2) -> b (t h w) (p0 p1 p2) c."""
-    B, C, T, H, W = videos.shape
-    t, h, w = T // tubelet_size, H // patch_size, W // patch_size
-    x = videos.reshape(B, C, t, tubelet_size, h, patch_size, w, patch_size)
-    x = x.permute(0, 2, 4, 6, 3, 5, 7, 1)
-    return x.reshape(B, t * h * w, tubelet_size * patch_size * patch_size, C)
 
 
 class PositionTable(nn.Module):
@@ -232,12 +222,9 @@ class VideoMAEPretrain(nn.Module):
         with torch.autocast(patches.device.type, enabled=False):
             B, _, K, C = patches.shape
             patches = patches[targets].reshape(B, -1, K, C).float()  # only what the loss needs
-            mean = patches.new_tensor(IMAGENET_MEAN)
-            std = patches.new_tensor(IMAGENET_STD)
-            patches = patches * std + mean  # back to [0, 1] pixels
+            patches = to_pixels(patches, channel_dim=-1)  # back to [0, 1] pixels
             if self.norm_pix_loss:
-                var, mean = torch.var_mean(patches, dim=-2, correction=1, keepdim=True)
-                patches = (patches - mean) / (var.sqrt() + 1e-6)
+                patches = normalize_patches(patches)
             return patches.flatten(2)
 
     def forward_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

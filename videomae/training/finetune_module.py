@@ -13,8 +13,8 @@ from timm.loss import SoftTargetCrossEntropy
 from timm.utils import ModelEmaV3
 
 from videomae.models import create_classifier
+from videomae.pixels import normalize_uint8
 from videomae.training.optim import adamw_with_schedule, param_group_names
-from videomae.training.pretrain_module import normalize_uint8
 
 EMA_PREFIX = "model_ema."
 

@@ -8,7 +8,7 @@ import torch
 
 from videomae.masking import MaskGenerator
 from videomae.models import create_pretrain_model
-from videomae.models.videomae import IMAGENET_MEAN, IMAGENET_STD
+from videomae.pixels import normalize_uint8
 from videomae.training.optim import adamw_with_schedule, param_group_names
 
 log = logging.getLogger(__name__)
@@ -21,13 +21,6 @@ class NonFiniteLossError(RuntimeError):
 def step_seed(seed: int, step: int, rank: int) -> int:
     """A distinct, reproducible seed for every (run seed, step, rank)."""
     return int(np.random.SeedSequence([seed, step, rank]).generate_state(1, np.uint64)[0] >> 1)
-
-
-def normalize_uint8(video: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, C, T, H, W) -> float normalized with the ImageNet mean and std, on its device."""
-    mean = torch.tensor(IMAGENET_MEAN, device=video.device).view(1, 3, 1, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=video.device).view(1, 3, 1, 1, 1)
-    return (video.float() / 255.0 - mean) / std
 
 
 class PretrainModule(pl.LightningModule):

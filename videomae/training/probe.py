@@ -26,6 +26,8 @@ from pytorch_lightning.strategies import FSDPStrategy
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from videomae.errors import ConfigError, DataError
+from videomae.features import pooled_features
+from videomae.pixels import normalize_uint8
 from videomae.probe_math import knn_top1, linear_top1
 
 log = logging.getLogger(__name__)
@@ -286,9 +288,6 @@ class OnlineProbe(pl.Callback):
     def embed(self, trainer, pl_module) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
         """Features (M, D) and subset positions (M,) of every readable video, gathered from all
         ranks (each rank embeds positions rank, rank + world, ...), and this rank's failures."""
-        from videomae.features import pooled_features
-        from videomae.training.pretrain_module import normalize_uint8
-
         rank, world = trainer.global_rank, trainer.world_size
         mine = list(range(rank, len(self.samples), world))
         loader = DataLoader(
