@@ -15,7 +15,6 @@ NOT_YET_SPLIT = {
     "videomae.benchmarks.data",
     "videomae.checkpoints.hub",
     "videomae.data.datamodule",
-    "videomae.data.layouts",
     "videomae.report",
     "videomae.training.probe",
 }
