@@ -13,7 +13,6 @@ MAX_MODULE_LINES = 330
 # Modules over the limit whose split is still to come; the list may only shrink.
 NOT_YET_SPLIT = {
     "videomae.benchmarks.data",
-    "videomae.report",
     "videomae.training.probe",
 }
 
