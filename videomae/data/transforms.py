@@ -73,6 +73,7 @@ class ClipRandAugment:
     """
 
     def __init__(self, config: str, size: int):
+        # Lazy: importing timm loads its whole model registry, which only fine-tuning runs need.
         from timm.data.auto_augment import rand_augment_transform
 
         self.config = config
