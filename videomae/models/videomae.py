@@ -236,7 +236,7 @@ class VideoMAEPretrain(nn.Module):
         with torch.autocast(patches.device.type, enabled=False):
             B, _, K, C = patches.shape
             patches = patches[targets].reshape(B, -1, K, C).float()  # only what the loss needs
-            patches = to_pixels(patches, channel_dim=-1)  # back to [0, 1] pixels
+            patches = to_pixels(patches, channels_last=True)  # back to [0, 1] pixels
             if self.norm_pix_loss:
                 patches = normalize_patches(patches)
             return patches.flatten(2)
