@@ -22,17 +22,15 @@ import shutil
 import sys
 import uuid
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-from videomae.checkpoints import (  # noqa: E402
+from videomae.checkpoints import (
     describe_model,
     export_hf,
     export_original,
     export_ours,
     model_from_checkpoint,
 )
-from videomae.checkpoints.hub import resolve_run, training_record  # noqa: E402
-from videomae.errors import CheckpointError, DiskFullError  # noqa: E402
+from videomae.checkpoints.hub import resolve_run, training_record
+from videomae.errors import CheckpointError, DiskFullError
 
 EXPORTS = {"hf": export_hf, "original": export_original, "ours": export_ours}
 

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, TINY_MODEL, run_script, tiny_overrides
+from helpers import REPO, TINY_MODEL, run_script, tiny_overrides
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 

@@ -1,7 +1,9 @@
 """AdamW with the paper's no-decay rule, learning-rate scaling and the per-step schedule."""
 
 import math
+from typing import Any, Protocol
 
+import pytorch_lightning as pl
 import torch
 from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 from torch import nn
@@ -145,7 +147,19 @@ def per_step_schedule(trainer, optimizer: torch.optim.Optimizer, cfg: dict, effe
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
-def adamw_with_schedule(module) -> dict:
+class Optimizable(Protocol):
+    """What `adamw_with_schedule` reads from a module (training.module.VideoModule has it all)."""
+
+    hparams: Any  # .optim: the `optim.*` settings plus batch_per_device (run.optim_hparams)
+    model: nn.Module  # the plain model, possibly wrapped by FSDP by now
+    param_names: list[dict]  # `param_group_names` of the plain model
+    device: torch.device
+    trainer: pl.Trainer
+
+    def effective_batch(self) -> int: ...
+
+
+def adamw_with_schedule(module: Optimizable) -> dict:
     """Both Lightning modules' `configure_optimizers`: AdamW over the groups decided on the plain
     model (`module.param_names`), lr scaled by `module.effective_batch()`, warm-up + cosine."""
     cfg = module.hparams.optim

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import REPO
 from safetensors.torch import load_file, save_file
 from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEForVideoClassification
 
@@ -31,7 +32,6 @@ from videomae.checkpoints import io as ckpt_io
 from videomae.errors import CheckpointError
 from videomae.masking import MaskGenerator
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = dict(
     num_frames=4,
     img_size=32,
@@ -590,7 +590,7 @@ def test_pickled_code_is_refused(tmp_path):
 def test_convert_script_end_to_end(tmp_path, capsys):
     ref = hf_model(VideoMAEForVideoClassification, hf_config(TINY, id2label={0: "x", 1: "y"}))
     ref.save_pretrained(tmp_path / "hf")
-    script = [sys.executable, str(REPO / "scripts" / "convert.py")]
+    script = [sys.executable, os.path.join(REPO, "scripts", "convert.py")]
     run = subprocess.run(
         [*script, str(tmp_path / "hf"), str(tmp_path / "orig.pth"), "--to", "original"],
         capture_output=True,
@@ -606,6 +606,7 @@ def test_convert_script_end_to_end(tmp_path, capsys):
         layer.layernorm_before.eps = layer.layernorm_after.eps = 1e-6
     videos, _ = inputs(ours)
     assert_close(outputs(ours, videos), hf_outputs(ref, videos))
-    convert = runpy.run_path(str(REPO / "scripts" / "convert.py"))  # in-process: one start-up is enough
+    # in-process: one start-up is enough
+    convert = runpy.run_path(os.path.join(REPO, "scripts", "convert.py"))
     assert convert["main"]([str(tmp_path / "missing.pth"), str(tmp_path / "x"), "--to", "hf"]) == 2
     assert "no such file" in capsys.readouterr().err

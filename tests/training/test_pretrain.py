@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import REPO, run_script, tiny_overrides
+from helpers import REPO, run_script, tiny_overrides
 
 
 def read_metric(run_dir, key):

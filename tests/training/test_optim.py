@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_MODEL
+from helpers import TINY_MODEL
 from omegaconf import OmegaConf
 from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 
@@ -75,7 +75,7 @@ def test_lr_scales_with_the_effective_batch(world, accumulate):
 
 
 def test_repeated_clips_do_not_count_in_the_batch_the_lr_scales_with():
-    from videomae.training.pretrain import optim_hparams
+    from videomae.training.run import optim_hparams
 
     cfg = OmegaConf.create({"optim": {"base_lr": 1e-3}, "data": {"batch_size": 6, "num_sample": 2}})
     assert optim_hparams(cfg)["batch_per_device"] == 6  # as the original: videos, not clips

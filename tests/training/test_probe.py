@@ -8,13 +8,14 @@ import random
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, TINY, place, run_script, tiny_overrides
+from helpers import REPO, TINY, place, run_script, tiny_overrides
 from hydra import compose, initialize_config_dir
 
 from videomae.errors import ConfigError
 from videomae.probe_math import knn_top1, linear_top1
 from videomae.training.pretrain import run
-from videomae.training.probe import OnlineProbe, probe_settings, probe_subsets
+from videomae.training.probe import OnlineProbe
+from videomae.training.probe_subsets import probe_settings, probe_subsets
 
 # --- math -------------------------------------------------------------------------------------
 

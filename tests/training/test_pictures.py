@@ -4,7 +4,7 @@ progress lines when the output is not a terminal, and the one-line summary at th
 import os
 
 import pytest
-from conftest import run_script, tiny_overrides
+from helpers import run_script, tiny_overrides
 from PIL import Image
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import BROKEN_KINDS, place
+from helpers import BROKEN_KINDS, place
 from lightning_fabric.utilities.seed import pl_worker_init_function
 from torch.utils.data import DataLoader, RandomSampler
 

@@ -10,7 +10,11 @@ import time
 
 import pytest
 import torch
-from conftest import REPO, tiny_overrides
+from helpers import REPO, TINY, tiny_overrides
+from hydra import compose, initialize_config_dir
+
+from videomae.errors import ConfigError
+from videomae.training.pretrain import run
 
 STEPS = 40  # 16 tiny videos / batch 2 = 8 steps per epoch: the runs cross several epoch ends
 
@@ -82,3 +86,22 @@ def test_resumed_run_matches_the_uninterrupted_one(tmp_path, synthetic_root, ref
     assert sorted(after) == list(range(saved, STEPS))
     for step, loss in after.items():
         assert loss == pytest.approx(reference[step], rel=1e-6, abs=1e-7), (step, loss, reference[step])
+
+
+def test_a_fresh_start_over_a_run_is_refused_and_a_resume_continues_its_metrics(tmp_path, synthetic_root):
+    """A second fresh run in the same directory would overwrite the first one's checkpoint: it is
+    refused, naming the fix. A resume keeps the metrics.csv rows of the steps before it."""
+
+    def cfg(*extra):
+        overrides = [*TINY, *tiny_overrides(synthetic_root), "logger=csv", "trainer.log_every_n_steps=1"]
+        with initialize_config_dir(config_dir=os.path.join(REPO, "configs"), version_base="1.3"):
+            return compose("pretrain", overrides=[*overrides, "probe.enabled=false", *extra])
+
+    run_dir = str(tmp_path / "run")
+    run(cfg("trainer.max_steps=2"), run_dir)
+    with pytest.raises(ConfigError, match="already holds a run .*ckpt_path=last"):
+        run(cfg("trainer.max_steps=4"), run_dir)
+    run(cfg("trainer.max_steps=4", "ckpt_path=last"), run_dir)
+    with open(os.path.join(run_dir, "metrics.csv"), encoding="utf-8") as f:
+        steps = [int(row["step"]) for row in csv.DictReader(f) if row.get("train/loss")]
+    assert steps == [0, 1, 2, 3]

@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_SYNTHETIC
+from helpers import TINY_SYNTHETIC
 
 from videomae.data.annotations import AnnotationError, read_list
 from videomae.data.dataset import VideoClipDataset

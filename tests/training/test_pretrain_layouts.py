@@ -1,26 +1,14 @@
 """Pre-training a few steps on each dataset layout, with broken files, and the run-level checks."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
-from conftest import BROKEN_KINDS, REPO, TINY, place
+from helpers import BROKEN_KINDS, BUILDERS, REPO, TINY, place, run_script
 from hydra import compose, initialize_config_dir
-from layout_builders import BUILDERS
 
 from videomae.errors import ConfigError, DataError
 from videomae.training.pretrain import run
-
-SCRIPT = os.path.join(REPO, "scripts", "pretrain.py")
-
-
-def run_script(args, timeout=300):
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
-    )
 
 
 def run_inprocess(run_dir, overrides):
@@ -37,13 +25,12 @@ def test_pretrain_on_every_official_layout(tmp_path, video_bank):
     for build in BUILDERS.values():
         build(str(root), video_bank)
     result = run_script(
-        [
-            "-m",
-            "dataset=ucf101,hmdb51,ssv2,k400",
-            f"data.root={root}",
-            f"hydra.sweep.dir={tmp_path / 'runs'}",
-            *TINY,
-        ]
+        "pretrain.py",
+        "-m",
+        "dataset=ucf101,hmdb51,ssv2,k400",
+        f"data.root={root}",
+        f"hydra.sweep.dir={tmp_path / 'runs'}",
+        *TINY,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("pre-training done: 2 steps") == 4, result.stdout[-2000:]
@@ -61,15 +48,14 @@ def test_pretrain_folder_with_broken_files_completes_and_reports_them(tmp_path, 
     ]
     run_dir = tmp_path / "run"
     result = run_script(
-        [
-            "dataset=folder",
-            f"data.root={root}",
-            f"hydra.run.dir={run_dir}",
-            *TINY,
-            "data.batch_size=8",
-            "trainer.max_steps=1",
-            "data.num_workers=1",
-        ]  # fmt: skip
+        "pretrain.py",
+        "dataset=folder",
+        f"data.root={root}",
+        f"hydra.run.dir={run_dir}",
+        *TINY,
+        "data.batch_size=8",
+        "trainer.max_steps=1",
+        "data.num_workers=1",
     )  # one batch of all eight videos: every broken file is met
     assert result.returncode == 0, result.stderr[-3000:]
     assert "pre-training done: 1 steps" in result.stdout

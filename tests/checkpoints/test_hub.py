@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO, TINY, run_script
+from helpers import REPO, TINY, run_script
 from hydra import compose, initialize_config_dir
 from transformers import (
     AutoImageProcessor,

@@ -9,7 +9,7 @@ import time
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import REPO, TINY_MODEL, TINY_SYNTHETIC, tiny_overrides
+from helpers import REPO, TINY_MODEL, TINY_SYNTHETIC, tiny_overrides
 
 from videomae.data.datamodule import VideoDataModule
 from videomae.training.pretrain_module import NonFiniteLossError, PretrainModule
@@ -104,7 +104,7 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path, synthetic_root
 
 def test_ckpt_path_last_picks_the_newest_of_last_and_slurm_checkpoints(tmp_path, capsys):
     from videomae.errors import ConfigError
-    from videomae.training.pretrain import resolve_ckpt_path
+    from videomae.training.run import resolve_ckpt_path
 
     with pytest.raises(ConfigError, match="ckpt_path=last: nothing to resume: no .*last.ckpt"):
         resolve_ckpt_path("last", str(tmp_path))  # a mistyped run directory must not start afresh

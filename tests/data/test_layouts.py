@@ -5,15 +5,16 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, place
-from layout_builders import (
+from helpers import (
     BUILDERS,
     HMDB_CLASSES,
     K400_CLASSES,
+    REPO,
     SSV2_TEMPLATES,
     UCF_CLASSES,
     build_k400,
     build_ucf101,
+    place,
 )
 
 from videomae.data.annotations import AnnotationError, read_list

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from conftest import REPO, TINY_MODEL
+from helpers import REPO, TINY_MODEL
 from hydra import compose, initialize_config_dir
 from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding_table
 

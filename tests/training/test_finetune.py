@@ -6,16 +6,17 @@ import os
 
 import pytest
 import torch
-from conftest import REPO, TINY, run_script, tiny_overrides
+from helpers import REPO, TINY, run_script, tiny_overrides
 from hydra import compose, initialize_config_dir
 from transformers import VideoMAEConfig, VideoMAEForPreTraining
 
 import videomae
 from videomae.data.annotations import AnnotationError
 from videomae.errors import CheckpointError, ConfigError
-from videomae.training.finetune import build_module, load_pretrained, prepared_datamodule, run
+from videomae.training.finetune import build_module, load_pretrained, run
 from videomae.training.finetune_module import FinetuneModule, accuracies, video_predictions
 from videomae.training.optim import build_adamw, param_group_names, param_groups
+from videomae.training.run import labeled_datamodule
 
 CONFIGS = os.path.join(REPO, "configs")
 TINY_KW = dict(embed_dim=32, depth=2, num_heads=2, num_frames=4, img_size=32)
@@ -177,7 +178,7 @@ def encoder_of(path):
 
 def test_pretrained_run_dir_gives_the_encoder(synthetic_root, pretrain_run):
     cfg = ft_cfg(synthetic_root, "model.depth=1", f"pretrained={pretrain_run}")
-    dm = prepared_datamodule(cfg)
+    dm = labeled_datamodule(cfg)
     m = build_module(cfg, dm)
     summary = load_pretrained(m, cfg.pretrained)
     assert "our Lightning checkpoint" in summary
@@ -217,7 +218,7 @@ def test_finetune_from_transformers_and_original_layouts(tmp_path, synthetic_roo
             f"pretrained={path}",
             "trainer.max_steps=1",
         )
-        dm = prepared_datamodule(cfg)
+        dm = labeled_datamodule(cfg)
         m = build_module(cfg, dm)
         summary = load_pretrained(m, cfg.pretrained)
         assert ("Hugging Face" if name == "hf" else "original MCG-NJU") in summary
@@ -231,7 +232,7 @@ def test_finetune_from_transformers_and_original_layouts(tmp_path, synthetic_roo
 def test_mismatched_encoder_fails_naming_the_weights(tmp_path, synthetic_root):
     hf_dir, _ = hf_pretraining_dir(tmp_path, hidden=64)
     cfg = ft_cfg(synthetic_root, "model.depth=1", f"pretrained={hf_dir}")
-    m = build_module(cfg, prepared_datamodule(cfg))
+    m = build_module(cfg, labeled_datamodule(cfg))
     with pytest.raises(CheckpointError, match=r"(?s)shape mismatch.*encoder.blocks.0.attn.qkv.weight"):
         load_pretrained(m, cfg.pretrained)
 
@@ -242,7 +243,7 @@ def test_label_outside_num_classes_names_file_and_line(tmp_path, synthetic_root)
     (data / "train.csv").write_text("a.mp4 0\nb.mp4 1\nc.mp4 9\n")
     cfg = compose_cfg("finetune", ["dataset=ucf101", f"data.root={data}", "data.num_classes=8"])
     with pytest.raises(AnnotationError, match=r"train.csv:3: label 9 is outside 0..7"):
-        prepared_datamodule(cfg)
+        labeled_datamodule(cfg)
 
 
 # --- the scripts end to end -------------------------------------------------------------------------

@@ -3,32 +3,27 @@
 import csv
 import json
 import math
-import os
 
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import REPO, run_script, tiny_overrides
+from helpers import REPO, run_script, tiny_overrides
 
 from videomae import model_from_checkpoint
 
 
 def run_with_probe(tmp_path, synthetic_root, *args):
     probe = tmp_path / "probe"
-    env_path = os.pathsep.join([os.path.join(REPO, "tests"), os.environ.get("PYTHONPATH", "")])
-    os.environ["PYTHONPATH"] = env_path  # the probe module, for every rank's process
-    try:
-        result = run_script(
-            "pretrain.py",
-            *tiny_overrides(synthetic_root),
-            "logger=csv",
-            f"hydra.run.dir={tmp_path / 'run'}",
-            "+callbacks.probe._target_=rank_probe.RankProbe",
-            f"+callbacks.probe.out_dir={probe}",
-            *args,
-        )
-    finally:
-        os.environ["PYTHONPATH"] = env_path.split(os.pathsep, 1)[1]
+    result = run_script(
+        "pretrain.py",
+        *tiny_overrides(synthetic_root),
+        "logger=csv",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "+callbacks.probe._target_=rank_probe.RankProbe",
+        f"+callbacks.probe.out_dir={probe}",
+        *args,
+        tests_importable=True,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return [json.loads((probe / f"rank{r}.json").read_text()) for r in range(len(list(probe.iterdir())))]
 
@@ -86,7 +81,7 @@ def test_fsdp_strategy_shards_per_transformer_block():
     from hydra import compose, initialize_config_dir
 
     from videomae.models.layers import Block
-    from videomae.training.pretrain import trainer_kwargs
+    from videomae.training.run import trainer_kwargs
     from videomae.training.strategies import BlockFSDPStrategy
 
     with initialize_config_dir(config_dir=f"{REPO}/configs", version_base="1.3"):
