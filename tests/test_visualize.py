@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_MODEL, run_script, write_clip
+from helpers import TINY_MODEL, run_script, write_clip
 from PIL import Image
 
 from videomae import create_classifier, create_pretrain_model, export_hf, export_original, export_ours
