@@ -121,7 +121,7 @@ def load_clip(
             return sampler.views(length, 1)[0]
         return np.clip(start + sampling_rate * np.arange(num_frames), 0, length - 1)
 
-    chosen = {}
+    chosen: dict[str, np.ndarray] = {}
     out_h, out_w = size
     # decord scales large videos down while decoding; the crop below gets the exact size
     frames = read_frames(path, lambda n: chosen.setdefault("i", choose(n)), short_side=max(out_h, out_w))

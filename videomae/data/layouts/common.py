@@ -75,7 +75,7 @@ def read_lines(path: str) -> Iterator[tuple[int, str]]:
 
 def index_videos(directory: str) -> dict[str, str]:
     """file stem -> path for every video under `directory` (class sub-folders or flat)."""
-    index = {}
+    index: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(directory, followlinks=True):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:

@@ -28,7 +28,7 @@ def hmdb51(root: str, split: int = 1) -> DatasetIndex:
         raise LayoutNotFound(f"no *_test_split{split}.txt files under {root}")
     names = sorted(os.path.basename(f)[: -len(suffix)] for f in files)
     label_of = {name: i for i, name in enumerate(names)}
-    entries = {"train": [], "val": []}
+    entries: dict[str, list[tuple[str, int]]] = {"train": [], "val": []}
     for path in files:
         class_name = os.path.basename(path)[: -len(suffix)]
         for number, line in read_lines(path):

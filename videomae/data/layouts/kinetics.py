@@ -60,7 +60,7 @@ def k400(root: str) -> DatasetIndex:
             missing = {"youtube_id", "time_start", "time_end"} - set(reader.fieldnames or ())
             if missing:
                 raise AnnotationError(f"{path}:1: header lacks {', '.join(sorted(missing))}")
-            if "label" not in reader.fieldnames:
+            if "label" not in (reader.fieldnames or ()):
                 if split_name == "train":
                     raise AnnotationError(f"{path}:1: header lacks label")
                 continue  # an unlabeled test list: evaluate on the validation split instead

@@ -41,7 +41,7 @@ def ucf101(root: str, split: int = 1) -> DatasetIndex:
     for path in files.values():
         if not os.path.isfile(path):
             raise ConfigError(f"data.split={split}: {path} does not exist (UCF101 has splits 1, 2, 3)")
-    entries = {s: [] for s in files}
+    entries: dict[str, list[tuple[str, int]]] = {s: [] for s in files}
     for split_name, path in files.items():
         for number, line in read_lines(path):
             parts = line.split()
