@@ -69,7 +69,7 @@ def to_uint8(pixels: torch.Tensor) -> np.ndarray:
     return x.movedim(-4, -1).numpy()
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1: one fixed size

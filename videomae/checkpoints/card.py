@@ -2,6 +2,7 @@
 usage and citation."""
 
 from dataclasses import dataclass
+from typing import cast
 
 import yaml
 
@@ -77,7 +78,7 @@ def model_card(spec: dict, num_params: int, record: dict | None = None, license:
     """README.md for an export: metadata header, the model, its training and evaluation, usage, citation."""
     facts = _Facts.read(spec, record)
     k, task, record = facts.kwargs, facts.task, facts.record
-    lines = [_yaml_header(_metadata(facts, license)), *_model_lines(facts, num_params, spec.get("labels"))]
+    lines = [_yaml_header(_metadata(facts, license)), *_model_lines(facts, num_params, spec)]
     lines += ["", "## Pre-training", ""]
     lines += pretraining_lines(record, task)
     if facts.classification:
@@ -135,8 +136,9 @@ def _model_index(facts: _Facts, evaluation: dict) -> dict:
     }
 
 
-def _model_lines(facts: _Facts, num_params: int, labels: list[str] | None) -> list[str]:
+def _model_lines(facts: _Facts, num_params: int, spec: dict) -> list[str]:
     """The title, what the model is and how it was made, and the table of its shape."""
+    labels = cast(list[str], spec.get("labels"))  # a classifier's spec has them
     k, task, record, model_name = facts.kwargs, facts.task, facts.record, facts.model_name
     height, width = facts.height, facts.width
     tokens = (k["num_frames"] // k["tubelet_size"]) * (height // k["patch_size"]) * (width // k["patch_size"])
