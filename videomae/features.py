@@ -14,8 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from videomae.checkpoints import model_from_checkpoint
+from videomae.data.datamodule import VideoDataModule
 from videomae.errors import ConfigError
 from videomae.models.classifier import VideoMAEClassifier
+from videomae.pixels import normalize_uint8
 
 FORMATS = (".npz", ".csv")
 
@@ -31,8 +34,6 @@ def pooled_features(model: nn.Module, videos: torch.Tensor) -> torch.Tensor:
 def extract(model: nn.Module, loader, device: str | torch.device = "cpu", progress=None) -> dict:
     """Features of every video the multi-view loader yields: {video_id: (D,) mean over its views},
     and the "path: reason" lines of the videos that could not be read."""
-    from videomae.pixels import normalize_uint8
-
     model = model.to(device).eval()
     features, failed = {}, []
     for batch in loader:
@@ -84,9 +85,6 @@ def run(
 
     `explicit`: the data keys the user set; num_frames and input_size default to the model's.
     """
-    from videomae.checkpoints import model_from_checkpoint
-    from videomae.data.datamodule import VideoDataModule
-
     if not os.path.exists(checkpoint):
         raise ConfigError(f"checkpoint={checkpoint} does not exist")
     if os.path.splitext(out)[1].lower() not in FORMATS:

@@ -7,7 +7,7 @@ from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding
 from videomae import MODEL_SIZES, create_classifier, create_pretrain_model
 from videomae.masking import MaskGenerator
 from videomae.models.layers import sinusoid_table
-from videomae.models.videomae import patchify
+from videomae.models.patches import patchify
 
 # (embed_dim, depth, heads, decoder dim, decoder heads, patch) from the paper and VideoMAE V2
 PAPER_SIZES = {

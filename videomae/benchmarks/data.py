@@ -34,10 +34,8 @@ from videomae.data.dataset import VideoClipDataset
 from videomae.data.sampling import ClipSampler
 from videomae.data.transforms import PretrainTransform
 from videomae.data.video import VideoDecoder, decode_short_side
-
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
-
+from videomae.pixels import IMAGENET_MEAN as MEAN
+from videomae.pixels import IMAGENET_STD as STD
 
 # --- videos -------------------------------------------------------------------------------------
 

@@ -96,7 +96,7 @@ class Runner:
 
 
 def hf_model(ours, args, device):
-    from transformers import VideoMAEConfig, VideoMAEForPreTraining
+    from transformers import VideoMAEConfig, VideoMAEForPreTraining  # a dev dependency, optional here
 
     enc, dec = ours.encoder, ours.decoder
     config = VideoMAEConfig(

@@ -16,6 +16,7 @@ from videomae.checkpoints.hf import hf_to_ours, spec_from_hf_config
 from videomae.checkpoints.io import read_tensors
 from videomae.checkpoints.spec import infer_spec
 from videomae.errors import CheckpointError
+from videomae.models.factory import model_config
 
 HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 HF_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
@@ -78,8 +79,6 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         ckpt = _from_state(path, state, container="lightning")
         model = (obj.get("hyper_parameters") or {}).get("model")
         if isinstance(model, dict) and "name" in model:
-            from videomae.models.factory import model_config
-
             kwargs = model_config(**model)
             task = "pretrain" if "encoder_to_decoder.weight" in ckpt.state else "classification"
             if task == "classification" and "head.weight" in ckpt.state:

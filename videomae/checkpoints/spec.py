@@ -9,6 +9,7 @@
 
 The eps values and `encoder_norm` are 1e-6 / 1e-6 / True for every model this framework builds
 (the original's math); they differ only for models that reproduce a transformers checkpoint.
+They are constructor arguments of the models, so `build_model` builds such a model directly.
 """
 
 import inspect
@@ -107,25 +108,9 @@ def build_model(spec: dict, **overrides) -> nn.Module:
             "the checkpoint has no classifier head: pass num_classes= to build a classifier"
         )
     accepted = inspect.signature(cls).parameters
-    model = cls(**{k: v for k, v in kwargs.items() if k in accepted})
-    set_numerics(model, {**NUMERICS, **spec})
-    return model
-
-
-def set_numerics(model: nn.Module, spec: dict) -> None:
-    """Apply a spec's LayerNorm eps values and final-norm choice to a freshly built model."""
-    for module in model.encoder.modules():
-        if isinstance(module, nn.LayerNorm):
-            module.eps = spec["norm_eps"]
-    if isinstance(model, VideoMAEPretrain):
-        for module in model.decoder.blocks.modules():
-            if isinstance(module, nn.LayerNorm):
-                module.eps = spec["norm_eps"]
-        model.decoder.norm.eps = spec["head_norm_eps"]
-        if not spec["encoder_norm"]:
-            model.encoder.norm = nn.Identity()
-    else:
-        model.fc_norm.eps = spec["head_norm_eps"]
+    # The spec's numerics are constructor arguments too, and win over `overrides` as they always have.
+    numerics = {k: spec.get(k, default) for k, default in NUMERICS.items()}
+    return cls(**{k: v for k, v in {**kwargs, **numerics}.items() if k in accepted})
 
 
 def _heads(dim: int, key: str, model_name: str) -> int:

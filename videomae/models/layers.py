@@ -105,12 +105,13 @@ class Block(nn.Module):
         qkv_bias: bool = True,
         drop_path: float = 0.0,
         init_values: float = 0.0,
+        norm_eps: float = LAYER_NORM_EPS,
     ):
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
+        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.attn = Attention(dim, num_heads, qkv_bias)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.norm2 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp = Mlp(dim, hidden_features=int(dim * mlp_ratio), act_layer=nn.GELU)
         if init_values > 0:
             self.gamma_1 = nn.Parameter(init_values * torch.ones(dim))
@@ -137,10 +138,13 @@ def make_blocks(
     qkv_bias: bool = True,
     drop_path_rate: float = 0.0,
     init_values: float = 0.0,
+    norm_eps: float = LAYER_NORM_EPS,
 ) -> nn.ModuleList:
     """`depth` blocks with drop path rising linearly from 0 to `drop_path_rate`."""
     rates = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()
-    return nn.ModuleList(Block(dim, num_heads, mlp_ratio, qkv_bias, rate, init_values) for rate in rates)
+    return nn.ModuleList(
+        Block(dim, num_heads, mlp_ratio, qkv_bias, rate, init_values, norm_eps) for rate in rates
+    )
 
 
 def run_blocks(

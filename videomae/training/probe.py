@@ -26,6 +26,7 @@ from pytorch_lightning.strategies import FSDPStrategy
 from torch.utils.data import DataLoader
 
 from videomae.errors import ConfigError
+from videomae.features import pooled_features
 from videomae.pixels import normalize_uint8
 from videomae.probe_math import knn_top1, linear_top1
 from videomae.training.probe_subsets import Readable, collate, probe_settings, probe_subsets
@@ -173,8 +174,6 @@ class OnlineProbe(pl.Callback):
     def embed(self, trainer, pl_module) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
         """Features (M, D) and subset positions (M,) of every readable video, gathered from all
         ranks (each rank embeds positions rank, rank + world, ...), and this rank's failures."""
-        from videomae.features import pooled_features
-
         rank, world = trainer.global_rank, trainer.world_size
         mine = list(range(rank, len(self.samples), world))
         loader = DataLoader(
