@@ -29,7 +29,8 @@ from videomae.checkpoints import (
     export_ours,
     model_from_checkpoint,
 )
-from videomae.checkpoints.hub import resolve_run, training_record
+from videomae.checkpoints.hub import training_record
+from videomae.checkpoints.run_dir import run_checkpoint
 from videomae.errors import CheckpointError, DiskFullError
 
 EXPORTS = {"hf": export_hf, "original": export_original, "ours": export_ours}
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = parse_set(args.set)
     if args.task:
         overrides["task"] = args.task
-    src = str(resolve_run(args.src))  # a run directory: its last checkpoint
+    src = run_checkpoint(args.src)  # a run directory: its last checkpoint
     try:
         check_destination(args.src, args.dst, args.overwrite)
         model, report = model_from_checkpoint(src, strict=not args.non_strict, **overrides)

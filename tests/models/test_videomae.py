@@ -1,3 +1,5 @@
+import inspect
+
 import pytest
 import torch
 from helpers import REPO, TINY_MODEL
@@ -6,6 +8,7 @@ from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding
 
 from videomae import MODEL_SIZES, create_classifier, create_pretrain_model
 from videomae.masking import MaskGenerator
+from videomae.models import PRETRAINING_ONLY, VideoMAEClassifier, VideoMAEPretrain
 from videomae.models.layers import sinusoid_table
 from videomae.models.patches import patchify
 
@@ -189,3 +192,16 @@ def test_grad_checkpointing_cuts_the_activations_kept_for_backward():
     plain = saved_bytes()
     model.set_grad_checkpointing(True)
     assert saved_bytes() < 0.5 * plain
+
+
+def test_classifier_leaves_out_exactly_the_pretraining_only_settings():
+    """One `model` config builds both models: the classifier drops the decoder and loss settings
+    (PRETRAINING_ONLY, exactly what it does not share with VideoMAEPretrain) and refuses any other
+    key it does not take, instead of swallowing it."""
+    pretrain = set(inspect.signature(VideoMAEPretrain).parameters)
+    classifier = set(inspect.signature(VideoMAEClassifier).parameters)
+    assert PRETRAINING_ONLY == pretrain - classifier
+    model = create_classifier("vit_tiny", 3, **TINY_MODEL, norm_pix_loss=False, encoder_norm=True)
+    assert model.head.out_features == 3
+    with pytest.raises(TypeError, match="decoder_dept"):
+        create_classifier("vit_tiny", 3, **TINY_MODEL, decoder_dept=2)

@@ -6,7 +6,7 @@ from (`record`). Nothing on a card is typed by hand: a field the record does not
 from videomae.checkpoints.card import CITATION, PAPER, model_card
 from videomae.checkpoints.card_sections import DATASETS
 from videomae.checkpoints.preprocessor import preprocessor_configs
-from videomae.checkpoints.record import EVAL_METRICS, pretraining_record, resolve_run, training_record
+from videomae.checkpoints.record import EVAL_METRICS, pretraining_record, training_record
 
 __all__ = [
     "CITATION",
@@ -16,6 +16,5 @@ __all__ = [
     "model_card",
     "preprocessor_configs",
     "pretraining_record",
-    "resolve_run",
     "training_record",
 ]

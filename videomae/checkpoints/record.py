@@ -13,21 +13,9 @@ import torch
 import yaml
 
 from videomae.checkpoints.io import SAFE_GLOBALS
+from videomae.checkpoints.run_dir import run_checkpoint, run_dir_of
 
 EVAL_METRICS = "metrics.json"  # in the run's eval/ directory, next to predictions.csv
-
-
-def resolve_run(path: str | Path) -> Path:
-    """A run directory means its checkpoints/last.ckpt; anything else is returned as it is."""
-    path = Path(os.path.expanduser(str(path)))
-    if path.is_dir() and (path / "checkpoints" / "last.ckpt").is_file():
-        return path / "checkpoints" / "last.ckpt"
-    return path
-
-
-def _run_dir(ckpt: Path) -> Path:
-    parent = ckpt.resolve().parent
-    return parent.parent if parent.name == "checkpoints" else parent
 
 
 def _load_torch(path: Path):
@@ -68,12 +56,12 @@ def pretraining_record(path: str | None) -> dict | None:
     """
     if path in (None, "", "null"):
         return None
-    ckpt = resolve_run(path)
+    ckpt = Path(run_checkpoint(str(path)))
     record: dict = {"checkpoint": str(path)}
     obj = _lightning(ckpt)
     if obj is not None:
         hp = obj["hyper_parameters"]
-        cfg = _hydra_config(_run_dir(ckpt)) or {}
+        cfg = _hydra_config(Path(run_dir_of(str(ckpt)))) or {}
         record.update(
             layout="lightning",
             model=(hp.get("model") or {}).get("name"),
@@ -109,12 +97,12 @@ def training_record(path: str | Path, task: str | None = None) -> dict | None:
     None for files of other layouts: their card describes only the model. `task`: the exported
     model's; a classifier built from a pre-training checkpoint has that run as its pre-training.
     """
-    ckpt = resolve_run(path)
+    ckpt = Path(run_checkpoint(str(path)))
     obj = _lightning(ckpt)
     if obj is None:
         return None
     hp = obj["hyper_parameters"]
-    run_dir = _run_dir(ckpt)
+    run_dir = Path(run_dir_of(str(ckpt)))
     stage = "finetune" if "num_classes" in hp else "pretrain"
     if stage == "pretrain" and task == "classification":
         return {"stage": "finetune", "config": None, "pretrained": pretraining_record(str(ckpt))}
@@ -134,7 +122,7 @@ def training_record(path: str | Path, task: str | None = None) -> dict | None:
         if "pretrained_record" in hp:
             record["pretrained"] = hp["pretrained_record"]
         elif pretrained not in (None, "", "null"):  # checkpoints from before the record existed
-            found = resolve_run(pretrained).exists()
+            found = os.path.exists(run_checkpoint(pretrained))
             record["pretrained"] = pretraining_record(pretrained) if found else {"checkpoint": pretrained}
         else:
             record["pretrained"] = None

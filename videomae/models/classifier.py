@@ -41,7 +41,6 @@ class VideoMAEClassifier(nn.Module):
         # The original's numerics; a converted transformers checkpoint brings its own.
         norm_eps: float = LAYER_NORM_EPS,
         head_norm_eps: float = LAYER_NORM_EPS,
-        **_decoder_args,
     ):
         super().__init__()
         self.num_classes = num_classes

@@ -34,6 +34,17 @@ def create_pretrain_model(name: str, **overrides) -> VideoMAEPretrain:
     return VideoMAEPretrain(**model_config(name, **overrides))
 
 
+# VideoMAEPretrain's arguments that a classifier has no use for: the decoder, the loss target and
+# the encoder's final norm (a classifier pools first and normalises with its fc_norm).
+PRETRAINING_ONLY = frozenset(
+    {"decoder_embed_dim", "decoder_depth", "decoder_num_heads", "decoder_mlp_ratio"}
+    | {"norm_pix_loss", "encoder_norm"}
+)
+
+
 def create_classifier(name: str, num_classes: int, **overrides) -> VideoMAEClassifier:
-    """A mean-pooling classifier on a named encoder size; decoder settings are ignored."""
-    return VideoMAEClassifier(num_classes=num_classes, **model_config(name, **overrides))
+    """A mean-pooling classifier on a named encoder size. The PRETRAINING_ONLY settings are left
+    out, so that one `model` config (and a pre-training checkpoint's) builds both models; any other
+    key the classifier does not take is an error."""
+    config = {k: v for k, v in model_config(name, **overrides).items() if k not in PRETRAINING_ONLY}
+    return VideoMAEClassifier(num_classes=num_classes, **config)
