@@ -167,3 +167,46 @@ def test_modules_are_small():
     over = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
     assert not over.keys() - NOT_YET_SPLIT, f"modules over {MAX_MODULE_LINES} lines: {over}"
     assert not NOT_YET_SPLIT - over.keys(), f"no longer over the limit: {NOT_YET_SPLIT - over.keys()}"
+
+
+# The layers of docs/architecture.md: each part may import only what its row allows (besides
+# itself). Foundations import nothing of the package; models and data know nothing of each other,
+# of checkpoints or of training; only training (and the benchmarks and tools above it) builds runs.
+FOUNDATIONS = {"videomae.errors", "videomae.pixels", "videomae.probe_math", "videomae.demo_report"}
+ALLOWED = {
+    "videomae.models": FOUNDATIONS,
+    "videomae.masking": FOUNDATIONS,
+    "videomae.data": FOUNDATIONS,
+    "videomae.checkpoints": FOUNDATIONS | {"videomae.models"},
+    "videomae.cli": FOUNDATIONS,
+    "videomae.config_schema": FOUNDATIONS,
+    "videomae.sweep": FOUNDATIONS,
+    "videomae.report": FOUNDATIONS,
+}
+LIGHTNING = ("pytorch_lightning", "lightning_fabric", "lightning")
+
+
+def test_layers_import_only_downwards():
+    parts = part_graph(import_graph(package_modules()))
+    for name in FOUNDATIONS:
+        assert not parts.get(name), f"{name} is a foundation but imports {sorted(parts[name])}"
+    wrong = {part: sorted(parts[part] - ok) for part, ok in ALLOWED.items() if parts[part] - ok}
+    assert not wrong, f"imports against the layers of docs/architecture.md: {wrong}"
+
+
+def test_the_two_runs_share_the_run_layer_and_not_each_other():
+    graph = import_graph(package_modules())
+    pretrain, finetune = "videomae.training.pretrain", "videomae.training.finetune"
+    assert pretrain not in graph[finetune] and finetune not in graph[pretrain]
+    assert "videomae.training.run" in graph[pretrain] & graph[finetune]
+
+
+def test_lightning_stays_in_training():
+    """The model is a plain nn.Module and the data is plain PyTorch; only the LightningDataModule
+    (the data's one Lightning face) and training/ import Lightning."""
+    users = {
+        name
+        for name, path in package_modules().items()
+        if any(imported.split(".")[0] in LIGHTNING for imported in imported_names(path, name))
+    }
+    assert {u for u in users if not u.startswith("videomae.training.")} == {"videomae.data.datamodule"}
