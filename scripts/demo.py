@@ -54,8 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def common(args, seed: int) -> list[str]:
-    """Overrides of every stage: the demo dataset (configs/dataset/synthetic.yaml holds its
-    settings), this seed's videos, CPU, and one progress line per epoch."""
+    """Overrides of every stage: the demo dataset (its settings: configs/dataset/synthetic.yaml,
+    model/demo.yaml, recipe/*_synthetic.yaml), this seed's videos, CPU, one progress line per epoch."""
     root = os.path.abspath(os.path.expanduser(args.data_root)) if args.data_root else None
     return [
         "dataset=synthetic",
