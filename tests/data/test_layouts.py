@@ -251,3 +251,13 @@ def test_prepare_script_keeps_official_csv(tmp_path, video_bank):
     assert result.returncode == 0, result.stderr
     assert "all listed videos are readable" in result.stdout
     assert len(read_list(str(tmp_path / "lists" / "train.csv"))) == 6
+
+
+def test_list_errors_name_the_file_and_line(tmp_path):
+    bad = tmp_path / "train.csv"
+    bad.write_text("a.mp4 1\nb.mp4 x\n")
+    with pytest.raises(AnnotationError, match=r"train.csv:2: expected 'path label'"):
+        read_list(str(bad))
+    ok = tmp_path / "pre.csv"
+    ok.write_text("dir with space/a.mp4 0 -1\nb.mp4 3\n")
+    assert read_list(str(ok)) == [(str(tmp_path / "dir with space/a.mp4"), 0), (str(tmp_path / "b.mp4"), 3)]

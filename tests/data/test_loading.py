@@ -1,5 +1,6 @@
 """Sampling, decoding, augmentation, fault tolerance and seeding of the loaders."""
 
+import os
 import random
 import time
 from functools import partial
@@ -8,10 +9,11 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from helpers import BROKEN_KINDS, place
+from helpers import BROKEN_KINDS, TINY_SYNTHETIC, place
 from lightning_fabric.utilities.seed import pl_worker_init_function
 from torch.utils.data import DataLoader, RandomSampler
 
+from videomae.data.annotations import read_list
 from videomae.data.datamodule import VideoDataModule
 from videomae.data.dataset import MultiViewDataset, VideoClipDataset
 from videomae.data.resume import ResumableLoader, SkippingBatchSampler
@@ -23,6 +25,7 @@ from videomae.data.sampling import (
     segment_views,
     window_indices,
 )
+from videomae.data.synthetic import ensure_synthetic
 from videomae.data.transforms import ClipRandomErasing, FinetuneTransform, PretrainTransform, spatial_crops
 from videomae.data.video import VideoDecoder, VideoReadError, scaled_size
 from videomae.errors import ConfigError, DataError
@@ -380,3 +383,47 @@ def test_seeding_per_rank_and_worker_in_both_modes(video_bank, mode):
     first, again = loader_batches(dataset, 0), loader_batches(dataset, 0)
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
     assert not all(torch.equal(a, b) for a, b in zip(first, loader_batches(dataset, 1), strict=True))
+
+
+def test_dense_sampling_windows_and_short_videos():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        idx = dense_indices(300, 16, 4, rng, mode="uniform")
+        assert len(idx) == 16 and idx.min() >= 0 and idx.max() < 300
+        assert (np.diff(idx) == 4).all()
+    short = dense_indices(20, 16, 4, rng, mode="uniform")  # shorter than the window: spread, last repeated
+    assert len(short) == 16 and short[0] == 0 and (short[5:] == 19).all()
+    assert list(short[:5]) == [0, 4, 8, 12, 16]
+    # the original's pre-training: stride 4 from frame 0, never onto the last frame (19)
+    assert list(dense_indices(20, 16, 4, rng, pretrain=True)) == [0, 4, 8, 12, 16] + [16] * 11
+
+
+def test_broken_videos_are_skipped_and_counted(synthetic_root, tmp_path):
+    data_dir = ensure_synthetic(synthetic_root, TINY_SYNTHETIC)
+    good = read_list(os.path.join(data_dir, "train.csv"))[0]
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "garbage.mp4").write_bytes(os.urandom(4096))
+    samples = [
+        (str(tmp_path / "empty.mp4"), 0),
+        (str(tmp_path / "garbage.mp4"), 0),
+        (str(tmp_path / "missing.mp4"), 0),
+        good,
+    ]
+    dataset = VideoClipDataset(samples, ClipSampler(4, "dense", 2), PretrainTransform(32, flip=False))
+    skipped = 0
+    for i in range(3):
+        item = dataset[i]
+        assert item["video"].shape == (3, 4, 32, 32) and item["video"].dtype == torch.uint8
+        skipped += item["skipped"]
+    assert skipped >= 3
+    assert dataset[3]["skipped"] == 0
+
+
+def test_repeated_sampling_gives_several_augmented_clips(synthetic_root):
+    data_dir = ensure_synthetic(synthetic_root, TINY_SYNTHETIC)
+    samples = read_list(os.path.join(data_dir, "train.csv"))
+    dataset = VideoClipDataset(samples, ClipSampler(4, "dense", 2), PretrainTransform(32), num_sample=3)
+    item = dataset[0]
+    assert item["video"].shape == (3, 3, 4, 32, 32)
+    clips = item["video"]  # one decode, three independently augmented clips
+    assert not (torch.equal(clips[0], clips[1]) and torch.equal(clips[1], clips[2]))

@@ -1,15 +1,13 @@
+"""The demo's generated videos: real H.264 files, cached and seeded, whose class is only the motion."""
+
 import os
 
 import numpy as np
 import pytest
-import torch
 from helpers import TINY_SYNTHETIC
 
-from videomae.data.annotations import AnnotationError, read_list
-from videomae.data.dataset import VideoClipDataset
-from videomae.data.sampling import ClipSampler, dense_indices
+from videomae.data.annotations import read_list
 from videomae.data.synthetic import CLASSES, SyntheticSpec, class_names, ensure_synthetic, render_video
-from videomae.data.transforms import PretrainTransform
 from videomae.data.video import read_frames
 from videomae.errors import ConfigError
 
@@ -100,57 +98,3 @@ def test_synthetic_spec_names_a_wrong_content():
         ConfigError, match=r"data.synthetic.content='noise' is not one of dots, scene, objects"
     ):
         SyntheticSpec(content="noise")
-
-
-def test_list_errors_name_the_file_and_line(tmp_path):
-    bad = tmp_path / "train.csv"
-    bad.write_text("a.mp4 1\nb.mp4 x\n")
-    with pytest.raises(AnnotationError, match=r"train.csv:2: expected 'path label'"):
-        read_list(str(bad))
-    ok = tmp_path / "pre.csv"
-    ok.write_text("dir with space/a.mp4 0 -1\nb.mp4 3\n")
-    assert read_list(str(ok)) == [(str(tmp_path / "dir with space/a.mp4"), 0), (str(tmp_path / "b.mp4"), 3)]
-
-
-def test_dense_sampling_windows_and_short_videos():
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        idx = dense_indices(300, 16, 4, rng, mode="uniform")
-        assert len(idx) == 16 and idx.min() >= 0 and idx.max() < 300
-        assert (np.diff(idx) == 4).all()
-    short = dense_indices(20, 16, 4, rng, mode="uniform")  # shorter than the window: spread, last repeated
-    assert len(short) == 16 and short[0] == 0 and (short[5:] == 19).all()
-    assert list(short[:5]) == [0, 4, 8, 12, 16]
-    # the original's pre-training: stride 4 from frame 0, never onto the last frame (19)
-    assert list(dense_indices(20, 16, 4, rng, pretrain=True)) == [0, 4, 8, 12, 16] + [16] * 11
-
-
-def test_broken_videos_are_skipped_and_counted(synthetic_root, tmp_path):
-    data_dir = ensure_synthetic(synthetic_root, TINY_SYNTHETIC)
-    good = read_list(os.path.join(data_dir, "train.csv"))[0]
-    (tmp_path / "empty.mp4").write_bytes(b"")
-    (tmp_path / "garbage.mp4").write_bytes(os.urandom(4096))
-    samples = [
-        (str(tmp_path / "empty.mp4"), 0),
-        (str(tmp_path / "garbage.mp4"), 0),
-        (str(tmp_path / "missing.mp4"), 0),
-        good,
-    ]
-    dataset = VideoClipDataset(samples, ClipSampler(4, "dense", 2), PretrainTransform(32, flip=False))
-    skipped = 0
-    for i in range(3):
-        item = dataset[i]
-        assert item["video"].shape == (3, 4, 32, 32) and item["video"].dtype == torch.uint8
-        skipped += item["skipped"]
-    assert skipped >= 3
-    assert dataset[3]["skipped"] == 0
-
-
-def test_repeated_sampling_gives_several_augmented_clips(synthetic_root):
-    data_dir = ensure_synthetic(synthetic_root, TINY_SYNTHETIC)
-    samples = read_list(os.path.join(data_dir, "train.csv"))
-    dataset = VideoClipDataset(samples, ClipSampler(4, "dense", 2), PretrainTransform(32), num_sample=3)
-    item = dataset[0]
-    assert item["video"].shape == (3, 3, 4, 32, 32)
-    clips = item["video"]  # one decode, three independently augmented clips
-    assert not (torch.equal(clips[0], clips[1]) and torch.equal(clips[1], clips[2]))
