@@ -64,9 +64,9 @@ def convert(key: str, text: str, default):
         kind = {bool: "a boolean", int: "an integer", float: "a number"}[type(default)]
         raise ConfigError(f"{key}={text} is not {kind}") from None
     if default is None or default is REQUIRED:
-        for kind in (int, float):
+        for parse in (int, float):
             try:
-                return kind(text)
+                return parse(text)
             except ValueError:
                 pass
     return text

@@ -5,6 +5,7 @@ as a picture and an animation. The pictures themselves are `videomae.render`'s.
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -169,7 +170,7 @@ def visualize_video(
         raise ConfigError(f"video={video} is not a file")
     if animation not in ("gif", "mp4", "none"):
         raise ConfigError(f"animation={animation!r} is not one of gif, mp4, none")
-    overrides = {"num_frames": num_frames, "img_size": input_size}
+    overrides: dict[str, Any] = {"num_frames": num_frames, "img_size": input_size}  # constructor arguments
     model, _ = model_from_checkpoint(checkpoint, **{k: v for k, v in overrides.items() if v})
     if not isinstance(model, VideoMAEPretrain):
         raise CheckpointError(

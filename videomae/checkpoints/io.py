@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,8 @@ from videomae.errors import CheckpointError, DiskFullError
 
 # The original training code stores its argparse options next to the weights; a Namespace is
 # rebuilt from a plain dict of values, so allowing it runs no code from the file.
-SAFE_GLOBALS = [argparse.Namespace]
+# The type torch.serialization.safe_globals takes (a list: invariant, so spelled out here).
+SAFE_GLOBALS: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = [argparse.Namespace]
 
 
 def _fsync(path: str | Path, directory: bool = False) -> None:
@@ -55,7 +56,7 @@ def _is_disk_full(err: BaseException | None) -> bool:
     return False
 
 
-def _size(nbytes: int) -> str:
+def _size(nbytes: float) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if nbytes < 1024 or unit == "GiB":
             return f"{nbytes} bytes" if unit == "bytes" else f"{nbytes:.1f} {unit}"

@@ -3,6 +3,9 @@
 from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.videomae import VideoMAEPretrain
 
+# Either model this framework builds (what a checkpoint spec describes).
+VideoMAEModel = VideoMAEPretrain | VideoMAEClassifier
+
 # Encoder width/depth/heads and decoder width/heads of the paper's sizes. Decoder depth is 4.
 MODEL_SIZES: dict[str, dict] = {
     "vit_tiny": dict(embed_dim=192, depth=12, num_heads=3, decoder_embed_dim=128, decoder_num_heads=2),

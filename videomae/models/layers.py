@@ -54,6 +54,10 @@ class TubeEmbed(nn.Module):
 class Attention(nn.Module):
     """Multi-head self-attention; the key has no bias, as in the original (q_bias, 0, v_bias)."""
 
+    q_bias: nn.Parameter | None
+    v_bias: nn.Parameter | None
+    k_bias: torch.Tensor  # a buffer, registered only with qkv_bias (read only when q_bias is set)
+
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True):
         super().__init__()
         if dim % num_heads:
@@ -75,6 +79,7 @@ class Attention(nn.Module):
         B, N, C = x.shape
         bias = None
         if self.q_bias is not None:
+            assert self.v_bias is not None  # q_bias and v_bias are made together (qkv_bias)
             bias = torch.cat((self.q_bias, self.k_bias.to(self.q_bias.dtype), self.v_bias))
         qkv = F.linear(x, self.qkv.weight, bias)
         q, k, v = qkv.view(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
@@ -83,7 +88,8 @@ class Attention(nn.Module):
 
     def _forward_last(self, x: torch.Tensor, num_queries: int) -> torch.Tensor:
         B, N, C = x.shape
-        heads, q_weight, kv_weight = self.num_heads, *self.qkv.weight.split((C, 2 * C))
+        heads = self.num_heads
+        q_weight, kv_weight = self.qkv.weight.split((C, 2 * C))
         kv_bias = None
         if self.v_bias is not None:
             kv_bias = torch.cat((self.k_bias.to(self.v_bias.dtype), self.v_bias))
@@ -96,6 +102,9 @@ class Attention(nn.Module):
 
 class Block(nn.Module):
     """Pre-norm transformer block with optional layer scale (gamma_1/gamma_2) and drop path."""
+
+    gamma_1: nn.Parameter | None
+    gamma_2: nn.Parameter | None
 
     def __init__(
         self,

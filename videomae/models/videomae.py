@@ -31,6 +31,8 @@ def as_pair(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
 class PositionTable(nn.Module):
     """Fixed sinusoid positions; rebuilt for another token count (it is a function, not a weight)."""
 
+    table: torch.Tensor  # a non-persistent buffer
+
     def __init__(self, num_positions: int, dim: int):
         super().__init__()
         self.dim = dim

@@ -65,6 +65,7 @@ def fold_tests_into_runs(runs: list[Run]) -> list[Run]:
         if not folded:
             kept.append(run)
             continue
+        assert parent is not None  # folded requires it
         for key, value in run.summary.items():
             if key.startswith("test/") and parent.summary.get(key) is None:
                 parent.summary[key] = value

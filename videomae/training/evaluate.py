@@ -79,6 +79,8 @@ def test_checkpoint(checkpoint: str, overrides: list[str], out_dir: str, ema: bo
     results = module.test_results
     if not trainer.is_global_zero:
         return None
+    assert results is not None, "trainer.test ran on_test_epoch_end, which sets test_results"
+    assert datamodule.test_set is not None, "trainer.test ran the datamodule's setup('test')"
     samples = datamodule.test_set.samples
     classes = module.hparams.classes or [str(i) for i in range(module.hparams.num_classes)]
     path = write_predictions(os.path.join(out_dir, "predictions.csv"), results, samples, classes, datamodule)

@@ -77,6 +77,7 @@ def check_ema(cfg: DictConfig) -> None:
 def build_module(cfg: DictConfig, datamodule: VideoDataModule) -> FinetuneModule:
     classes = datamodule.classes
     num_classes = datamodule.num_classes
+    assert num_classes is not None, "labeled_datamodule refuses a dataset without classes"
     return FinetuneModule(
         model=common.model_kwargs(cfg),
         num_classes=num_classes,

@@ -35,6 +35,8 @@ class _ContinuedWriter(ExperimentWriter):
 
 
 class ContinuedCSVLogger(CSVLogger):
+    _experiment: ExperimentWriter | None  # Lightning's, made on first use (as Lightning types it)
+
     @property
     @rank_zero_experiment
     def experiment(self) -> ExperimentWriter:

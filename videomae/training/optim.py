@@ -1,7 +1,8 @@
 """AdamW with the paper's no-decay rule, learning-rate scaling and the per-step schedule."""
 
 import math
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, cast
 
 import pytorch_lightning as pl
 import torch
@@ -24,7 +25,8 @@ def param_group_names(model: nn.Module, weight_decay: float, layer_decay: float 
     Names, taken from the plain model, because FSDP turns every parameter into a 1-D shard, which
     timm's rule would exempt from weight decay.
     """
-    skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else ()
+    # nn.Module.__getattr__ types any attribute as Tensor | Module; this one is a method (the models').
+    skip = cast(Callable[[], set[str]], model.no_weight_decay)() if hasattr(model, "no_weight_decay") else ()
     if layer_decay < 1.0:
         groups = param_groups_layer_decay(model, weight_decay, skip, layer_decay=layer_decay)
     else:
@@ -96,10 +98,11 @@ class WarmupCosine(LRScheduler):
         """Every group's lr at optimizer step `step` (0-based)."""
         return [
             self.lr_at(step, peak) * group.get("lr_scale", 1.0)
-            for peak, group in zip(self.base_lrs, self.optimizer.param_groups, strict=True)
+            # torch types lrs as float | Tensor; build_adamw's (the initial lrs here) are floats
+            for peak, group in zip(cast(list[float], self.base_lrs), self.optimizer.param_groups, strict=True)
         ]
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float]:  # type: ignore[override]  # list is invariant; floats are lrs
         return self.lrs(self.last_epoch)
 
     def step_update(self, num_updates: int) -> None:

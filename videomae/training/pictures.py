@@ -100,6 +100,7 @@ class ReconstructionPictures(pl.Callback):
 
     @torch.no_grad()
     def draw(self, trainer, pl_module) -> str:
+        assert self.clips is not None and self.mask is not None, "draw runs when should_draw: setup set both"
         model = pl_module.model
         was_training = model.training
         model.eval()

@@ -183,18 +183,22 @@ class OnlineProbe(pl.Callback):
             collate_fn=collate,
         )
         device = pl_module.device
-        features, positions, failed = [], [], []
+        feature_parts: list[torch.Tensor] = []
+        position_parts: list[torch.Tensor] = []
+        failed: list[str] = []
         for batch in loader:
             failed += batch["failed"]
             if batch["video"] is None:
                 continue
             with trainer.precision_plugin.forward_context():  # the training step's autocast
                 feats = pooled_features(pl_module.model, normalize_uint8(batch["video"].to(device)))
-            features.append(feats.float())
-            positions.append(batch["position"].to(device))
+            feature_parts.append(feats.float())
+            position_parts.append(batch["position"].to(device))
         dim = pl_module.model.encoder.embed_dim
-        features = torch.cat(features) if features else torch.zeros(0, dim, device=device)
-        positions = torch.cat(positions) if positions else torch.zeros(0, dtype=torch.long, device=device)
+        features = torch.cat(feature_parts) if feature_parts else torch.zeros(0, dim, device=device)
+        positions = (
+            torch.cat(position_parts) if position_parts else torch.zeros(0, dtype=torch.long, device=device)
+        )
         if world > 1:  # pad every rank's share to the same length; -1 marks padding
             size = -(-len(self.samples) // world)
             pad = size - len(positions)

@@ -31,7 +31,7 @@ def format_duration(seconds: float) -> str:
 class RunClock:
     """Seconds and steps since this process started training, for the run's ETA."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.start: float | None = None
         self.start_step = 0
         self.clips = 0

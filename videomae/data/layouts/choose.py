@@ -2,6 +2,7 @@
 dataset, else a plain folder of videos."""
 
 import os
+from collections.abc import Callable
 
 from videomae.data.annotations import AnnotationError, is_path_label_list, read_list
 from videomae.data.layouts.common import OFFICIAL, DatasetIndex, LayoutNotFound, read_lines
@@ -66,7 +67,12 @@ def load_index(
     elif name == "folder" or layout == "folder":
         index = folder(root)
     elif name in OFFICIAL:
-        reader = {"ucf101": ucf101, "hmdb51": hmdb51, "ssv2": ssv2, "k400": k400}[name]
+        reader: Callable[..., DatasetIndex] = {
+            "ucf101": ucf101,
+            "hmdb51": hmdb51,
+            "ssv2": ssv2,
+            "k400": k400,
+        }[name]
         try:
             index = reader(root, split) if name in ("ucf101", "hmdb51") else reader(root)
         except LayoutNotFound as err:

@@ -10,7 +10,10 @@ def _scan(directory: str, classes: list[str] | None) -> tuple[list[tuple[str, in
     """Videos directly in `directory` are unlabeled (-1); each sub-folder holding videos (at any
     depth) is a class. Also returns notes on what was passed over: class folders without videos
     (empty or unreadable) and entries that cannot be read (dangling symlinks)."""
-    samples, found, empty, broken = [], [], [], []
+    samples: list[tuple[str, str | int]] = []  # (path, class folder name), or (path, -1): unlabeled
+    found: list[str] = []
+    empty: list[str] = []
+    broken: list[str] = []
     with os.scandir(directory) as it:
         entries = sorted(it, key=lambda e: e.name)
     for entry in entries:
@@ -43,7 +46,7 @@ def _scan(directory: str, classes: list[str] | None) -> tuple[list[tuple[str, in
     label_of = {name: i for i, name in enumerate(names)}
     out = []
     for path, name in samples:
-        if name == -1:
+        if isinstance(name, int):  # -1, a video directly in `directory`
             out.append((path, -1))
         elif name in label_of:
             out.append((path, label_of[name]))
