@@ -18,7 +18,7 @@ import torch
 from helpers import REPO, TINY, TINY_MODEL, run_script, tiny_overrides
 from torch.utils.data import DataLoader, Dataset
 
-from videomae import create_pretrain_model, export_ours
+from videomae import atomic_files, create_pretrain_model, export_ours
 from videomae.checkpoints import io as ckpt_io
 from videomae.cli import reported_errors, user_message
 from videomae.data.annotations import AnnotationError, read_list
@@ -177,7 +177,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_checkpoint(tmp_path, mon
     monkeypatch.setattr(ckpt_io.torch, "save", real_save)
     assert torch.load(path, weights_only=True)["global_step"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # the partial file is gone
-    assert ckpt_io._is_disk_full(RuntimeError("safetensors: No space left on device (os error 28)"))
+    assert atomic_files._is_disk_full(RuntimeError("safetensors: No space left on device (os error 28)"))
 
 
 def _mount_tmpfs(directory: Path, size: str) -> bool:
@@ -254,7 +254,7 @@ def test_sigkill_mid_save_leaves_a_loadable_checkpoint_and_a_temp_file_that_is_c
     kill_mid_save(path, times=2)
     stale = sorted(path.parent.glob(".last.ckpt.*.tmp"))
     assert stale, "the kills should have interrupted a save"
-    removed = ckpt_io.clean_stale_temp_files(path.parent, tmp_path)
+    removed = atomic_files.clean_stale_temp_files(path.parent, tmp_path)
     assert sorted(removed) == [str(p) for p in stale]
     assert not list(path.parent.glob(".*.tmp"))
     assert (path.parent / "epoch0001.ckpt.notes.tmp").exists()

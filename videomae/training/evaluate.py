@@ -8,8 +8,9 @@ import os
 import torch
 from omegaconf import OmegaConf
 
+from videomae.atomic_files import atomic_path
 from videomae.checkpoints.hub import EVAL_METRICS
-from videomae.checkpoints.io import atomic_path, read_tensors, save_json
+from videomae.checkpoints.io import read_tensors, save_json
 from videomae.checkpoints.run_dir import run_checkpoint, run_dir_of
 from videomae.config_schema import validate_config
 from videomae.errors import CheckpointError, ConfigError

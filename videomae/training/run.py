@@ -15,7 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities.exceptions import MisconfigurationException, SIGTERMException
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-from videomae.checkpoints.io import clean_stale_temp_files, read_training_checkpoint
+from videomae.atomic_files import clean_stale_temp_files
+from videomae.checkpoints.io import read_training_checkpoint
 from videomae.checkpoints.run_dir import checkpoint_dir, last_checkpoint
 from videomae.config_schema import validate_config
 from videomae.data.datamodule import VideoDataModule

@@ -19,7 +19,7 @@ from typing import Literal
 import pytorch_lightning as pl
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-from videomae.checkpoints.io import atomic_path
+from videomae.atomic_files import atomic_path
 
 FILENAME = "summary.json"
 # Logged metrics kept in the summary by prefix: the online probe logs probe/knn_top1, probe/linear_top1.
