@@ -1,10 +1,7 @@
 """Benchmarks: `python scripts/benchmark.py model --help`, `python scripts/benchmark.py data --help`."""
 
 import importlib
-import os
 import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 COMMANDS = {"model": "videomae.benchmarks.model", "data": "videomae.benchmarks.data"}
 

@@ -22,17 +22,16 @@ import shutil
 import sys
 import uuid
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-from videomae.checkpoints import (  # noqa: E402
+from videomae.checkpoints import (
     describe_model,
     export_hf,
     export_original,
     export_ours,
     model_from_checkpoint,
 )
-from videomae.checkpoints.hub import resolve_run, training_record  # noqa: E402
-from videomae.errors import CheckpointError, DiskFullError  # noqa: E402
+from videomae.checkpoints.hub import training_record
+from videomae.checkpoints.run_dir import run_checkpoint
+from videomae.errors import CheckpointError, DiskFullError
 
 EXPORTS = {"hf": export_hf, "original": export_original, "ours": export_ours}
 
@@ -103,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = parse_set(args.set)
     if args.task:
         overrides["task"] = args.task
-    src = str(resolve_run(args.src))  # a run directory: its last checkpoint
+    src = run_checkpoint(args.src)  # a run directory: its last checkpoint
     try:
         check_destination(args.src, args.dst, args.overwrite)
         model, report = model_from_checkpoint(src, strict=not args.non_strict, **overrides)

@@ -23,10 +23,16 @@ import time
 
 from hydra import compose, initialize_config_dir
 
+from videomae.checkpoints.run_dir import last_checkpoint
 from videomae.demo_report import ARMS, plot_demo, read_curves
-from videomae.training import finetune, pretrain
+from videomae.training import evaluate, finetune, pretrain
 
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
+
+
+def fresh(run_dir: str) -> None:
+    """The demo's own stage directory, emptied: a run refuses to start over a checkpoint."""
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -48,8 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def common(args, seed: int) -> list[str]:
-    """Overrides of every stage: the demo dataset (configs/dataset/synthetic.yaml holds its
-    settings), this seed's videos, CPU, and one progress line per epoch."""
+    """Overrides of every stage: the demo dataset (its settings: configs/dataset/synthetic.yaml,
+    model/demo.yaml, recipe/*_synthetic.yaml), this seed's videos, CPU, one progress line per epoch."""
     root = os.path.abspath(os.path.expanduser(args.data_root)) if args.data_root else None
     return [
         "dataset=synthetic",
@@ -73,16 +79,8 @@ def compose_cfg(name: str, overrides: list[str]):
         return compose(name, overrides=overrides)
 
 
-def stage(title: str, name: str, overrides: list[str]):
-    print(f"\n=== {title}\n    scripts/{name}.py {' '.join(overrides)}", flush=True)
-    return compose_cfg(name, overrides)
-
-
-def run_seed(args, seed: int, out: str) -> dict:
-    """The whole chain for one seed; writes out/results.json, out/demo.png, out/reconstruction.png."""
-    start = time.perf_counter()
-    times = {}
-    pre_dir = os.path.join(out, "pretrain")
+def pretrain_stage(args, seed: int, pre_dir: str) -> float:
+    """Stage 1, the pre-training (kept with --reuse when it finished); returns its seconds."""
     cfg = stage(
         f"1. pre-training on {8 * args.unlabeled} unlabeled videos (seed {seed})",
         "pretrain",
@@ -97,32 +95,56 @@ def run_seed(args, seed: int, out: str) -> dict:
         ],
     )
     t = time.perf_counter()
-    if not (args.reuse and os.path.isfile(os.path.join(pre_dir, "checkpoints", "last.ckpt"))):
+    if not (args.reuse and os.path.isfile(last_checkpoint(pre_dir))):
+        fresh(pre_dir)
         pretrain.run(cfg, pre_dir)
-    times["pretrain"] = time.perf_counter() - t
+    return time.perf_counter() - t
 
+
+def finetune_stage(args, seed: int, run_dir: str, arm: str, pretrained: str, number: int) -> dict:
+    """One arm: fine-tuning from `pretrained` (null: scratch), then its multi-view test."""
+    cfg = stage(
+        f"{number}. fine-tuning ({arm}), {args.per_class} labeled videos per class",
+        "finetune",
+        [
+            *common(args, seed),
+            f"pretrained={pretrained}",
+            f"data.train_per_class={args.per_class}",
+            f"trainer.max_epochs={args.finetune_epochs}",
+            f"+trainer.check_val_every_n_epoch={max(args.finetune_epochs // 6, 1)}",
+            f"checkpoint.every_n_epochs={args.finetune_epochs}",
+        ],
+    )
+    fresh(run_dir)
+    last = finetune.run(cfg, run_dir)
+    print(f"\n=== multi-view test ({arm})\n    scripts/evaluate.py checkpoint={run_dir}", flush=True)
+    metrics = evaluate.evaluate(last)
+    return {k: metrics[k] for k in ("top1", "top5", "mean_class", "videos")}
+
+
+def copy_last_picture(pictures_dir: str, dst: str) -> None:
+    pictures = sorted(os.listdir(pictures_dir)) if os.path.isdir(pictures_dir) else []
+    if pictures:
+        shutil.copyfile(os.path.join(pictures_dir, pictures[-1]), dst)
+
+
+def stage(title: str, name: str, overrides: list[str]):
+    print(f"\n=== {title}\n    scripts/{name}.py {' '.join(overrides)}", flush=True)
+    return compose_cfg(name, overrides)
+
+
+def run_seed(args, seed: int, out: str) -> dict:
+    """The whole chain for one seed; writes out/results.json, out/demo.png, out/reconstruction.png."""
+    start = time.perf_counter()
+    pre_dir = os.path.join(out, "pretrain")
+    times = {"pretrain": pretrain_stage(args, seed, pre_dir)}
     results = {}
     for number, (arm, pretrained) in enumerate(zip(ARMS, (pre_dir, "null"), strict=True), start=2):
-        run_dir = os.path.join(out, f"finetune-{arm}")
-        cfg = stage(
-            f"{number}. fine-tuning ({arm}), {args.per_class} labeled videos per class",
-            "finetune",
-            [
-                *common(args, seed),
-                f"pretrained={pretrained}",
-                f"data.train_per_class={args.per_class}",
-                f"trainer.max_epochs={args.finetune_epochs}",
-                f"+trainer.check_val_every_n_epoch={max(args.finetune_epochs // 6, 1)}",
-                f"checkpoint.every_n_epochs={args.finetune_epochs}",
-            ],
-        )
         t = time.perf_counter()
-        last = finetune.run(cfg, run_dir)
-        print(f"\n=== multi-view test ({arm})\n    scripts/evaluate.py checkpoint={run_dir}", flush=True)
-        metrics = finetune.evaluate(last)
-        results[arm] = {k: metrics[k] for k in ("top1", "top5", "mean_class", "videos")}
+        results[arm] = finetune_stage(
+            args, seed, os.path.join(out, f"finetune-{arm}"), arm, pretrained, number
+        )
         times[arm] = time.perf_counter() - t
-
     curves = read_curves(out)
     probe = curves["probe"]
     summary = {
@@ -138,15 +160,7 @@ def run_seed(args, seed: int, out: str) -> dict:
     }
     summary["minutes"]["total"] = (time.perf_counter() - start) / 60
     plot_demo(curves, os.path.join(out, "demo.png"), title=f"seed {seed}")
-    pictures = (
-        sorted(os.listdir(os.path.join(pre_dir, "pictures")))
-        if os.path.isdir(os.path.join(pre_dir, "pictures"))
-        else []
-    )
-    if pictures:
-        shutil.copyfile(
-            os.path.join(pre_dir, "pictures", pictures[-1]), os.path.join(out, "reconstruction.png")
-        )
+    copy_last_picture(os.path.join(pre_dir, "pictures"), os.path.join(out, "reconstruction.png"))
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(summary, f, indent=2)
     print_seed(summary, out)

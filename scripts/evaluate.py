@@ -10,44 +10,19 @@ per-class accuracy and each class's accuracy by name; writes one row per test vi
 predictions.csv and the metrics to metrics.json (which an HF export's model card reports).
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from videomae.cli import ANY_KEY, REQUIRED, parse_args, reported_errors
+from videomae.training.evaluate import evaluate
 
-from videomae.cli import reported_errors  # noqa: E402
-from videomae.training.finetune import evaluate  # noqa: E402
-
-USAGE = (
-    "usage: python scripts/evaluate.py checkpoint=PATH [out=DIR] [ema=true] [data.root=DIR] [KEY=VALUE ...]"
-)
+OPTIONS = {"checkpoint": REQUIRED, "out": None, "ema": False}
 
 
 def main(argv: list[str]) -> None:
-    options, overrides = {}, []
-    for arg in argv:
-        key, eq, value = arg.partition("=")
-        if arg in ("-h", "--help"):
-            print(__doc__)
-            return
-        if not eq:
-            print(f"error: {arg!r} is not KEY=VALUE\n{USAGE}", file=sys.stderr)
-            sys.exit(2)
-        if key in ("checkpoint", "out", "ema"):
-            options[key] = value
-        else:
-            overrides.append(arg)
-    if "checkpoint" not in options:
-        print(f"error: checkpoint=PATH is required\n{USAGE}", file=sys.stderr)
-        sys.exit(2)
-    with reported_errors():
-        evaluate(
-            options["checkpoint"],
-            overrides,
-            out_dir=options.get("out"),
-            ema=options.get("ema", "false").lower() in ("1", "true", "yes"),
-        )
+    args, overrides = parse_args(argv, OPTIONS, passthrough=ANY_KEY, usage=__doc__)
+    evaluate(args["checkpoint"], overrides, out_dir=args["out"], ema=args["ema"])
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    with reported_errors():
+        main(sys.argv[1:])

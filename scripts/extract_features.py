@@ -12,10 +12,8 @@ list), val or train. Frames and input size default to the model's.
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-from videomae.cli import REQUIRED, parse_args, reported_errors  # noqa: E402
-from videomae.errors import ConfigError  # noqa: E402
+from videomae.cli import REQUIRED, parse_args, reported_errors
+from videomae.errors import ConfigError
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
 OPTIONS = {

@@ -4,18 +4,15 @@ python scripts/finetune.py pretrained=runs/pretrain/RUN            # the embedde
 python scripts/finetune.py dataset=ucf101 data.root=/data/ucf101 pretrained=videomae-base/
 """
 
-import os
 import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-from videomae.cli import reported_errors  # noqa: E402
-from videomae.sweep import preflight  # noqa: E402
-from videomae.training.finetune import check_config, run  # noqa: E402
+from videomae.cli import reported_errors
+from videomae.sweep import preflight
+from videomae.training.finetune import check_config, run
 
 
 @hydra.main(config_path="../configs", config_name="finetune", version_base="1.3")

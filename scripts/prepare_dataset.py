@@ -4,12 +4,9 @@ python scripts/prepare_dataset.py ucf101 --root /data/UCF101 --split 1
 python scripts/prepare_dataset.py {ucf101,hmdb51,ssv2,k400,folder} --help
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-from videomae.data.prepare import main  # noqa: E402
+from videomae.data.prepare import main
 
 if __name__ == "__main__":
     sys.exit(main())

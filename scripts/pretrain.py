@@ -3,18 +3,15 @@
 python scripts/pretrain.py dataset=k400 data.root=/data/k400 trainer.devices=8
 """
 
-import os
 import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-from videomae.cli import reported_errors  # noqa: E402
-from videomae.sweep import preflight  # noqa: E402
-from videomae.training.pretrain import check_config, run  # noqa: E402
+from videomae.cli import reported_errors
+from videomae.sweep import preflight
+from videomae.training.pretrain import check_config, run
 
 
 @hydra.main(config_path="../configs", config_name="pretrain", version_base="1.3")

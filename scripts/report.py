@@ -13,9 +13,7 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-from videomae.report import report  # noqa: E402
+from videomae.report import report
 
 
 def main(argv: list[str]) -> int:

@@ -9,10 +9,8 @@ video: a video file, or a directory (every video in it). Writes out/<name>.png a
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-from videomae.cli import REQUIRED, parse_args  # noqa: E402
-from videomae.errors import CheckpointError, ConfigError  # noqa: E402
+from videomae.cli import REQUIRED, parse_args, reported_errors
+from videomae.errors import ConfigError
 
 OPTIONS = {
     "checkpoint": REQUIRED,
@@ -60,8 +58,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    try:
+    with reported_errors():
         main(sys.argv[1:])
-    except (ConfigError, CheckpointError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)

@@ -4,7 +4,7 @@ import json
 import os
 
 import pytest
-from conftest import TINY_MODEL, run_script
+from helpers import TINY_MODEL, run_script
 
 from videomae.demo_report import ARMS, per_epoch
 

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, TINY_MODEL, run_script, tiny_overrides
+from helpers import REPO, TINY_MODEL, run_script, tiny_overrides
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -14,7 +14,7 @@ from videomae import create_classifier, create_pretrain_model, export_ours
 from videomae.data.dataset import MultiViewDataset
 from videomae.data.sampling import ClipSampler
 from videomae.features import pooled_features, run
-from videomae.training.pretrain_module import normalize_uint8
+from videomae.pixels import normalize_uint8
 
 
 def data_config(synthetic_root: str) -> tuple[dict, list[str]]:

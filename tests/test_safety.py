@@ -15,20 +15,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, TINY, run_script, tiny_overrides
+from helpers import REPO, TINY, TINY_MODEL, run_script, tiny_overrides
 from torch.utils.data import DataLoader, Dataset
 
-from videomae import create_pretrain_model, export_ours
+from videomae import atomic_files, create_pretrain_model, export_ours
 from videomae.checkpoints import io as ckpt_io
 from videomae.cli import reported_errors, user_message
 from videomae.data.annotations import AnnotationError, read_list
 from videomae.data.layouts import load_index
 from videomae.errors import CheckpointError, ConfigError, DataError, DiskFullError
 from videomae.training.checkpoint_io import AtomicCheckpointIO
-
-TINY_MODEL = dict(
-    embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=32, decoder_num_heads=2, decoder_depth=1
-)
 
 
 class Exploit:
@@ -181,7 +177,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_checkpoint(tmp_path, mon
     monkeypatch.setattr(ckpt_io.torch, "save", real_save)
     assert torch.load(path, weights_only=True)["global_step"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # the partial file is gone
-    assert ckpt_io._is_disk_full(RuntimeError("safetensors: No space left on device (os error 28)"))
+    assert atomic_files._is_disk_full(RuntimeError("safetensors: No space left on device (os error 28)"))
 
 
 def _mount_tmpfs(directory: Path, size: str) -> bool:
@@ -258,7 +254,7 @@ def test_sigkill_mid_save_leaves_a_loadable_checkpoint_and_a_temp_file_that_is_c
     kill_mid_save(path, times=2)
     stale = sorted(path.parent.glob(".last.ckpt.*.tmp"))
     assert stale, "the kills should have interrupted a save"
-    removed = ckpt_io.clean_stale_temp_files(path.parent, tmp_path)
+    removed = atomic_files.clean_stale_temp_files(path.parent, tmp_path)
     assert sorted(removed) == [str(p) for p in stale]
     assert not list(path.parent.glob(".*.tmp"))
     assert (path.parent / "epoch0001.ckpt.notes.tmp").exists()
@@ -394,7 +390,7 @@ def test_every_shipped_config_passes_the_schema():
 
 
 def test_lightning_refusals_and_unknown_keys_are_config_errors(tmp_path):
-    from videomae.training.pretrain import build_datamodule, build_trainer
+    from videomae.training.run import build_datamodule, build_trainer
 
     for override, message in [
         ("trainer.devices=abc", "trainer.*: pytorch_lightning.Trainer refused these settings: `devices`"),
@@ -477,20 +473,11 @@ def test_folder_dataset_reports_empty_class_folders_and_dangling_links(tmp_path,
 
 def ddp_probe(tmp_path, synthetic_root, name, *args) -> list[dict]:
     probe = tmp_path / f"probe-{name}"
-    env_path = os.pathsep.join([os.path.join(REPO, "tests"), os.environ.get("PYTHONPATH", "")])
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = env_path  # the probe module, for every rank's process
-    try:
-        result = run_script(
-            "pretrain.py", *tiny_overrides(synthetic_root), "logger=none", "trainer.accelerator=cpu",
-            "trainer.devices=2", "trainer.strategy=ddp", "+callbacks.probe._target_=rank_probe.RankProbe",
-            f"+callbacks.probe.out_dir={probe}", *args,
-        )  # fmt: skip
-    finally:
-        if old is None:
-            os.environ.pop("PYTHONPATH")
-        else:
-            os.environ["PYTHONPATH"] = old
+    result = run_script(
+        "pretrain.py", *tiny_overrides(synthetic_root), "logger=none", "trainer.accelerator=cpu",
+        "trainer.devices=2", "trainer.strategy=ddp", "+callbacks.probe._target_=rank_probe.RankProbe",
+        f"+callbacks.probe.out_dir={probe}", *args, tests_importable=True,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     return [json.loads((probe / f"rank{r}.json").read_text()) for r in range(2)]
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 import torch
-from conftest import REPO, TINY, run_script, tiny_overrides
+from helpers import REPO, TINY, run_script, tiny_overrides
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 

@@ -7,24 +7,15 @@ import av
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_MODEL, run_script, write_clip
+from helpers import TINY_MODEL, run_script, write_clip
 from PIL import Image
 
 from videomae import create_classifier, create_pretrain_model, export_hf, export_original, export_ours
 from videomae.masking import MaskGenerator
-from videomae.models.videomae import patchify
-from videomae.training.pretrain_module import normalize_uint8
-from videomae.visualize import (
-    animation_frames,
-    display_scale,
-    make_grid,
-    reconstruct,
-    save_animation,
-    to_pixels,
-    to_uint8,
-    unpatchify,
-    visualize_video,
-)
+from videomae.models.patches import patchify, unpatchify
+from videomae.pixels import normalize_uint8, to_pixels
+from videomae.render import animation_frames, display_scale, make_grid, reconstruct, save_animation, to_uint8
+from videomae.visualize import visualize_video
 
 
 def tiny(norm_pix_loss: bool = True, frames: int = 4, size: int = 32):

@@ -1,5 +1,6 @@
 """VideoMAE: masked video autoencoders for self-supervised pre-training."""
 
+import videomae.config_resolvers  # noqa: F401  (registers ${model_size:...} for the configs)
 from videomae.checkpoints import (
     LoadReport,
     export_hf,

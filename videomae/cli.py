@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from videomae.errors import CheckpointError, ConfigError, DataError, DiskFullError
 
 REQUIRED = object()
+ANY_KEY = ("",)  # as `passthrough`: every key that is not an option is a Hydra override
 
 # torch re-raises a DataLoader worker's exception as the same type with the message
 # "Caught X in DataLoader worker process N.\nOriginal Traceback ...\nmodule.X: <message>".
@@ -63,9 +64,9 @@ def convert(key: str, text: str, default):
         kind = {bool: "a boolean", int: "an integer", float: "a number"}[type(default)]
         raise ConfigError(f"{key}={text} is not {kind}") from None
     if default is None or default is REQUIRED:
-        for kind in (int, float):
+        for parse in (int, float):
             try:
-                return kind(text)
+                return parse(text)
             except ValueError:
                 pass
     return text
@@ -84,10 +85,14 @@ def parse_args(
         key = key.lstrip("+")
         if not sep or not key:
             raise ConfigError(f"argument {arg!r} is not key=value (known keys: {', '.join(options)})")
-        if key in passthrough or any(p.endswith(".") and key.startswith(p) for p in passthrough):
-            overrides.append(arg)
-        elif key in options:
+        if key in options:
             values[key] = convert(key, text, options[key])
+        elif (
+            passthrough == ANY_KEY
+            or key in passthrough
+            or any(p.endswith(".") and key.startswith(p) for p in passthrough)
+        ):
+            overrides.append(arg)
         else:
             known = ", ".join([*options, *(f"{p}*" if p.endswith(".") else p for p in passthrough)])
             raise ConfigError(f"unknown argument {key!r}; known: {known}")

@@ -49,9 +49,9 @@ def read_curves(demo_dir: str) -> dict:
 def plot_demo(curves: dict, path: str, title: str = "") -> str:
     """Three panels: pre-training loss, probe accuracy (epoch 0 = random initialisation) and
     both arms' validation top-1 during fine-tuning."""
-    import matplotlib
+    import matplotlib  # only the picture needs it: reading the curves does not
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # before pyplot: files only, no display
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))

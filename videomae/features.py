@@ -12,15 +12,18 @@ import os
 
 import numpy as np
 import torch
-from torch import nn
 
+from videomae.checkpoints import model_from_checkpoint
+from videomae.data.datamodule import VideoDataModule
 from videomae.errors import ConfigError
 from videomae.models.classifier import VideoMAEClassifier
+from videomae.models.factory import VideoMAEModel
+from videomae.pixels import normalize_uint8
 
 FORMATS = (".npz", ".csv")
 
 
-def pooled_features(model: nn.Module, videos: torch.Tensor) -> torch.Tensor:
+def pooled_features(model: VideoMAEModel, videos: torch.Tensor) -> torch.Tensor:
     """(B, D) features of ImageNet-normalized videos (B, C, T, H, W)."""
     if isinstance(model, VideoMAEClassifier):
         return model.forward_features(videos)
@@ -28,13 +31,12 @@ def pooled_features(model: nn.Module, videos: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def extract(model: nn.Module, loader, device: str | torch.device = "cpu", progress=None) -> dict:
+def extract(model: VideoMAEModel, loader, device: str | torch.device = "cpu", progress=None) -> dict:
     """Features of every video the multi-view loader yields: {video_id: (D,) mean over its views},
     and the "path: reason" lines of the videos that could not be read."""
-    from videomae.training.pretrain_module import normalize_uint8
-
     model = model.to(device).eval()
-    features, failed = {}, []
+    features: dict[int, torch.Tensor] = {}
+    failed: list[str] = []
     for batch in loader:
         video = batch["video"]  # (B, V, C, T, H, W) uint8
         B, V = video.shape[:2]
@@ -57,8 +59,12 @@ def write_features(path: str, features: np.ndarray, paths: list[str], labels: li
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp{ext}"
     if ext == ".npz":
-        paths, labels = np.asarray(paths, dtype=str), np.asarray(labels, dtype=np.int64)
-        np.savez(tmp, features=features, paths=paths, labels=labels)
+        np.savez(
+            tmp,
+            features=features,
+            paths=np.asarray(paths, dtype=str),
+            labels=np.asarray(labels, dtype=np.int64),
+        )
     elif ext == ".csv":
         with open(tmp, "w", newline="") as f:
             writer = csv.writer(f)
@@ -84,9 +90,6 @@ def run(
 
     `explicit`: the data keys the user set; num_frames and input_size default to the model's.
     """
-    from videomae.checkpoints import model_from_checkpoint
-    from videomae.data.datamodule import VideoDataModule
-
     if not os.path.exists(checkpoint):
         raise ConfigError(f"checkpoint={checkpoint} does not exist")
     if os.path.splitext(out)[1].lower() not in FORMATS:

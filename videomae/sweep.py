@@ -13,6 +13,11 @@ import sys
 import warnings
 from collections.abc import Callable
 
+from hydra import compose, initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra._internal.utils import get_args_parser
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 
 from videomae.errors import ConfigError
@@ -31,17 +36,12 @@ def quiet_launcher_schema_warning() -> None:
 
 def job_overrides(overrides: list[str]) -> list[list[str]]:
     """The overrides of each job of a sweep, in the order Hydra's basic sweeper launches them."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     parsed = OverridesParser.create().parse_overrides(overrides)
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
 def swept_keys(overrides: list[str]) -> list[str]:
     """The keys a sweep varies (`mask.ratio=0.75,0.9` -> mask.ratio)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     parsed = OverridesParser.create().parse_overrides(overrides)
     return [o.get_key_element() for o in parsed if o.is_sweep_override()]
 
@@ -87,8 +87,6 @@ def _first_line(err: BaseException) -> str:
 
 def describe(err: BaseException) -> str:
     """One line for a composition or validation error."""
-    from hydra.errors import MissingConfigException
-
     if isinstance(err, MissingConfigException) and err.missing_cfg_file:
         group, _, name = err.missing_cfg_file.rpartition("/")
         if err.options:
@@ -100,9 +98,6 @@ def describe(err: BaseException) -> str:
 def preflight(config_name: str, argv: list[str], check: Callable[[DictConfig], None]) -> None:
     """Compose and check every job of a sweep (or a run that names hydra/launcher) before Hydra
     launches anything; exit with one `error: ...` line (status 2) on the first bad job."""
-    from hydra import compose, initialize_config_dir
-    from hydra._internal.utils import get_args_parser
-
     quiet_launcher_schema_warning()
     args, _ = get_args_parser().parse_known_args(argv)
     if args.help or args.hydra_help or args.cfg or args.info or args.shell_completion:

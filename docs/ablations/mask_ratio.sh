@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The mask-ratio ablation in miniature (docs/ablations.md): pre-train on the demo's unlabeled videos
-# (configs/dataset/synthetic.yaml: random dots, vit_tiny with 4 blocks, 8 x 8 patch grid) at
-# several mask ratios and compare the online probe of each; FINETUNE=1 also fine-tunes each (and a
-# from-scratch baseline) on 2 labeled videos per class and tests them. CPU; OUT=runs/ablation.
+# (configs/dataset/synthetic.yaml: random dots; configs/model/demo.yaml: vit_tiny with 4 blocks, an
+# 8 x 8 patch grid) at several mask ratios and compare the online probe of each; FINETUNE=1 also
+# fine-tunes each (and a from-scratch baseline) on 2 labeled videos per class and tests them. CPU;
+# OUT=runs/ablation.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python}

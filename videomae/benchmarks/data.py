@@ -46,20 +46,18 @@ from videomae.data.reencode import EncodeSettings
 from videomae.data.sampling import ClipSampler
 from videomae.data.transforms import PretrainTransform
 from videomae.data.video import VideoDecoder, decode_short_side
+from videomae.pixels import IMAGENET_MEAN as MEAN
+from videomae.pixels import IMAGENET_STD as STD
 
 # the encodings section's copies: keyframe interval, B-frames, x264's fastdecode tune or none
 ENCODINGS = ",".join(
     ["k250-b3-none", "k16-b0-none", "k16-b0-fd", "k16-b3-fd", "k32-b3-none", "k32-b3-fd"]
     + ["k64-b3-none", "k64-b3-fd", "k128-b3-fd", "k250-b3-fd"]
 )
-MEAN = (0.485, 0.456, 0.406)
 
 
 def decord_missing() -> str | None:
     return decord_backend.missing()
-
-
-STD = (0.229, 0.224, 0.225)
 
 
 # --- videos -------------------------------------------------------------------------------------

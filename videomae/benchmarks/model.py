@@ -96,7 +96,7 @@ class Runner:
 
 
 def hf_model(ours, args, device):
-    from transformers import VideoMAEConfig, VideoMAEForPreTraining
+    from transformers import VideoMAEConfig, VideoMAEForPreTraining  # a dev dependency, optional here
 
     enc, dec = ours.encoder, ours.decoder
     config = VideoMAEConfig(
@@ -146,6 +146,19 @@ def peak_memory(device: torch.device) -> str:
     return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB (process peak RSS)"
 
 
+def time_interleaved(runners: list, videos, masks, warmup: int, steps: int) -> dict[str, float]:
+    """Warm-up, then `steps` timed steps of every runner in turn (so that the machine's noise
+    falls on all of them alike); returns each runner's first-step loss."""
+    first_losses = {r.name: r.step(videos, masks, timed=False) for r in runners}
+    for _ in range(warmup - 1):
+        for r in runners:
+            r.step(videos, masks, timed=False)
+    for _ in range(steps):
+        for r in runners:
+            r.step(videos, masks, timed=True)
+    return first_losses
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     device = torch.device(args.device)
@@ -164,13 +177,7 @@ def main(argv=None) -> dict:
     runners.insert(0, Runner("videomae", model, ours_step, args, device))
 
     flops = {r.name: step_flops(r, videos, masks) for r in runners}
-    first_losses = {r.name: r.step(videos, masks, timed=False) for r in runners}
-    for _ in range(args.warmup - 1):
-        for r in runners:
-            r.step(videos, masks, timed=False)
-    for _ in range(args.steps):
-        for r in runners:
-            r.step(videos, masks, timed=True)
+    first_losses = time_interleaved(runners, videos, masks, args.warmup, args.steps)
     rate = matmul_rate(device, DTYPES[args.precision] if device.type == "cuda" else torch.float32)
 
     results = {

@@ -5,10 +5,12 @@ from pathlib import Path
 
 from torch import nn
 
+from videomae.atomic_files import atomic_path
+from videomae.checkpoints.card import model_card
 from videomae.checkpoints.hf import hf_config, ours_to_hf
-from videomae.checkpoints.hub import model_card, preprocessor_configs
-from videomae.checkpoints.io import atomic_path, save_json, save_safetensors, save_torch
+from videomae.checkpoints.io import save_json, save_safetensors, save_torch
 from videomae.checkpoints.layouts import SPEC_METADATA
+from videomae.checkpoints.preprocessor import preprocessor_configs
 from videomae.checkpoints.spec import describe_model
 
 
@@ -35,7 +37,7 @@ def export_hf(
 
     Loads with AutoImageProcessor plus VideoMAEForPreTraining / AutoModelForVideoClassification,
     or `pipeline("video-classification", model=out_dir)`. `record`: the training record the card
-    is written from (videomae.checkpoints.hub.training_record); without it the card describes
+    is written from (videomae.checkpoints.record.training_record); without it the card describes
     only the model. Note that transformers computes decoder.norm and fc_norm with LayerNorm eps
     1e-5 (not configurable), where the original and this framework use 1e-6.
     """

@@ -176,27 +176,49 @@ def spec_from_hf_config(config: dict, task: str) -> tuple[dict, dict[str, str]]:
     """
     arch = " ".join(config.get("architectures") or [])
     task = "classification" if "Classification" in arch else "pretrain" if "PreTraining" in arch else task
+    problems = _unsupported(config, task)
+    if problems:
+        raise CheckpointError("transformers config cannot be represented: " + "; ".join(problems))
+    spec = _spec_from_fields(config, task)
+    stored = config.get(SPEC_KEY)
+    if stored and _same_model(stored, spec):
+        if "labels" in spec:  # class names are edited in config.json: it has the last word
+            stored = {**stored, "labels": spec["labels"]}
+        return stored, {}
+    notes = {
+        "numerics": f"transformers numerics kept: LayerNorm eps {spec['norm_eps']:g} in blocks, "
+        f"{HF_HEAD_NORM_EPS:g} in {'decoder.norm' if task == 'pretrain' else 'fc_norm'} (the original: 1e-6)"
+    }
+    if stored:
+        notes["stale"] = f"config.json no longer matches its {SPEC_KEY} record: built from its other fields"
+    return spec, notes
 
-    def get(key, default):
-        return config.get(key, default)
 
+def _unsupported(config: dict, task: str) -> list[str]:
+    """What a transformers config asks for that the models here cannot do."""
+    get = config.get
     problems = []
     if get("hidden_act", "gelu") != "gelu":
         problems.append(f"hidden_act={get('hidden_act', None)!r} (only exact 'gelu' exists here)")
     if get("num_channels", 3) != 3:
         problems.append(f"num_channels={get('num_channels', 3)} (only RGB)")
     patch = get("patch_size", 16)
+    if isinstance(patch, list | tuple) and len(set(patch)) != 1:
+        problems.append(f"patch_size={patch} (only square patches)")
+    if task == "classification" and not get("use_mean_pooling", True):
+        problems.append("use_mean_pooling=false (first-token pooling; only mean pooling exists here)")
+    return problems
+
+
+def _spec_from_fields(config: dict, task: str) -> dict:
+    """The spec that transformers' own config fields describe, with transformers' numerics."""
+    get = config.get
+    patch = get("patch_size", 16)
     if isinstance(patch, list | tuple):
-        if len(set(patch)) != 1:
-            problems.append(f"patch_size={patch} (only square patches)")
         patch = patch[0]
     dim, hidden = get("hidden_size", 768), get("intermediate_size", 3072)
     ratio = mlp_ratio(hidden, dim)
     ddim, dhidden = get("decoder_hidden_size", 384), get("decoder_intermediate_size", 1536)
-    if task == "classification" and not get("use_mean_pooling", True):
-        problems.append("use_mean_pooling=false (first-token pooling; only mean pooling exists here)")
-    if problems:
-        raise CheckpointError("transformers config cannot be represented: " + "; ".join(problems))
     size = get("image_size", 224)
     kwargs = dict(
         img_size=list(size) if isinstance(size, list | tuple) else size,
@@ -231,18 +253,7 @@ def spec_from_hf_config(config: dict, task: str) -> tuple[dict, dict[str, str]]:
         if id2label:
             spec["labels"] = [id2label[k] for k in sorted(id2label, key=int)]
         spec["encoder_norm"] = True
-    stored = config.get(SPEC_KEY)
-    if stored and _same_model(stored, spec):
-        if "labels" in spec:  # class names are edited in config.json: it has the last word
-            stored = {**stored, "labels": spec["labels"]}
-        return stored, {}
-    notes = {
-        "numerics": f"transformers numerics kept: LayerNorm eps {spec['norm_eps']:g} in blocks, "
-        f"{HF_HEAD_NORM_EPS:g} in {'decoder.norm' if task == 'pretrain' else 'fc_norm'} (the original: 1e-6)"
-    }
-    if stored:
-        notes["stale"] = f"config.json no longer matches its {SPEC_KEY} record: built from its other fields"
-    return spec, notes
+    return spec
 
 
 def _same_model(stored: dict, fields: dict) -> bool:

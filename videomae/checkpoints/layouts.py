@@ -7,8 +7,10 @@ wrappers); Hugging Face transformers (a model directory, or its .safetensors/.bi
 """
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -16,6 +18,7 @@ from videomae.checkpoints.hf import hf_to_ours, spec_from_hf_config
 from videomae.checkpoints.io import read_tensors
 from videomae.checkpoints.spec import infer_spec
 from videomae.errors import CheckpointError
+from videomae.models.factory import model_config
 
 HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 HF_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
@@ -34,7 +37,7 @@ class Checkpoint:
     spec: dict | None = None  # the model it describes, when the file records it
     ignored: dict[str, str] = field(default_factory=dict)  # checkpoint key -> why it is not used
     spec_notes: dict[str, str] = field(default_factory=dict)  # how the spec was read, by argument
-    extra: dict = field(default_factory=dict)  # the original's saved args, when present
+    extra: Mapping[str, Any] = field(default_factory=dict)  # the original's saved args, when present
 
     @property
     def description(self) -> str:
@@ -60,6 +63,7 @@ def _read_json(path: Path) -> dict:
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
+    hf_config: dict | None  # a transformers config.json next to the weights, if any
     if path.is_dir():
         raw, hf_config = _read_hf_dir(path), _read_json(path / "config.json")
         return _from_state(path, raw, container="hf-dir", hf_config=hf_config)
@@ -78,8 +82,6 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         ckpt = _from_state(path, state, container="lightning")
         model = (obj.get("hyper_parameters") or {}).get("model")
         if isinstance(model, dict) and "name" in model:
-            from videomae.models.factory import model_config
-
             kwargs = model_config(**model)
             task = "pretrain" if "encoder_to_decoder.weight" in ckpt.state else "classification"
             if task == "classification" and "head.weight" in ckpt.state:
@@ -92,7 +94,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     for key in ("model", "module"):  # the original code's --model_key default: model|module
         if isinstance(obj.get(key), dict):
             args = obj.get("args")
-            extra = vars(args) if args is not None and hasattr(args, "__dict__") else {}
+            extra: Mapping[str, Any] = vars(args) if args is not None and hasattr(args, "__dict__") else {}
             ckpt = _from_state(path, obj[key], container="original", hf_config=hf_config)
             ckpt.extra = extra
             return ckpt

@@ -9,6 +9,7 @@ from torch import nn
 from videomae.checkpoints.layouts import Checkpoint, checkpoint_spec, read_checkpoint
 from videomae.checkpoints.spec import NUMERICS, build_model, describe_model, task_of
 from videomae.errors import CheckpointError
+from videomae.models.factory import VideoMAEModel
 from videomae.models.videomae import as_pair
 
 # Keys fall into three parts: the encoder, which every model needs, and two heads.
@@ -179,7 +180,9 @@ def _numerics_notes(model: nn.Module, task: str, ckpt: Checkpoint) -> list[str]:
     return notes
 
 
-def model_from_checkpoint(path: str | Path, strict: bool = True, **overrides) -> tuple[nn.Module, LoadReport]:
+def model_from_checkpoint(
+    path: str | Path, strict: bool = True, **overrides
+) -> tuple[VideoMAEModel, LoadReport]:
     """Build the model a checkpoint describes and load it: `(model, report)`.
 
     The description comes from the file (Lightning hyper-parameters, our export's spec, a

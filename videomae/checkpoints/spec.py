@@ -9,21 +9,24 @@
 
 The eps values and `encoder_norm` are 1e-6 / 1e-6 / True for every model this framework builds
 (the original's math); they differ only for models that reproduce a transformers checkpoint.
+They are constructor arguments of the models, so `build_model` builds such a model directly.
 """
 
 import inspect
 import math
+from collections.abc import Mapping
+from typing import Any, cast
 
 from timm.layers import DropPath
 from torch import nn
 
 from videomae.errors import CheckpointError
 from videomae.models.classifier import VideoMAEClassifier
-from videomae.models.factory import MODEL_SIZES
-from videomae.models.layers import LAYER_NORM_EPS
+from videomae.models.factory import MODEL_SIZES, VideoMAEModel
+from videomae.models.layers import LAYER_NORM_EPS, Block
 from videomae.models.videomae import VideoMAEPretrain
 
-TASKS = {"pretrain": VideoMAEPretrain, "classification": VideoMAEClassifier}
+TASKS: dict[str, type[VideoMAEModel]] = {"pretrain": VideoMAEPretrain, "classification": VideoMAEClassifier}
 NUMERICS = {"norm_eps": LAYER_NORM_EPS, "head_norm_eps": LAYER_NORM_EPS, "encoder_norm": True}
 
 
@@ -48,14 +51,16 @@ def task_of(model: nn.Module) -> str:
 def describe_model(model: nn.Module) -> dict:
     """The spec of a built model, read from its modules (so it also covers hand-built models)."""
     task = task_of(model)
+    assert isinstance(model, VideoMAEPretrain | VideoMAEClassifier)  # task_of refused any other model
     encoder = model.encoder
     embed = encoder.patch_embed
     t, h, w = encoder.grid
     height, width = h * embed.patch_size, w * embed.patch_size
     if not len(encoder.blocks):
         raise CheckpointError("a model without encoder blocks cannot be described")
-    first, last = encoder.blocks[0], encoder.blocks[-1]
-    kwargs = dict(
+    # nn.ModuleList indexes to nn.Module; make_blocks fills the encoder's with Blocks.
+    first, last = cast(Block, encoder.blocks[0]), cast(Block, encoder.blocks[-1])
+    kwargs: dict[str, Any] = dict(
         img_size=height if height == width else [height, width],
         num_frames=t * embed.tubelet_size,
         patch_size=embed.patch_size,
@@ -68,17 +73,17 @@ def describe_model(model: nn.Module) -> dict:
         drop_path_rate=last.drop_path.drop_prob if isinstance(last.drop_path, DropPath) else 0.0,
         init_values=_layer_scale(first),
     )
-    spec = {"task": task, "kwargs": kwargs, "norm_eps": first.norm1.eps}
-    if task == "pretrain":
+    spec: dict[str, Any] = {"task": task, "kwargs": kwargs, "norm_eps": first.norm1.eps}
+    if isinstance(model, VideoMAEPretrain):  # task == "pretrain"
         decoder = model.decoder
         kwargs.update(
             decoder_embed_dim=model.mask_token.shape[-1],
             decoder_depth=len(decoder.blocks),
-            decoder_num_heads=decoder.blocks[0].attn.num_heads if len(decoder.blocks) else 1,
+            decoder_num_heads=cast(Block, decoder.blocks[0]).attn.num_heads if len(decoder.blocks) else 1,
             norm_pix_loss=model.norm_pix_loss,
         )
         if len(decoder.blocks):
-            hidden = decoder.blocks[0].mlp.fc1.out_features
+            hidden = cast(Block, decoder.blocks[0]).mlp.fc1.out_features
             if hidden != int(kwargs["decoder_embed_dim"] * kwargs["mlp_ratio"]):
                 kwargs["decoder_mlp_ratio"] = mlp_ratio(hidden, kwargs["decoder_embed_dim"])
         spec.update(head_norm_eps=decoder.norm.eps, encoder_norm=not isinstance(encoder.norm, nn.Identity))
@@ -88,14 +93,14 @@ def describe_model(model: nn.Module) -> dict:
     return spec
 
 
-def _layer_scale(block: nn.Module) -> float:
+def _layer_scale(block: Block) -> float:
     """Layer scale's init value matters only at initialisation; a positive value switches it on."""
     if block.gamma_1 is None:
         return 0.0
     return float(block.gamma_1.detach().abs().mean()) or 1e-5
 
 
-def build_model(spec: dict, **overrides) -> nn.Module:
+def build_model(spec: dict, **overrides) -> VideoMAEModel:
     """Build the model a spec describes; `overrides` change constructor arguments (or `task`)."""
     task = overrides.pop("task", None) or spec["task"]
     if task not in TASKS:
@@ -107,25 +112,9 @@ def build_model(spec: dict, **overrides) -> nn.Module:
             "the checkpoint has no classifier head: pass num_classes= to build a classifier"
         )
     accepted = inspect.signature(cls).parameters
-    model = cls(**{k: v for k, v in kwargs.items() if k in accepted})
-    set_numerics(model, {**NUMERICS, **spec})
-    return model
-
-
-def set_numerics(model: nn.Module, spec: dict) -> None:
-    """Apply a spec's LayerNorm eps values and final-norm choice to a freshly built model."""
-    for module in model.encoder.modules():
-        if isinstance(module, nn.LayerNorm):
-            module.eps = spec["norm_eps"]
-    if isinstance(model, VideoMAEPretrain):
-        for module in model.decoder.blocks.modules():
-            if isinstance(module, nn.LayerNorm):
-                module.eps = spec["norm_eps"]
-        model.decoder.norm.eps = spec["head_norm_eps"]
-        if not spec["encoder_norm"]:
-            model.encoder.norm = nn.Identity()
-    else:
-        model.fc_norm.eps = spec["head_norm_eps"]
+    # The spec's numerics are constructor arguments too, and win over `overrides` as they always have.
+    numerics = {k: spec.get(k, default) for k, default in NUMERICS.items()}
+    return cls(**{k: v for k, v in {**kwargs, **numerics}.items() if k in accepted})
 
 
 def _heads(dim: int, key: str, model_name: str) -> int:
@@ -138,7 +127,7 @@ def _heads(dim: int, key: str, model_name: str) -> int:
     return max(1, dim // 64)
 
 
-def infer_spec(state: dict, extra: dict | None = None) -> tuple[dict, dict[str, str]]:
+def infer_spec(state: dict, extra: Mapping[str, Any] | None = None) -> tuple[dict, dict[str, str]]:
     """A spec from weights alone (original-layout files), and what had to be assumed, by argument.
 
     Head counts are not stored in weights: they come from the paper's size with that width.

@@ -18,35 +18,24 @@ import torch
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from torch.utils.data import DataLoader, RandomSampler
 
-from videomae.data import decoders
 from videomae.data.dataset import MultiViewDataset, VideoClipDataset
-from videomae.data.device_pixels import collate_windows
 from videomae.data.layouts import DatasetIndex, load_index
 from videomae.data.resume import ResumableLoader, SkippingBatchSampler
-from videomae.data.sampling import SAMPLING, SAMPLING_MODES, ClipSampler
+from videomae.data.sampling import ClipSampler
+from videomae.data.settings import (
+    AUGMENT_DEFAULTS,
+    check_choices,
+    check_counts,
+    check_decoding,
+    check_limits,
+    check_root,
+    check_train_per_class,
+    first_per_class,
+)
 from videomae.data.synthetic import SyntheticSpec, ensure_synthetic
 from videomae.data.transforms import EvalTransform, FinetuneTransform, PretrainTransform
 from videomae.data.video import VideoDecoder, decode_short_side
 from videomae.errors import ConfigError
-
-MODES = ("pretrain", "finetune")
-AUGMENT_DEFAULTS = {
-    "rand_augment": "rand-m7-n4-mstd0.5-inc1",
-    "crop_scale": (0.08, 1.0),
-    "crop_ratio": (0.75, 1.3333),
-    "erase_prob": 0.25,
-}
-
-
-def first_per_class(samples: list[tuple[str, int]], count: int) -> list[tuple[str, int]]:
-    """The first `count` videos of each label, in list order: a fixed labeled subset (few-shot runs)."""
-    seen: dict[int, int] = {}
-    subset = []
-    for path, label in samples:
-        if seen.get(label, 0) < count:
-            seen[label] = seen.get(label, 0) + 1
-            subset.append((path, label))
-    return subset
 
 
 class VideoDataModule(pl.LightningDataModule):
@@ -90,39 +79,18 @@ class VideoDataModule(pl.LightningDataModule):
         seed: int = 0,
     ):
         super().__init__()
-        if mode not in MODES:
-            raise ConfigError(f"data mode {mode!r} is not one of {', '.join(MODES)}")
-        for key, value in (("sampling", sampling), ("pretrain_sampling", pretrain_sampling or sampling)):
-            if value not in SAMPLING:
-                raise ConfigError(f"data.{key}={value!r} is not one of {', '.join(SAMPLING)}")
-        if sampling_mode not in SAMPLING_MODES:
-            raise ConfigError(
-                f"data.sampling_mode={sampling_mode!r} is not one of {', '.join(SAMPLING_MODES)}"
-            )
-        for key, value in (
-            ("num_frames", num_frames),
-            ("sampling_rate", sampling_rate),
-            ("input_size", input_size),
-            ("num_sample", num_sample),
-            ("test_clips", test_clips),
-            ("test_crops", test_crops),
-            ("batch_size", batch_size),
-        ):
-            if int(value) < 1:
-                raise ConfigError(f"data.{key}={value} must be at least 1")
-        if not 0 < float(max_skip_fraction) <= 1:
-            raise ConfigError(f"data.max_skip_fraction={max_skip_fraction} must be in (0, 1]")
-        unknown = set(augment or {}) - set(AUGMENT_DEFAULTS)
-        if unknown:
-            raise ConfigError(
-                f"data.augment has unknown keys {sorted(unknown)}; known: {sorted(AUGMENT_DEFAULTS)}"
-            )
-        if root is None or not str(root).strip():
-            raise ConfigError(
-                f"data.root is not set: dataset={name} needs data.root=DIR, the directory that holds "
-                f"the videos and either {train_list} (one 'path label' line per video) or the "
-                "dataset's official annotation files"
-            )
+        check_choices(mode, sampling, pretrain_sampling, sampling_mode)
+        check_counts(
+            num_frames=num_frames,
+            sampling_rate=sampling_rate,
+            input_size=input_size,
+            num_sample=num_sample,
+            test_clips=test_clips,
+            test_crops=test_crops,
+            batch_size=batch_size,
+        )
+        check_limits(max_skip_fraction, augment)
+        check_root(name, root, train_list)
         self.name = name
         self.seed = int(seed)
         self.root = os.path.expanduser(str(root))
@@ -153,15 +121,10 @@ class VideoDataModule(pl.LightningDataModule):
         self.max_skip_fraction = float(max_skip_fraction)
         self.skip_check_after = int(skip_check_after)
         self.decode_timeout = decode_timeout
-        # resolved here, so that a missing decoder fails at start-up naming the fix, not in a worker
-        self.backend = decoders.resolve(decoders.check_name(str(backend)))
-        if device_transforms and mode != "pretrain":
-            raise ConfigError("data.device_transforms=true is for pre-training only (its crop and flip)")
-        self.device_transforms = bool(device_transforms)
+        self.backend, self.device_transforms = check_decoding(backend, device_transforms, mode)
         self.synthetic = SyntheticSpec(**synthetic) if synthetic is not None else None
         self._num_classes = num_classes
-        if train_per_class is not None and int(train_per_class) < 1:
-            raise ConfigError(f"data.train_per_class={train_per_class} must be at least 1 (or null: all)")
+        check_train_per_class(train_per_class)
         self.train_per_class = int(train_per_class) if train_per_class is not None else None
         self.index: DatasetIndex | None = None
         if mode == "pretrain":
@@ -342,8 +305,7 @@ class VideoDataModule(pl.LightningDataModule):
             generator=generator,
             seed=self.seed,
             batches_done=self._batches_done,
-            # data.device_transforms: windows of different sizes, padded; see data.device_pixels
-            collate_fn=collate_windows if self.device_transforms else None,
+            collate_fn=self.train_set.collate_fn,
         )
 
     # Batches trained on before this fit, when it resumes a checkpoint: Lightning builds the first

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from videomae.data.device_pixels import draw_crop
+from videomae.data.device_pixels import collate_windows, draw_crop
 from videomae.data.resume import derive_seed, seed_everything_from
 from videomae.data.sampling import ClipSampler, check_mode
 from videomae.data.transforms import resize_short_side, spatial_crops
@@ -104,6 +104,11 @@ class VideoClipDataset(_VideoDataset):
         self.train = train
         self.random_eval_clip = random_eval_clip
         self.eval_seed = eval_seed
+
+    @property
+    def collate_fn(self) -> Callable | None:
+        """The loader's collate for these items (None: the default)."""
+        return collate_windows if self.defer_pixels else None
 
     def choose(self, num_video_frames: int, rng: np.random.Generator) -> np.ndarray:
         if self.train or self.random_eval_clip:

@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 
-from videomae.checkpoints.io import atomic_path, clean_stale_temp_files
+from videomae.atomic_files import atomic_path, clean_stale_temp_files
 from videomae.data.layouts import is_video, load_index
 from videomae.data.video import short_side_size
 

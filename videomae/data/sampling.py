@@ -64,7 +64,7 @@ def window_indices(
     if mode == "uniform":
         if n <= window:  # all of the video, spread, then the last frame repeated
             taken = max(n // sampling_rate, 1)
-            index = np.linspace(0, n, num=taken, endpoint=False).astype(np.int64)
+            index: np.ndarray = np.linspace(0, n, num=taken, endpoint=False).astype(np.int64)
             index = np.concatenate([index, np.full(max(num_frames - taken, 0), n - 1)])[:num_frames]
             return np.clip(index, 0, n - 1).astype(np.int64)
         return start + sampling_rate * steps

@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import av
 import numpy as np
@@ -211,7 +212,7 @@ def render_objects(label: int, spec: SyntheticSpec, rng: np.random.Generator) ->
     motion = CLASSES[label]
     objects = []
     for _ in range(int(rng.integers(*spec.objects))):
-        obj = dict(
+        obj: dict[str, Any] = dict(
             cx=rng.uniform(0, size),
             cy=rng.uniform(0, size),
             radius=rng.uniform(*spec.radius) * size,
@@ -266,7 +267,10 @@ def ensure_synthetic(root: str, spec: SyntheticSpec) -> str:
     os.makedirs(os.path.dirname(out_dir) or ".", exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".synthetic-", dir=os.path.dirname(out_dir))
     rng = np.random.default_rng(spec.seed)
-    splits = (("train", spec.num_train_per_class), ("val", spec.num_val_per_class))
+    splits: tuple[tuple[str, int], ...] = (
+        ("train", spec.num_train_per_class),
+        ("val", spec.num_val_per_class),
+    )
     if spec.num_test_per_class:
         splits += (("test", spec.num_test_per_class),)
     for split, per_class in splits:

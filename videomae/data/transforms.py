@@ -14,9 +14,7 @@ from torchvision import transforms as T
 from torchvision.transforms.v2 import functional as TF
 
 from videomae.data.video import short_side_size
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from videomae.pixels import IMAGENET_MEAN, IMAGENET_STD
 
 
 class MultiScaleCrop:
@@ -75,6 +73,7 @@ class ClipRandAugment:
     """
 
     def __init__(self, config: str, size: int):
+        # Lazy: importing timm loads its whole model registry, which only fine-tuning runs need.
         from timm.data.auto_augment import rand_augment_transform
 
         self.config = config

@@ -38,7 +38,9 @@ class VideoMAEClassifier(nn.Module):
         fc_drop_rate: float = 0.0,
         init_scale: float = 0.001,
         grad_checkpointing: bool = False,
-        **_decoder_args,
+        # The original's numerics; a converted transformers checkpoint brings its own.
+        norm_eps: float = LAYER_NORM_EPS,
+        head_norm_eps: float = LAYER_NORM_EPS,
     ):
         super().__init__()
         self.num_classes = num_classes
@@ -55,8 +57,9 @@ class VideoMAEClassifier(nn.Module):
             drop_path_rate,
             init_values,
             final_norm=False,
+            norm_eps=norm_eps,
         )
-        self.fc_norm = nn.LayerNorm(embed_dim, eps=LAYER_NORM_EPS)
+        self.fc_norm = nn.LayerNorm(embed_dim, eps=head_norm_eps)
         self.fc_dropout = nn.Dropout(fc_drop_rate)
         self.head = nn.Linear(embed_dim, num_classes)
         self.apply(_init_finetune_weights)

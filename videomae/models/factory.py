@@ -3,6 +3,9 @@
 from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.videomae import VideoMAEPretrain
 
+# Either model this framework builds (what a checkpoint spec describes).
+VideoMAEModel = VideoMAEPretrain | VideoMAEClassifier
+
 # Encoder width/depth/heads and decoder width/heads of the paper's sizes. Decoder depth is 4.
 MODEL_SIZES: dict[str, dict] = {
     "vit_tiny": dict(embed_dim=192, depth=12, num_heads=3, decoder_embed_dim=128, decoder_num_heads=2),
@@ -34,6 +37,17 @@ def create_pretrain_model(name: str, **overrides) -> VideoMAEPretrain:
     return VideoMAEPretrain(**model_config(name, **overrides))
 
 
+# VideoMAEPretrain's arguments that a classifier has no use for: the decoder, the loss target and
+# the encoder's final norm (a classifier pools first and normalises with its fc_norm).
+PRETRAINING_ONLY = frozenset(
+    {"decoder_embed_dim", "decoder_depth", "decoder_num_heads", "decoder_mlp_ratio"}
+    | {"norm_pix_loss", "encoder_norm"}
+)
+
+
 def create_classifier(name: str, num_classes: int, **overrides) -> VideoMAEClassifier:
-    """A mean-pooling classifier on a named encoder size; decoder settings are ignored."""
-    return VideoMAEClassifier(num_classes=num_classes, **model_config(name, **overrides))
+    """A mean-pooling classifier on a named encoder size. The PRETRAINING_ONLY settings are left
+    out, so that one `model` config (and a pre-training checkpoint's) builds both models; any other
+    key the classifier does not take is an error."""
+    config = {k: v for k, v in model_config(name, **overrides).items() if k not in PRETRAINING_ONLY}
+    return VideoMAEClassifier(num_classes=num_classes, **config)

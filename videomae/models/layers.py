@@ -54,6 +54,10 @@ class TubeEmbed(nn.Module):
 class Attention(nn.Module):
     """Multi-head self-attention; the key has no bias, as in the original (q_bias, 0, v_bias)."""
 
+    q_bias: nn.Parameter | None
+    v_bias: nn.Parameter | None
+    k_bias: torch.Tensor  # a buffer, registered only with qkv_bias (read only when q_bias is set)
+
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True):
         super().__init__()
         if dim % num_heads:
@@ -75,6 +79,7 @@ class Attention(nn.Module):
         B, N, C = x.shape
         bias = None
         if self.q_bias is not None:
+            assert self.v_bias is not None  # q_bias and v_bias are made together (qkv_bias)
             bias = torch.cat((self.q_bias, self.k_bias.to(self.q_bias.dtype), self.v_bias))
         qkv = F.linear(x, self.qkv.weight, bias)
         q, k, v = qkv.view(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
@@ -83,7 +88,8 @@ class Attention(nn.Module):
 
     def _forward_last(self, x: torch.Tensor, num_queries: int) -> torch.Tensor:
         B, N, C = x.shape
-        heads, q_weight, kv_weight = self.num_heads, *self.qkv.weight.split((C, 2 * C))
+        heads = self.num_heads
+        q_weight, kv_weight = self.qkv.weight.split((C, 2 * C))
         kv_bias = None
         if self.v_bias is not None:
             kv_bias = torch.cat((self.k_bias.to(self.v_bias.dtype), self.v_bias))
@@ -97,6 +103,9 @@ class Attention(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block with optional layer scale (gamma_1/gamma_2) and drop path."""
 
+    gamma_1: nn.Parameter | None
+    gamma_2: nn.Parameter | None
+
     def __init__(
         self,
         dim: int,
@@ -105,12 +114,13 @@ class Block(nn.Module):
         qkv_bias: bool = True,
         drop_path: float = 0.0,
         init_values: float = 0.0,
+        norm_eps: float = LAYER_NORM_EPS,
     ):
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
+        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.attn = Attention(dim, num_heads, qkv_bias)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.norm2 = nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp = Mlp(dim, hidden_features=int(dim * mlp_ratio), act_layer=nn.GELU)
         if init_values > 0:
             self.gamma_1 = nn.Parameter(init_values * torch.ones(dim))
@@ -137,10 +147,13 @@ def make_blocks(
     qkv_bias: bool = True,
     drop_path_rate: float = 0.0,
     init_values: float = 0.0,
+    norm_eps: float = LAYER_NORM_EPS,
 ) -> nn.ModuleList:
     """`depth` blocks with drop path rising linearly from 0 to `drop_path_rate`."""
     rates = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()
-    return nn.ModuleList(Block(dim, num_heads, mlp_ratio, qkv_bias, rate, init_values) for rate in rates)
+    return nn.ModuleList(
+        Block(dim, num_heads, mlp_ratio, qkv_bias, rate, init_values, norm_eps) for rate in rates
+    )
 
 
 def run_blocks(

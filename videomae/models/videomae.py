@@ -17,9 +17,8 @@ from videomae.models.layers import (
     run_blocks,
     sinusoid_table,
 )
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from videomae.models.patches import normalize_patches, patchify
+from videomae.pixels import to_pixels
 
 
 def as_pair(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
@@ -29,17 +28,10 @@ def as_pair(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
     return int(height), int(width)
 
 
-def patchify(videos: torch.Tensor, tubelet_size: int, patch_size: int) -> torch.Tensor:
-    """b c (t p0) (h p1) (w p2) -> b (t h w) (p0 p1 p2) c."""
-    B, C, T, H, W = videos.shape
-    t, h, w = T // tubelet_size, H // patch_size, W // patch_size
-    x = videos.reshape(B, C, t, tubelet_size, h, patch_size, w, patch_size)
-    x = x.permute(0, 2, 4, 6, 3, 5, 7, 1)
-    return x.reshape(B, t * h * w, tubelet_size * patch_size * patch_size, C)
-
-
 class PositionTable(nn.Module):
     """Fixed sinusoid positions; rebuilt for another token count (it is a function, not a weight)."""
+
+    table: torch.Tensor  # a non-persistent buffer
 
     def __init__(self, num_positions: int, dim: int):
         super().__init__()
@@ -70,6 +62,7 @@ class VideoMAEEncoder(nn.Module):
         drop_path_rate: float = 0.0,
         init_values: float = 0.0,
         final_norm: bool = True,
+        norm_eps: float = LAYER_NORM_EPS,
     ):
         super().__init__()
         self.embed_dim = embed_dim
@@ -78,10 +71,10 @@ class VideoMAEEncoder(nn.Module):
         self.num_tokens = self.grid[0] * self.grid[1] * self.grid[2]
         self.pos_embed = PositionTable(self.num_tokens, embed_dim)
         self.blocks = make_blocks(
-            embed_dim, depth, num_heads, mlp_ratio, qkv_bias, drop_path_rate, init_values
+            embed_dim, depth, num_heads, mlp_ratio, qkv_bias, drop_path_rate, init_values, norm_eps
         )
         # Mean-pooling classifiers use fc_norm on the pooled feature instead of this norm.
-        self.norm = nn.LayerNorm(embed_dim, eps=LAYER_NORM_EPS) if final_norm else nn.Identity()
+        self.norm = nn.LayerNorm(embed_dim, eps=norm_eps) if final_norm else nn.Identity()
         self.grad_checkpointing = False
 
     def forward(self, videos: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -130,10 +123,14 @@ class VideoMAEDecoder(nn.Module):
         mlp_ratio: float = 4.0,
         qkv_bias: bool = True,
         init_values: float = 0.0,
+        norm_eps: float = LAYER_NORM_EPS,
+        head_norm_eps: float = LAYER_NORM_EPS,
     ):
         super().__init__()
-        self.blocks = make_blocks(embed_dim, depth, num_heads, mlp_ratio, qkv_bias, 0.0, init_values)
-        self.norm = nn.LayerNorm(embed_dim, eps=LAYER_NORM_EPS)
+        self.blocks = make_blocks(
+            embed_dim, depth, num_heads, mlp_ratio, qkv_bias, 0.0, init_values, norm_eps
+        )
+        self.norm = nn.LayerNorm(embed_dim, eps=head_norm_eps)
         self.head = nn.Linear(embed_dim, num_outputs)
         self.grad_checkpointing = False
 
@@ -164,6 +161,11 @@ class VideoMAEPretrain(nn.Module):
         norm_pix_loss: bool = True,
         grad_checkpointing: bool = False,
         decoder_mlp_ratio: float | None = None,  # None: mlp_ratio, as in the original
+        # Numerics: the original's for every model built here; a converted transformers checkpoint
+        # brings its own (block eps 1e-12, decoder.norm eps 1e-5, no final encoder norm).
+        norm_eps: float = LAYER_NORM_EPS,
+        head_norm_eps: float = LAYER_NORM_EPS,
+        encoder_norm: bool = True,
     ):
         super().__init__()
         self.patch_size = patch_size
@@ -181,6 +183,8 @@ class VideoMAEPretrain(nn.Module):
             qkv_bias,
             drop_path_rate,
             init_values,
+            final_norm=encoder_norm,
+            norm_eps=norm_eps,
         )
         self.encoder_to_decoder = nn.Linear(embed_dim, decoder_embed_dim, bias=False)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
@@ -193,6 +197,8 @@ class VideoMAEPretrain(nn.Module):
             mlp_ratio if decoder_mlp_ratio is None else decoder_mlp_ratio,
             qkv_bias,
             init_values,
+            norm_eps=norm_eps,
+            head_norm_eps=head_norm_eps,
         )
         self.apply(init_weights)
         nn.init.trunc_normal_(self.mask_token, std=0.02)
@@ -232,12 +238,9 @@ class VideoMAEPretrain(nn.Module):
         with torch.autocast(patches.device.type, enabled=False):
             B, _, K, C = patches.shape
             patches = patches[targets].reshape(B, -1, K, C).float()  # only what the loss needs
-            mean = patches.new_tensor(IMAGENET_MEAN)
-            std = patches.new_tensor(IMAGENET_STD)
-            patches = patches * std + mean  # back to [0, 1] pixels
+            patches = to_pixels(patches, channels_last=True)  # back to [0, 1] pixels
             if self.norm_pix_loss:
-                var, mean = torch.var_mean(patches, dim=-2, correction=1, keepdim=True)
-                patches = (patches - mean) / (var.sqrt() + 1e-6)
+                patches = normalize_patches(patches)
             return patches.flatten(2)
 
     def forward_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -1,14 +1,22 @@
-"""Training callbacks."""
+"""The callbacks every run has, and `build_callbacks`: the list a run's config asks for."""
 
 import logging
 import os
 import time
 
 import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from videomae.checkpoints.run_dir import LAST, checkpoint_dir
 from videomae.errors import DataError
+from videomae.training.pictures import ReconstructionPictures
+from videomae.training.probe import OnlineProbe
+from videomae.training.probe_subsets import probe_settings
+from videomae.training.progress import build_progress
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +51,8 @@ class SaveOnSigterm(pl.Callback):
     checkpoint is then complete and consistent, and `ckpt_path=last` resumes from it.
     """
 
-    def __init__(self, checkpoint_dir: str):
-        self.path = os.path.join(checkpoint_dir, "last.ckpt")
+    def __init__(self, directory: str):
+        self.path = os.path.join(directory, LAST)
 
     def on_exception(self, trainer, pl_module, exception):
         if isinstance(exception, SIGTERMException):
@@ -131,3 +139,59 @@ class SkippedVideos(pl.Callback):
 
     def on_test_end(self, trainer, pl_module):
         self._summary(trainer)
+
+
+def build_callbacks(cfg: DictConfig, run_dir: str) -> list[pl.Callback]:
+    """Checkpoints (a rolling last.ckpt, epochNNNN.ckpt every `checkpoint.every_n_epochs`),
+    throughput, SIGTERM save, skipped-video accounting, then what the config adds: the online
+    probe (`probe.*`), reconstruction pictures (`viz.*`), progress (`progress.*`) and any
+    `callbacks.*` given by `_target_`."""
+    directory = checkpoint_dir(run_dir)
+    configured = [instantiate(spec) for spec in (cfg.get("callbacks") or {}).values()]
+    return [
+        ModelCheckpoint(  # rewritten (atomically) at every epoch end
+            dirpath=directory,
+            filename=LAST.removesuffix(".ckpt"),
+            save_top_k=1,
+            every_n_epochs=1,
+            enable_version_counter=False,
+        ),
+        ModelCheckpoint(
+            dirpath=directory,
+            filename="epoch{epoch:04d}",
+            auto_insert_metric_name=False,
+            save_top_k=-1,
+            every_n_epochs=cfg.checkpoint.every_n_epochs,
+        ),
+        ClipThroughput(),
+        SaveOnSigterm(directory),
+        SkippedVideos(
+            max_fraction=float(cfg.data.max_skip_fraction),
+            check_after=int(cfg.data.skip_check_after),
+            report_path=os.path.join(run_dir, "skipped_videos.txt"),
+        ),
+        *optional_callbacks(cfg, run_dir),
+        *configured,
+    ]
+
+
+def optional_callbacks(cfg: DictConfig, run_dir: str | None) -> list[pl.Callback]:
+    """The probe (pre-training only: the fine-tuning config has no `probe`), the pictures and the
+    progress display (none when trainer.enable_progress_bar=false)."""
+    callbacks: list[pl.Callback] = []
+    probe = cfg.get("probe")
+    if probe is not None:
+        settings = probe_settings(OmegaConf.to_container(probe, resolve=True))
+        if settings["enabled"] is not False:
+            callbacks.append(OnlineProbe(settings, run_dir))
+    viz = cfg.get("viz")
+    if run_dir and viz is not None and viz.every_n_epochs:
+        callbacks.append(
+            ReconstructionPictures(
+                os.path.join(run_dir, "pictures"), viz.every_n_epochs, viz.num_clips, viz.seed
+            )
+        )
+    progress = cfg.get("progress")
+    if cfg.trainer.get("enable_progress_bar", True) is not False and progress is not None:
+        callbacks.append(build_progress(progress.style, progress.every_n_seconds))
+    return callbacks

@@ -5,7 +5,6 @@ SoftTargetCrossEntropy), layer-wise lr decay (param_groups_layer_decay), an opti
 weights (ModelEmaV3, validated alongside the model), linear warm-up then per-step cosine.
 """
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from timm.data import Mixup
@@ -13,8 +12,7 @@ from timm.loss import SoftTargetCrossEntropy
 from timm.utils import ModelEmaV3
 
 from videomae.models import create_classifier
-from videomae.training.optim import adamw_with_schedule, param_group_names
-from videomae.training.pretrain_module import normalize_uint8
+from videomae.training.module import VideoModule
 
 EMA_PREFIX = "model_ema."
 
@@ -47,7 +45,7 @@ def accuracies(probs: torch.Tensor, labels: torch.Tensor, num_classes: int) -> d
     }
 
 
-class FinetuneModule(pl.LightningModule):
+class FinetuneModule(VideoModule):
     """`model`: name and constructor overrides; `optim`, `mixup`, `ema`: the recipe.
 
     Plain dicts stored in the checkpoint with `num_classes`, `classes` (the dataset's names, in
@@ -72,7 +70,9 @@ class FinetuneModule(pl.LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.model = create_classifier(num_classes=num_classes, **model)
+        self.attach_model(
+            create_classifier(num_classes=num_classes, **model), float(optim.get("layer_decay", 1.0))
+        )
         mixup = mixup or {}
         self.mixup = None
         smoothing = float(mixup.get("label_smoothing", 0.0))
@@ -88,34 +88,13 @@ class FinetuneModule(pl.LightningModule):
             )
         self.smoothing = smoothing
         self.soft_loss = SoftTargetCrossEntropy()
-        # Decided here, on the plain model: configure_optimizers may see it sharded by FSDP.
-        self.param_names = param_group_names(
-            self.model, optim["weight_decay"], float(optim.get("layer_decay", 1.0))
-        )
         self.model_ema = None
         if ema and ema.get("enabled"):
             self.model_ema = ModelEmaV3(self.model, decay=float(ema.get("decay", 0.9999)))
             self.model_ema.requires_grad_(False)  # not trained: DDP must not wait for its gradients
-        if compile:
-            self.model.compile()
+        self.compile_model(compile)
         self._test_outputs: list[dict] = []
         self.test_results: dict | None = None
-
-    # --- batches ------------------------------------------------------------------------------
-
-    def on_before_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        video = batch["video"]
-        if video.ndim == 6 and "video_id" not in batch:  # repeated sampling: one clip per row
-            batch["label"] = batch["label"].repeat_interleave(video.shape[1])
-            batch["video"] = video.flatten(0, 1)
-        return batch
-
-    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        batch["video"] = normalize_uint8(batch["video"])
-        return batch
-
-    def on_fit_start(self) -> None:
-        pl.seed_everything(self.hparams.seed + self.global_rank, workers=True, verbose=False)
 
     # --- training -----------------------------------------------------------------------------
 
@@ -133,7 +112,7 @@ class FinetuneModule(pl.LightningModule):
         return videos, targets
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        videos, targets = self.soft_targets(batch["video"], batch["label"])
+        videos, targets = self.soft_targets(self.pixels(batch["video"]), batch["label"])
         logits = self.model(videos)
         loss = self.soft_loss(logits.float(), targets)
         self.log("train/loss", loss, prog_bar=True)
@@ -152,7 +131,7 @@ class FinetuneModule(pl.LightningModule):
             yield "_ema", self.model_ema.module
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        videos, labels = batch["video"], batch["label"]
+        videos, labels = self.pixels(batch["video"]), batch["label"]
         for suffix, model in self._eval_models():
             logits = model(videos).float()
             top1, top5 = topk_correct(logits, labels)
@@ -174,7 +153,7 @@ class FinetuneModule(pl.LightningModule):
     def test_step(self, batch: dict, batch_idx: int) -> None:
         videos = batch["video"]  # (B, V, C, T, H, W)
         B, V = videos.shape[:2]
-        logits = self.test_model()(videos.flatten(0, 1)).float()
+        logits = self.test_model()(self.pixels(videos.flatten(0, 1))).float()
         probs = logits.softmax(dim=-1).view(B, V, -1).mean(dim=1)
         self._test_outputs.append(
             {"video_id": batch["video_id"].long(), "label": batch["label"].long(), "probs": probs}
@@ -197,19 +176,6 @@ class FinetuneModule(pl.LightningModule):
         metrics = accuracies(probs, labels, n) if len(ids) else {}
         self.test_results = {"video_id": ids, "label": labels, "probs": probs, "metrics": metrics}
         self._test_outputs = []
-
-    # --- optimizer ------------------------------------------------------------------------------
-
-    def effective_batch(self) -> int:
-        """Videos per optimizer step over all devices, nodes and accumulated batches."""
-        per_device = self.hparams.optim["batch_per_device"]
-        return per_device * self.trainer.world_size * self.trainer.accumulate_grad_batches
-
-    def configure_optimizers(self):
-        return adamw_with_schedule(self)
-
-    def lr_scheduler_step(self, scheduler, metric) -> None:
-        scheduler.step_update(num_updates=self.global_step)
 
     # --- checkpoints: EMA weights beside the model's, so that the state dict is the classifier's ---
 

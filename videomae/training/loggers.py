@@ -1,9 +1,13 @@
 """The `logger` config group: csv, wandb (offline unless logged in), tensorboard or none."""
 
+import csv
 import netrc
 import os
 
+from lightning_fabric.loggers.logger import rank_zero_experiment
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from videomae.errors import ConfigError
 
@@ -19,10 +23,38 @@ def wandb_logged_in() -> bool:
         return False
 
 
-def build_logger(cfg: dict, run_dir: str) -> Logger | bool:
+class _ContinuedWriter(ExperimentWriter):
+    """Lightning's CSV writer, continuing the metrics.csv of a resumed run: Lightning's own
+    deletes it (with a warning) whenever the directory is not empty, and a resume would lose the
+    curve of every step before it."""
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as f:
+                self.metrics_keys = sorted(next(csv.reader(f), []))
+
+
+class ContinuedCSVLogger(CSVLogger):
+    _experiment: ExperimentWriter | None  # Lightning's, made on first use (as Lightning types it)
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _ContinuedWriter(log_dir=self.log_dir)
+        return self._experiment
+
+
+def build_logger(cfg: dict, run_dir: str, resuming: bool = False) -> Logger | bool:
+    """The `logger` group's logger, writing into the run directory; `resuming`: continuing the
+    run's own logs (a fresh run starts its metrics.csv anew, its .hydra/ files already there)."""
     name = cfg.get("name")
     if name == "csv":
-        return CSVLogger(save_dir=run_dir, name="", version="")
+        stale = os.path.join(run_dir, ExperimentWriter.NAME_METRICS_FILE)
+        if not resuming and rank_zero_only.rank == 0 and os.path.isfile(stale):
+            os.remove(stale)  # a fresh run's curve starts anew
+        return ContinuedCSVLogger(save_dir=run_dir, name="", version="")
     if name == "tensorboard":
         return TensorBoardLogger(save_dir=run_dir, name="", version="", default_hp_metric=False)
     if name == "wandb":

@@ -1,7 +1,10 @@
 """AdamW with the paper's no-decay rule, learning-rate scaling and the per-step schedule."""
 
 import math
+from collections.abc import Callable
+from typing import Any, Protocol, cast
 
+import pytorch_lightning as pl
 import torch
 from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 from torch import nn
@@ -22,7 +25,8 @@ def param_group_names(model: nn.Module, weight_decay: float, layer_decay: float 
     Names, taken from the plain model, because FSDP turns every parameter into a 1-D shard, which
     timm's rule would exempt from weight decay.
     """
-    skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else ()
+    # nn.Module.__getattr__ types any attribute as Tensor | Module; this one is a method (the models').
+    skip = cast(Callable[[], set[str]], model.no_weight_decay)() if hasattr(model, "no_weight_decay") else ()
     if layer_decay < 1.0:
         groups = param_groups_layer_decay(model, weight_decay, skip, layer_decay=layer_decay)
     else:
@@ -94,10 +98,11 @@ class WarmupCosine(LRScheduler):
         """Every group's lr at optimizer step `step` (0-based)."""
         return [
             self.lr_at(step, peak) * group.get("lr_scale", 1.0)
-            for peak, group in zip(self.base_lrs, self.optimizer.param_groups, strict=True)
+            # torch types lrs as float | Tensor; build_adamw's (the initial lrs here) are floats
+            for peak, group in zip(cast(list[float], self.base_lrs), self.optimizer.param_groups, strict=True)
         ]
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float]:  # type: ignore[override]  # list is invariant; floats are lrs
         return self.lrs(self.last_epoch)
 
     def step_update(self, num_updates: int) -> None:
@@ -145,7 +150,19 @@ def per_step_schedule(trainer, optimizer: torch.optim.Optimizer, cfg: dict, effe
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
-def adamw_with_schedule(module) -> dict:
+class Optimizable(Protocol):
+    """What `adamw_with_schedule` reads from a module (training.module.VideoModule has it all)."""
+
+    hparams: Any  # .optim: the `optim.*` settings plus batch_per_device (run.optim_hparams)
+    model: nn.Module  # the plain model, possibly wrapped by FSDP by now
+    param_names: list[dict]  # `param_group_names` of the plain model
+    device: torch.device
+    trainer: pl.Trainer
+
+    def effective_batch(self) -> int: ...
+
+
+def adamw_with_schedule(module: Optimizable) -> dict:
     """Both Lightning modules' `configure_optimizers`: AdamW over the groups decided on the plain
     model (`module.param_names`), lr scaled by `module.effective_batch()`, warm-up + cosine."""
     cfg = module.hparams.optim

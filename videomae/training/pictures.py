@@ -10,14 +10,20 @@ import torch
 from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 from pytorch_lightning.strategies import FSDPStrategy
 
+from videomae.data.dataset import VideoClipDataset
+from videomae.data.sampling import ClipSampler
+from videomae.data.transforms import EvalTransform
 from videomae.masking import MaskGenerator
+from videomae.models.videomae import VideoMAEPretrain
+from videomae.pixels import normalize_uint8, to_pixels
+from videomae.render import make_grid, reconstruct
 
 log = logging.getLogger(__name__)
 
 
 class ReconstructionPictures(pl.Callback):
     """Every `every_n_epochs` epochs (and at the end of fit), rank 0 reconstructs `num_clips` fixed
-    clips with a fixed mask (`seed`) and logs the picture (see videomae.visualize.make_grid): a
+    clips with a fixed mask (`seed`) and logs the picture (see videomae.render.make_grid): a
     wandb image, a TensorBoard image, and always `<pictures_dir>/epochNNNN.png`.
 
     The clips are the centre clips (validation transform) of videos spread evenly over the
@@ -46,8 +52,6 @@ class ReconstructionPictures(pl.Callback):
         if isinstance(trainer.strategy, FSDPStrategy):  # rank 0 alone cannot run a sharded model
             log.warning("reconstruction pictures are off under FSDP (viz.every_n_epochs=0 silences this)")
             return
-        from videomae.models.videomae import VideoMAEPretrain
-
         if not isinstance(getattr(pl_module, "model", None), VideoMAEPretrain):
             return  # pictures of reconstructions need the pre-training model (with its mask_generator)
         try:
@@ -62,10 +66,6 @@ class ReconstructionPictures(pl.Callback):
         self.mask = MaskGenerator(gen.type, gen.ratio, model.grid)(len(self.clips), generator=generator)
 
     def pick_clips(self, datamodule) -> tuple[torch.Tensor, list[str]]:
-        from videomae.data.dataset import VideoClipDataset
-        from videomae.data.sampling import ClipSampler
-        from videomae.data.transforms import EvalTransform
-
         if datamodule is None or getattr(datamodule, "index", None) is None:
             raise ValueError("the datamodule has no video index")
         splits = datamodule.index.splits
@@ -100,9 +100,7 @@ class ReconstructionPictures(pl.Callback):
 
     @torch.no_grad()
     def draw(self, trainer, pl_module) -> str:
-        from videomae.training.pretrain_module import normalize_uint8
-        from videomae.visualize import make_grid, reconstruct, to_pixels
-
+        assert self.clips is not None and self.mask is not None, "draw runs when should_draw: setup set both"
         model = pl_module.model
         was_training = model.training
         model.eval()

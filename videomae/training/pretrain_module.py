@@ -3,14 +3,12 @@
 import logging
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 
 from videomae.data.device_pixels import crop_resize_flip
 from videomae.masking import MaskGenerator
 from videomae.models import create_pretrain_model
-from videomae.models.videomae import IMAGENET_MEAN, IMAGENET_STD
-from videomae.training.optim import adamw_with_schedule, param_group_names
+from videomae.training.module import VideoModule
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +22,7 @@ def step_seed(seed: int, step: int, rank: int) -> int:
     return int(np.random.SeedSequence([seed, step, rank]).generate_state(1, np.uint64)[0] >> 1)
 
 
-def normalize_uint8(video: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, C, T, H, W) -> float normalized with the ImageNet mean and std, on its device."""
-    mean = torch.tensor(IMAGENET_MEAN, device=video.device).view(1, 3, 1, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=video.device).view(1, 3, 1, 1, 1)
-    return (video.float() / 255.0 - mean) / std
-
-
-class PretrainModule(pl.LightningModule):
+class PretrainModule(VideoModule):
     """`model`: name and constructor overrides; `mask`: type and ratio; `optim`: the recipe.
 
     All three are plain dicts stored in the checkpoint, so a checkpoint rebuilds its own model.
@@ -50,30 +41,15 @@ class PretrainModule(pl.LightningModule):
         self.save_hyperparameters()
         self.nonfinite_in_a_row = 0
         self.nonfinite_total = 0
-        self.model = create_pretrain_model(**model)
+        self.attach_model(create_pretrain_model(**model))
         self.mask_generator = MaskGenerator(
             mask["type"], float(mask["ratio"]), self.model.grid, float(mask.get("decoder_ratio", 0.0))
         )
-        # Decided here, on the plain model: configure_optimizers may see it sharded by FSDP.
-        self.param_names = param_group_names(self.model, optim["weight_decay"])
-        if compile:
-            self.model.compile()  # in place: state-dict names stay the same
-
-    def on_fit_start(self) -> None:
-        # Augmentations in loader workers (or, with num_workers=0, here) come from the global
-        # generators: a different stream for every rank.
-        pl.seed_everything(self.hparams.seed + self.global_rank, workers=True, verbose=False)
+        self.compile_model(compile)
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
         # Masks and drop path depend only on (seed, step, rank): the same after a resume.
         torch.manual_seed(step_seed(self.hparams.seed, self.global_step, self.global_rank))
-
-    def on_before_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        # Skipped videos (batch["skipped"], batch["failed"]) are counted by callbacks.SkippedVideos.
-        video = batch.get("video")  # absent with data.device_transforms: made after the transfer
-        if video is not None and video.ndim == 6:  # repeated sampling: (B, num_sample, C, T, H, W)
-            batch["video"] = video.flatten(0, 1)  # -> one clip per row
-        return batch
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         if "frames" in batch:  # data.device_transforms: crop, resize and flip here, batched
@@ -81,9 +57,7 @@ class PretrainModule(pl.LightningModule):
         return batch
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        # Normalized here, not before: FSDP's mixed precision casts a step's float inputs to bf16,
-        # and the pixel target is computed from these in fp32. It leaves the uint8 batch alone.
-        videos = normalize_uint8(batch["video"])
+        videos = self.pixels(batch["video"])
         mask, targets = self.mask_generator.draw(videos.shape[0], videos.device)
         loss, _ = self.model(videos, mask, targets)
         if not self.all_ranks_finite(loss):
@@ -118,15 +92,3 @@ class PretrainModule(pl.LightningModule):
                 "max_nonfinite_steps to tolerate more)"
             )
         return None
-
-    def effective_batch(self) -> int:
-        """Videos per optimizer step over all devices, nodes and accumulated batches."""
-        trainer = self.trainer
-        per_device = self.hparams.optim["batch_per_device"]
-        return per_device * trainer.world_size * trainer.accumulate_grad_batches
-
-    def configure_optimizers(self):
-        return adamw_with_schedule(self)
-
-    def lr_scheduler_step(self, scheduler, metric) -> None:
-        scheduler.step_update(num_updates=self.global_step)

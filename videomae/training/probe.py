@@ -23,98 +23,15 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.strategies import FSDPStrategy
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader
 
-from videomae.errors import ConfigError, DataError
+from videomae.errors import ConfigError
+from videomae.features import pooled_features
+from videomae.pixels import normalize_uint8
 from videomae.probe_math import knn_top1, linear_top1
+from videomae.training.probe_subsets import Readable, collate, probe_settings, probe_subsets
 
 log = logging.getLogger(__name__)
-
-DEFAULTS = {
-    "enabled": "auto",
-    "every_n_epochs": 10,
-    "train_videos": 1000,
-    "val_videos": 1000,
-    "knn_k": 20,
-    "knn_temperature": 0.07,
-    "linear_steps": 300,
-    "linear_lr": 0.01,
-    "linear_weight_decay": 1e-4,
-    "batch_size": 16,
-    "num_workers": None,  # None: data.num_workers
-}
-
-
-def probe_settings(cfg: dict | None) -> dict:
-    """`probe.*` checked: one ConfigError line naming the key, the value and what is allowed."""
-    cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"probe has unknown keys {unknown}; known: {sorted(DEFAULTS)}")
-    settings = {**DEFAULTS, **cfg}
-    enabled = settings["enabled"]
-    if isinstance(enabled, str) and enabled.lower() in ("auto", "true", "false"):
-        enabled = {"auto": "auto", "true": True, "false": False}[enabled.lower()]
-    if enabled != "auto" and not isinstance(enabled, bool):
-        raise ConfigError(f"probe.enabled={enabled!r} is not one of auto, true, false")
-    settings["enabled"] = enabled
-    for key, low in (
-        ("every_n_epochs", 1),
-        ("train_videos", 1),
-        ("val_videos", 1),
-        ("knn_k", 1),
-        ("linear_steps", 1),
-        ("batch_size", 1),
-        ("num_workers", 0),
-    ):
-        value = settings[key]
-        if key == "num_workers" and value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(f"probe.{key}={value!r} must be an integer of at least {low}")
-    for key, positive in (("knn_temperature", True), ("linear_lr", True), ("linear_weight_decay", False)):
-        value = settings[key]
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
-        if not ok or value < 0 or (positive and value == 0):
-            allowed = "a number above 0" if positive else "a number of at least 0"
-            raise ConfigError(f"probe.{key}={value!r} must be {allowed}")
-        settings[key] = float(value)
-    return settings
-
-
-def spread(positions: list[int], labels: list[int], count: int) -> list[int]:
-    """`count` of `positions`, evenly spaced over them ordered by label (stable), so that every
-    class gets its share whatever the list's order; all of them when there are fewer."""
-    order = [p for _, p in sorted(zip(labels, positions, strict=True), key=lambda pair: pair[0])]
-    if count >= len(order):
-        return sorted(order)
-    picks = np.unique(np.linspace(0, len(order) - 1, count).round().astype(int))
-    return sorted(order[i] for i in picks)
-
-
-def probe_subsets(
-    splits: dict[str, list[tuple[str, int]]], train_videos: int, val_videos: int
-) -> tuple[list[tuple[str, int]], list[tuple[str, int]], str]:
-    """(training subset, validation subset, where the validation videos come from).
-
-    Only labeled videos (label >= 0) count. The validation subset comes from the `val` split (else
-    `test`); a dataset with neither holds out every other labeled training video instead."""
-    train = [(i, s) for i, s in enumerate(splits.get("train") or []) if s[1] >= 0]
-    val, source = [], "val"
-    for name in ("val", "test"):
-        val = [(i, s) for i, s in enumerate(splits.get(name) or []) if s[1] >= 0]
-        if val:
-            source = name
-            break
-    if not val:
-        by_label = sorted(train, key=lambda item: item[1][1])  # stable: list order within a class
-        train, val, source = by_label[0::2], by_label[1::2], "train (held out)"
-
-    def pick(items, count):
-        chosen = spread(list(range(len(items))), [s[1] for _, s in items], count)
-        return [items[i][1] for i in chosen]
-
-    return pick(train, train_videos), pick(val, val_videos), source
 
 
 @contextmanager
@@ -132,35 +49,6 @@ def preserved_rng(device: torch.device):
     finally:
         random.setstate(python_state)
         np.random.set_state(numpy_state)
-
-
-class _Readable(Dataset):
-    """Items of `dataset` at `positions`; a video that cannot be read gives `video` None (the
-    dataset raises at the first failure: a random replacement would count another video twice)."""
-
-    def __init__(self, dataset, positions: list[int]):
-        self.dataset = dataset
-        self.positions = positions
-
-    def __len__(self) -> int:
-        return len(self.positions)
-
-    def __getitem__(self, i: int) -> dict:
-        position = self.positions[i]
-        try:
-            video = self.dataset[position]["video"]
-        except DataError as err:
-            return {"position": position, "video": None, "failed": str(err).splitlines()[-1].strip()}
-        return {"position": position, "video": video, "failed": ""}
-
-
-def _collate(items: list[dict]) -> dict:
-    readable = [item for item in items if item["video"] is not None]
-    return {
-        "video": default_collate([item["video"] for item in readable]) if readable else None,
-        "position": torch.tensor([item["position"] for item in readable], dtype=torch.long),
-        "failed": [item["failed"] for item in items if item["video"] is None],
-    }
 
 
 class OnlineProbe(pl.Callback):
@@ -286,30 +174,31 @@ class OnlineProbe(pl.Callback):
     def embed(self, trainer, pl_module) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
         """Features (M, D) and subset positions (M,) of every readable video, gathered from all
         ranks (each rank embeds positions rank, rank + world, ...), and this rank's failures."""
-        from videomae.features import pooled_features
-        from videomae.training.pretrain_module import normalize_uint8
-
         rank, world = trainer.global_rank, trainer.world_size
         mine = list(range(rank, len(self.samples), world))
         loader = DataLoader(
-            _Readable(self.dataset, mine),
+            Readable(self.dataset, mine),
             batch_size=self.settings["batch_size"],
             num_workers=self.num_workers,
-            collate_fn=_collate,
+            collate_fn=collate,
         )
         device = pl_module.device
-        features, positions, failed = [], [], []
+        feature_parts: list[torch.Tensor] = []
+        position_parts: list[torch.Tensor] = []
+        failed: list[str] = []
         for batch in loader:
             failed += batch["failed"]
             if batch["video"] is None:
                 continue
             with trainer.precision_plugin.forward_context():  # the training step's autocast
                 feats = pooled_features(pl_module.model, normalize_uint8(batch["video"].to(device)))
-            features.append(feats.float())
-            positions.append(batch["position"].to(device))
+            feature_parts.append(feats.float())
+            position_parts.append(batch["position"].to(device))
         dim = pl_module.model.encoder.embed_dim
-        features = torch.cat(features) if features else torch.zeros(0, dim, device=device)
-        positions = torch.cat(positions) if positions else torch.zeros(0, dtype=torch.long, device=device)
+        features = torch.cat(feature_parts) if feature_parts else torch.zeros(0, dim, device=device)
+        positions = (
+            torch.cat(position_parts) if position_parts else torch.zeros(0, dtype=torch.long, device=device)
+        )
         if world > 1:  # pad every rank's share to the same length; -1 marks padding
             size = -(-len(self.samples) // world)
             pad = size - len(positions)

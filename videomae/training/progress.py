@@ -12,6 +12,8 @@ import time
 from pytorch_lightning.callbacks import RichProgressBar
 from pytorch_lightning.callbacks.progress import ProgressBar
 
+from videomae.errors import ConfigError
+
 STYLES = ("auto", "rich", "lines")
 
 
@@ -29,7 +31,7 @@ def format_duration(seconds: float) -> str:
 class RunClock:
     """Seconds and steps since this process started training, for the run's ETA."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.start: float | None = None
         self.start_step = 0
         self.clips = 0
@@ -152,8 +154,6 @@ class LineProgress(ProgressBar):
 
 def build_progress(style: str = "auto", every_n_seconds: float = 60.0) -> ProgressBar:
     """`auto`: the rich bar on a terminal, lines otherwise."""
-    from videomae.errors import ConfigError
-
     if style not in STYLES:
         raise ConfigError(f"progress.style={style!r} is not one of {', '.join(STYLES)}")
     if style == "auto":

@@ -14,11 +14,12 @@ import platform
 import subprocess
 import time
 from datetime import datetime, timezone
+from typing import Literal
 
 import pytorch_lightning as pl
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-from videomae.checkpoints.io import atomic_path
+from videomae.atomic_files import atomic_path
 
 FILENAME = "summary.json"
 # Logged metrics kept in the summary by prefix: the online probe logs probe/knn_top1, probe/linear_top1.
@@ -107,7 +108,7 @@ class RunSummary:
         self.write()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         self.data.update(self.callback.results())
         self.data["wall_time_s"] = round(time.perf_counter() - self.started, 3)
         self.data["ended_at"] = _now()
@@ -130,7 +131,7 @@ class SummaryCallback(pl.Callback):
     """Training statistics for the summary: steps, clips/s over the training loop, final and best
     loss, the best validation top-1, and the last value of every `probe/*` metric."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.trainer: pl.Trainer | None = None
         self.clips = 0
         self.train_start: float | None = None

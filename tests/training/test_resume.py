@@ -1,0 +1,107 @@
+"""A killed run, resumed, trains on exactly what the uninterrupted run trained on."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from helpers import REPO, TINY, tiny_overrides
+from hydra import compose, initialize_config_dir
+
+from videomae.errors import ConfigError
+from videomae.training.pretrain import run
+
+STEPS = 40  # 16 tiny videos / batch 2 = 8 steps per epoch: the runs cross several epoch ends
+
+
+def pretrain_cmd(data_root, run_dir, *extra):
+    return [
+        sys.executable,
+        os.path.join(REPO, "scripts", "pretrain.py"),
+        *tiny_overrides(data_root),
+        "data.num_workers=1",
+        "logger=csv",
+        "trainer.log_every_n_steps=1",
+        f"trainer.max_steps={STEPS}",
+        f"hydra.run.dir={run_dir}",
+        *extra,
+    ]
+
+
+def losses(run_dir) -> dict[int, float]:
+    with open(os.path.join(run_dir, "metrics.csv")) as f:
+        return {int(r["step"]): float(r["train/loss"]) for r in csv.DictReader(f) if r.get("train/loss")}
+
+
+def interrupt(cmd, run_dir, sig, after_step) -> int:
+    """Start a run, send `sig` once it has checkpointed past `after_step`; returns the saved step."""
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = os.path.join(run_dir, "checkpoints", "last.ckpt")
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(last) and torch.load(last, weights_only=True)["global_step"] >= after_step:
+            break  # the first epoch is saved: the run is now in the middle of the next one
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(sig)
+    proc.wait(timeout=120)
+    return torch.load(last, weights_only=True)["global_step"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, synthetic_root):
+    run_dir = tmp_path_factory.mktemp("reference")
+    result = subprocess.run(pretrain_cmd(synthetic_root, run_dir), cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    steps = losses(run_dir)
+    assert len(steps) == STEPS
+    return steps
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+def test_resumed_run_matches_the_uninterrupted_one(tmp_path, synthetic_root, reference, sig):
+    run_dir = tmp_path / "run"
+    saved = interrupt(pretrain_cmd(synthetic_root, run_dir), run_dir, sig, after_step=8)
+    assert 8 <= saved < STEPS
+    status = json.loads((run_dir / "summary.json").read_text())["status"]
+    if sig == signal.SIGTERM:
+        assert saved % 8 != 0, "SIGTERM should have checkpointed mid-epoch"
+        assert status == "stopped"
+    else:
+        assert status == "running"  # nothing runs after SIGKILL: the report shows it as running
+    resumed = subprocess.run(
+        pretrain_cmd(synthetic_root, run_dir, "ckpt_path=last"), cwd=REPO, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"pre-training done: {STEPS} steps" in resumed.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["steps"] == STEPS
+    after = {step: loss for step, loss in losses(run_dir).items() if step >= saved}
+    assert sorted(after) == list(range(saved, STEPS))
+    for step, loss in after.items():
+        assert loss == pytest.approx(reference[step], rel=1e-6, abs=1e-7), (step, loss, reference[step])
+
+
+def test_a_fresh_start_over_a_run_is_refused_and_a_resume_continues_its_metrics(tmp_path, synthetic_root):
+    """A second fresh run in the same directory would overwrite the first one's checkpoint: it is
+    refused, naming the fix. A resume keeps the metrics.csv rows of the steps before it."""
+
+    def cfg(*extra):
+        overrides = [*TINY, *tiny_overrides(synthetic_root), "logger=csv", "trainer.log_every_n_steps=1"]
+        with initialize_config_dir(config_dir=os.path.join(REPO, "configs"), version_base="1.3"):
+            return compose("pretrain", overrides=[*overrides, "probe.enabled=false", *extra])
+
+    run_dir = str(tmp_path / "run")
+    run(cfg("trainer.max_steps=2"), run_dir)
+    with pytest.raises(ConfigError, match="already holds a run .*ckpt_path=last"):
+        run(cfg("trainer.max_steps=4"), run_dir)
+    run(cfg("trainer.max_steps=4", "ckpt_path=last"), run_dir)
+    with open(os.path.join(run_dir, "metrics.csv"), encoding="utf-8") as f:
+        steps = [int(row["step"]) for row in csv.DictReader(f) if row.get("train/loss")]
+    assert steps == [0, 1, 2, 3]

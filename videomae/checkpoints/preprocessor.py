@@ -1,0 +1,38 @@
+"""The processor configs of an export: how transformers should prepare a video for the model."""
+
+from videomae.models.videomae import as_pair
+from videomae.pixels import IMAGENET_MEAN, IMAGENET_STD
+
+
+def preprocessor_configs(spec: dict) -> dict[str, dict]:
+    """`preprocessor_config.json` (VideoMAEImageProcessor) and `video_preprocessor_config.json`
+    (VideoMAEVideoProcessor, which pipeline("video-classification") uses), for the model as trained.
+
+    The framework's test view: short side resized to the model's size (bilinear, antialiased),
+    centre crop, /255, ImageNet mean and std. transformers' own VideoMAE defaults differ (mean and
+    std 0.5), so every value is written out.
+    """
+    k = spec["kwargs"]
+    height, width = as_pair(k["img_size"])
+    common = {
+        "do_resize": True,
+        # The crop must fit whichever way the video is oriented: the short side covers both sides.
+        "size": {"shortest_edge": max(height, width)},
+        "resample": 2,  # PIL's BILINEAR, as torchvision's resize in videomae.data.transforms
+        "do_center_crop": True,
+        "crop_size": {"height": height, "width": width},
+        "do_rescale": True,
+        "rescale_factor": 1 / 255,
+        "do_normalize": True,
+        "image_mean": list(IMAGENET_MEAN),
+        "image_std": list(IMAGENET_STD),
+        "do_convert_rgb": True,
+    }
+    return {
+        "preprocessor_config.json": {"image_processor_type": "VideoMAEImageProcessor", **common},
+        "video_preprocessor_config.json": {
+            "video_processor_type": "VideoMAEVideoProcessor",
+            "num_frames": k["num_frames"],  # what the pipeline samples, evenly over the video
+            **common,
+        },
+    }

@@ -1,0 +1,117 @@
+"""The runs under some directories, as their `summary.json` (or Hydra's `.hydra/`) describes them."""
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from omegaconf import OmegaConf
+
+FILENAME = "summary.json"  # videomae.training.summary writes it (not imported: no Lightning needed here)
+SKIP_DIRS = {".submitit", ".hydra", "checkpoints", "pictures", "wandb", "__pycache__"}
+
+
+@dataclass
+class Run:
+    path: str
+    summary: dict = field(default_factory=dict)
+    overrides: dict[str, str] = field(default_factory=dict)
+    status: str = "unknown"
+    kind: str = ""
+
+    @property
+    def metrics_csv(self) -> str:
+        return os.path.join(self.path, "metrics.csv")
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, str]:
+    """`key=value` strings (as Hydra records them) -> {key: value}; `+key` and `~key` as `key`."""
+    out = {}
+    for item in overrides or []:
+        key, sep, value = str(item).partition("=")
+        if sep:
+            out[key.lstrip("+~")] = value
+    return out
+
+
+def find_runs(paths: list[str]) -> list[Run]:
+    """Every run under `paths` (run directories, sweep directories, or folders of either)."""
+    runs, seen = [], set()
+    for top in paths:
+        if not os.path.isdir(top):
+            raise FileNotFoundError(f"{top} is not a directory")
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+            is_run = FILENAME in filenames or os.path.isdir(os.path.join(dirpath, ".hydra"))
+            real = os.path.realpath(dirpath)
+            if is_run and real not in seen:
+                seen.add(real)
+                runs.append(load_run(dirpath))
+    return fold_tests_into_runs(runs)
+
+
+def fold_tests_into_runs(runs: list[Run]) -> list[Run]:
+    """A fine-tuning run's own test (`RUN/eval/summary.json`, from test=true or a later
+    scripts/evaluate.py) adds its test/* metrics to that run's row instead of a row of its own."""
+    by_path = {os.path.realpath(run.path): run for run in runs}
+    kept = []
+    for run in runs:
+        parent = by_path.get(os.path.realpath(os.path.dirname(run.path)))
+        folded = (
+            run.kind == "evaluate"
+            and os.path.basename(run.path) == "eval"
+            and parent is not None
+            and parent.kind == "finetune"
+        )
+        if not folded:
+            kept.append(run)
+            continue
+        assert parent is not None  # folded requires it
+        for key, value in run.summary.items():
+            if key.startswith("test/") and parent.summary.get(key) is None:
+                parent.summary[key] = value
+    return kept
+
+
+def load_run(path: str) -> Run:
+    run = Run(path=path)
+    summary_path = os.path.join(path, FILENAME)
+    if os.path.isfile(summary_path):
+        try:
+            with open(summary_path, encoding="utf-8") as f:
+                run.summary = json.load(f)
+            run.status = str(run.summary.get("status", "unknown"))
+        except (OSError, ValueError) as err:
+            run.status = "unreadable"
+            run.summary = {"error": f"{FILENAME}: {err}"}
+    else:
+        run.status = "no summary"  # started before summaries existed, or died before writing one
+    run.kind = str(run.summary.get("kind", ""))
+    overrides = run.summary.get("overrides")
+    if overrides is None:
+        hydra_overrides = os.path.join(path, ".hydra", "overrides.yaml")
+        if os.path.isfile(hydra_overrides):
+            overrides = list(OmegaConf.load(hydra_overrides) or [])
+    run.overrides = parse_overrides(overrides or [])
+    run.overrides.update(pretraining_overrides(run.summary.get("pretrained")))
+    return run
+
+
+def pretraining_overrides(pretrained) -> dict[str, str]:
+    """A fine-tuning run's link to its pre-training: that run's overrides as `pretrain:KEY`
+    columns, so fine-tuned accuracy lines up with, say, the pre-training's mask ratio."""
+    if not pretrained or not isinstance(pretrained, str):
+        return {}
+    path = os.path.abspath(os.path.expanduser(pretrained))
+    if not os.path.isdir(path):  # RUN/checkpoints/last.ckpt -> RUN
+        path = os.path.dirname(path)
+        if os.path.basename(path) == "checkpoints":
+            path = os.path.dirname(path)
+    summary_path = os.path.join(path, FILENAME)
+    try:
+        with open(summary_path, encoding="utf-8") as f:
+            linked = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if linked.get("kind") != "pretrain":
+        return {}
+    return {f"pretrain:{k}": v for k, v in parse_overrides(linked.get("overrides") or []).items()}

@@ -1,0 +1,69 @@
+"""`VideoModule`: what the pre-training and fine-tuning LightningModules share.
+
+Both wrap a plain `nn.Module` (`self.model`) and own six duties here: per-rank seeding, repeated
+clips flattened to one clip per row, parameter groups named on the plain model, optional
+torch.compile, the effective batch, and AdamW with the per-step warm-up + cosine schedule. The
+subclasses keep what differs: masks and the reconstruction loss, or mixup, EMA and metrics.
+"""
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from videomae.pixels import normalize_uint8
+from videomae.training.optim import adamw_with_schedule, param_group_names
+
+
+class VideoModule(pl.LightningModule):
+    """Subclasses call `super().__init__()`, `self.save_hyperparameters()` (their hyperparameters
+    must include `optim` and `seed`), then `attach_model(...)`, and `compile_model` last."""
+
+    model: nn.Module
+    param_names: list[dict]  # optimizer groups holding parameter names (training.optim)
+
+    def attach_model(self, model: nn.Module, layer_decay: float = 1.0) -> None:
+        self.model = model
+        # Decided here, on the plain model: configure_optimizers may see it sharded by FSDP.
+        self.param_names = param_group_names(model, self.hparams.optim["weight_decay"], layer_decay)
+
+    def compile_model(self, compile: bool) -> None:
+        if compile:
+            self.model.compile()  # in place: state-dict names stay the same
+
+    # --- batches ------------------------------------------------------------------------------
+
+    def on_fit_start(self) -> None:
+        # Augmentations in loader workers (or, with num_workers=0, here) come from the global
+        # generators: a different stream for every rank.
+        pl.seed_everything(self.hparams.seed + self.global_rank, workers=True, verbose=False)
+
+    def on_before_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        """Repeated sampling, (B, num_sample, C, T, H, W), becomes one clip per row, each with its
+        video's label. Test batches, (B, views, ...) with a `video_id`, keep their views together.
+        Skipped videos (batch["skipped"], batch["failed"]) are counted by callbacks.SkippedVideos."""
+        video = batch.get("video")  # absent with data.device_transforms: made after the transfer
+        if video is not None and video.ndim == 6 and "video_id" not in batch:
+            if "label" in batch:
+                batch["label"] = batch["label"].repeat_interleave(video.shape[1])
+            batch["video"] = video.flatten(0, 1)
+        return batch
+
+    @staticmethod
+    def pixels(video: torch.Tensor) -> torch.Tensor:
+        """A batch's uint8 clips as normalised floats, made inside the step rather than in a
+        transfer hook: FSDP's mixed precision casts a step's float inputs to bf16, while the
+        normalised-pixel target and mixup want these in fp32. The uint8 batch is left as it is."""
+        return normalize_uint8(video)
+
+    # --- optimizer ------------------------------------------------------------------------------
+
+    def effective_batch(self) -> int:
+        """Videos per optimizer step over all devices, nodes and accumulated batches."""
+        per_device = self.hparams.optim["batch_per_device"]
+        return per_device * self.trainer.world_size * self.trainer.accumulate_grad_batches
+
+    def configure_optimizers(self):
+        return adamw_with_schedule(self)
+
+    def lr_scheduler_step(self, scheduler, metric) -> None:
+        scheduler.step_update(num_updates=self.global_step)

@@ -1,0 +1,243 @@
+"""What a pre-training and a fine-tuning run share: config -> model arguments, datamodule,
+Trainer, callbacks, resume, fit. `pretrain.run` and `finetune.run` are short compositions of these.
+"""
+
+import glob
+import inspect
+import logging
+import os
+import signal
+import sys
+import warnings
+
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities.exceptions import MisconfigurationException, SIGTERMException
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
+
+from videomae.atomic_files import clean_stale_temp_files
+from videomae.checkpoints.io import read_training_checkpoint
+from videomae.checkpoints.run_dir import checkpoint_dir, last_checkpoint
+from videomae.config_schema import validate_config
+from videomae.data.datamodule import VideoDataModule
+from videomae.errors import ConfigError
+from videomae.models import MODEL_SIZES
+from videomae.models.layers import Block
+from videomae.training.checkpoint_io import AtomicCheckpointIO
+from videomae.training.loggers import LOGGERS, build_logger
+from videomae.training.progress import STYLES
+from videomae.training.strategies import BlockFSDPStrategy
+
+RESUME_WORDS = (None, "", "null", "last", "auto")
+
+
+class _DropLines(logging.Filter):
+    """Drops log records whose message starts with one of `prefixes`."""
+
+    def __init__(self, prefixes: tuple[str, ...]):
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefixes)
+
+
+# Lightning's advertisements and its note on sizing the schedule: every run would print them.
+LIGHTNING_TIPS = ("💡 Tip:", "Loading `train_dataloader` to estimate number of stepping batches")
+
+
+def quiet_warnings() -> None:
+    """Lightning lines that every run would print and that describe intended behaviour; a line
+    that points to a real problem (an unused GPU, a misconfigured logger) still shows."""
+    rank_zero_log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    if not any(isinstance(f, _DropLines) for f in rank_zero_log.filters):
+        rank_zero_log.addFilter(_DropLines(LIGHTNING_TIPS))
+    # A resume writes into its own checkpoint directory (a fresh start there is refused: resume_from).
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    # Lightning's own use of a deprecated torch.utils._pytree name, not ours.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    # The module, not the datamodule, owns device-side batch handling.
+    warnings.filterwarnings("ignore", message=r".*overridden `on_(before|after)_batch_transfer`")
+    # The multi-view test drops the distributed sampler's padded repeats by video id.
+    warnings.filterwarnings("ignore", message=r".*it is recommended to use `Trainer\(devices=1")
+    # The fine-tuning EMA copy is in eval mode on purpose.
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training")
+
+
+def start(cfg: DictConfig, run_dir: str) -> None:
+    """A run's first steps on every rank: checked config, clean run directory, seeded generators."""
+    quiet_warnings()
+    validate_config(cfg)
+    clean_run_dir(run_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+
+
+# --- config -> constructor arguments --------------------------------------------------------------
+
+
+def model_kwargs(cfg: DictConfig) -> dict:
+    """Model constructor arguments: the `model` group plus the input size from `data`."""
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    if model.get("name") not in MODEL_SIZES:
+        raise ConfigError(f"model.name={model.get('name')!r} is not one of {', '.join(MODEL_SIZES)}")
+    frames, size = cfg.data.num_frames, cfg.data.input_size
+    if frames % model["tubelet_size"]:
+        raise ConfigError(
+            f"data.num_frames={frames} is not divisible by model.tubelet_size={model['tubelet_size']}"
+        )
+    if size % model["patch_size"]:
+        raise ConfigError(
+            f"data.input_size={size} is not divisible by model.patch_size={model['patch_size']}"
+        )
+    return {**model, "num_frames": frames, "img_size": size}
+
+
+def optim_hparams(cfg: DictConfig) -> dict:
+    """`optim.*` plus the videos per device and step that the learning rates scale with: repeated
+    clips (`data.num_sample`) do not count, as in the original code."""
+    return {**OmegaConf.to_container(cfg.optim, resolve=True), "batch_per_device": cfg.data.batch_size}
+
+
+def build_datamodule(cfg: DictConfig, mode: str = "pretrain") -> VideoDataModule:
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    known = set(inspect.signature(VideoDataModule).parameters) - {"mode", "seed"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"data.{unknown[0]} is not a data setting; known: {', '.join(sorted(known))}")
+    return VideoDataModule(mode=mode, seed=cfg.seed, **data)
+
+
+def labeled_datamodule(cfg: DictConfig) -> VideoDataModule:
+    """The fine-tuning datamodule with its index read, so that the classes are known up front."""
+    datamodule = build_datamodule(cfg, mode="finetune")
+    datamodule.prepare_data()  # the demo's videos, generated once (atomic: concurrent ranks are fine)
+    if datamodule.index is None:
+        datamodule.index = datamodule.load_index()
+    if not datamodule.num_classes:
+        raise ConfigError(
+            f"data.num_classes is not set and dataset={cfg.data.name} defines no classes; "
+            "set data.num_classes"
+        )
+    return datamodule
+
+
+def check_config(cfg: DictConfig, mode: str) -> None:
+    """The start-up checks both runs make without building the model or reading data (a sweep
+    runs them on every job's config before it launches any: videomae.sweep)."""
+    model_kwargs(cfg)
+    build_datamodule(cfg, mode=mode)
+    if cfg.logger.name not in LOGGERS:
+        raise ConfigError(f"logger={cfg.logger.name!r} is not one of {', '.join(LOGGERS)}")
+    if cfg.get("progress") is not None and cfg.progress.style not in STYLES:
+        raise ConfigError(f"progress.style={cfg.progress.style!r} is not one of {', '.join(STYLES)}")
+    if cfg.ckpt_path not in RESUME_WORDS and not os.path.isfile(cfg.ckpt_path):
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path} does not exist")
+
+
+# --- run directory and resume ---------------------------------------------------------------------
+
+
+def clean_run_dir(run_dir: str) -> None:
+    """Remove (and report) the temporary files a killed checkpoint save left in this run
+    directory. Rank zero only, before any rank can save: they belong to a dead process."""
+    if rank_zero_only.rank != 0:
+        return
+    for path in clean_stale_temp_files(checkpoint_dir(run_dir), run_dir):
+        print(f"removed {path}: a partial checkpoint left by an interrupted save", file=sys.stderr)
+
+
+def resolve_ckpt_path(ckpt_path: str | None, run_dir: str) -> str | None:
+    """`last`: the newest of this run's last.ckpt and the checkpoints Lightning writes on SLURM
+    pre-emption (hpc_ckpt_N.ckpt); none there is an error (a mistyped hydra.run.dir must not start
+    a new run silently). `auto`: the same, but none yet means a fresh start, said in one line: for
+    a job script that is requeued with the same command."""
+    if ckpt_path in (None, "", "null"):
+        return None
+    ckpt_path = str(ckpt_path)
+    if ckpt_path in ("last", "auto"):
+        candidates = [last_checkpoint(run_dir), *glob.glob(os.path.join(run_dir, "hpc_ckpt_*.ckpt"))]
+        existing = [path for path in candidates if os.path.isfile(path)]
+        if existing:
+            return max(existing, key=os.path.getmtime)
+        where = f"{last_checkpoint(run_dir)} (nor {run_dir}/hpc_ckpt_*.ckpt)"
+        if ckpt_path == "last":
+            raise ConfigError(
+                f"ckpt_path=last: nothing to resume: no {where}; check hydra.run.dir, or use "
+                "ckpt_path=auto to start fresh when there is no checkpoint yet"
+            )
+        if rank_zero_only.rank == 0:
+            print(f"ckpt_path=auto: no checkpoint yet in {run_dir}: starting fresh")
+        return None
+    if not os.path.isfile(ckpt_path):
+        raise ConfigError(f"ckpt_path={ckpt_path} does not exist (or: last, auto, null)")
+    return ckpt_path
+
+
+def resume_from(cfg: DictConfig, run_dir: str, datamodule: VideoDataModule) -> str | None:
+    """The checkpoint to resume (`ckpt_path`), with the data position set from it. A fresh start
+    in a directory that holds a run's last.ckpt is refused: it would overwrite that checkpoint."""
+    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, run_dir)
+    if ckpt_path is None and os.path.isfile(last_checkpoint(run_dir)):
+        raise ConfigError(
+            f"hydra.run.dir={run_dir} already holds a run ({last_checkpoint(run_dir)}); resume it "
+            "with ckpt_path=last, or choose another hydra.run.dir"
+        )
+    if ckpt_path is not None:
+        needs = "num_classes" if datamodule.mode == "finetune" else "mask"
+        step = read_training_checkpoint(ckpt_path, needs=needs, mmap=True)["global_step"]
+        datamodule.resumed_batches = step * int(cfg.trainer.get("accumulate_grad_batches", 1))
+    return ckpt_path
+
+
+# --- Trainer --------------------------------------------------------------------------------------
+
+
+def trainer_kwargs(cfg: DictConfig) -> dict:
+    """`trainer.*` for pl.Trainer; `strategy=fsdp` shards per transformer block (one FSDP unit
+    per Block, so a large model's parameters are never all gathered at once), on GPUs or CPUs."""
+    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    if kwargs.get("strategy") == "fsdp":
+        # use_orig_params (Lightning's default too): optim.param_groups needs the original parameters.
+        kwargs["strategy"] = BlockFSDPStrategy(
+            auto_wrap_policy={Block}, sharding_strategy="FULL_SHARD", use_orig_params=True
+        )
+    return kwargs
+
+
+def build_trainer(
+    cfg: DictConfig, run_dir: str, callbacks=None, logger: bool = True, resuming: bool = False
+) -> pl.Trainer:
+    """The Trainer for `trainer.*`; `resuming`: the loggers continue the run's logs."""
+    kwargs = trainer_kwargs(cfg)
+    unknown = sorted(set(kwargs) - set(inspect.signature(pl.Trainer).parameters))
+    if unknown:
+        raise ConfigError(
+            f"trainer.{unknown[0]}={kwargs[unknown[0]]} is not a pytorch_lightning.Trainer argument"
+        )
+    try:
+        return pl.Trainer(
+            **kwargs,
+            default_root_dir=run_dir,
+            logger=build_logger(OmegaConf.to_container(cfg.logger, resolve=True), run_dir, resuming)
+            if logger
+            else False,
+            callbacks=callbacks,
+            plugins=[AtomicCheckpointIO()],
+        )
+    except (MisconfigurationException, ValueError, TypeError, ImportError, RuntimeError) as err:
+        # Lightning's own checks of trainer.* values; its message names the argument.
+        text = " ".join(str(err).split())
+        raise ConfigError(f"trainer.*: pytorch_lightning.Trainer refused these settings: {text}") from None
+
+
+def fit(trainer: pl.Trainer, module, datamodule, ckpt_path: str | None, run_dir: str) -> None:
+    """trainer.fit; on SIGTERM (checkpoint already saved) exit 143 with how to resume."""
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    except SIGTERMException:
+        if trainer.is_global_zero:
+            print(
+                f"stopped by SIGTERM at step {trainer.global_step}; checkpoint: "
+                f"{last_checkpoint(run_dir)}; resume with ckpt_path=last hydra.run.dir={run_dir}"
+            )
+        sys.exit(128 + signal.SIGTERM)  # the usual "terminated" status, so schedulers requeue
