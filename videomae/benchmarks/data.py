@@ -33,7 +33,9 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -60,6 +62,30 @@ def decord_missing() -> str | None:
     return decord_backend.missing()
 
 
+class LoaderSummary(TypedDict, total=False):
+    """The loaders section (the ratios only when both ours and the baseline were measured)."""
+
+    clip: str
+    num_sample: int
+    workers: int
+    backend: str
+    results: dict[str, dict[str, float]]  # {loader: {clips_per_s_...: rate}}
+    ratio_one_core: float
+    ratio_workers: float
+
+
+class DataSummary(LoaderSummary, total=False):
+    """What `main` returns (and prints with --json): the source, then each section's keys."""
+
+    videos: str
+    cores: int | None
+    copy: dict[str, str | int]  # the copy's x264 options and short side
+    backends: dict[str, dict[str, dict]]  # decoding.backend_table
+    not_measured: dict[str, str]  # {backend or loader: why}
+    gpu_clips_per_s: float
+    encodings: dict[str, dict]  # decoding.encoding_sweep
+
+
 # --- videos -------------------------------------------------------------------------------------
 
 
@@ -73,7 +99,9 @@ def _write_bench_video(path: str, width: int, height: int, seconds: float, fps: 
     rng = np.random.default_rng(seed)
     scene_h, scene_w = height * 2, width * 2
     coarse = rng.uniform(0, 255, (scene_h // 16 + 2, scene_w // 16 + 2, 3)).astype(np.uint8)
-    scene = np.asarray(Image.fromarray(coarse).resize((scene_w, scene_h), Image.BICUBIC), dtype=np.float32)
+    scene = np.asarray(
+        Image.fromarray(coarse).resize((scene_w, scene_h), Image.Resampling.BICUBIC), dtype=np.float32
+    )
     scene = np.clip(scene + rng.normal(0, 12, scene.shape), 0, 255).astype(np.uint8)
     noise = rng.integers(-6, 7, (16, height, width, 3), dtype=np.int16)
     color = rng.uniform(0, 255, 3).astype(np.uint8)
@@ -198,7 +226,8 @@ class OriginalStyleDataset(Dataset):
         crop_w, crop_h, left, top = self._crop_params(*images[0].size)
         size = (self.input_size, self.input_size)
         images = [
-            im.crop((left, top, left + crop_w, top + crop_h)).resize(size, Image.BILINEAR) for im in images
+            im.crop((left, top, left + crop_w, top + crop_h)).resize(size, Image.Resampling.BILINEAR)
+            for im in images
         ]
         stacked = np.concatenate([np.asarray(im) for im in images], axis=2)
         clip = torch.from_numpy(stacked).permute(2, 0, 1).contiguous().float().div(255.0)
@@ -236,6 +265,11 @@ class _Cycle(Dataset):
         return self.dataset[index % len(self.dataset)]
 
 
+def _seed_worker(worker: int) -> None:
+    random.seed(1000 + worker)
+    np.random.seed(1000 + worker)
+
+
 def measure(
     dataset, batch_size: int, workers: int, seconds: float, warmup_batches: int, collate_fn=None
 ) -> tuple[int, float]:
@@ -248,7 +282,7 @@ def measure(
         batch_size=batch_size,
         shuffle=True,
         num_workers=workers,
-        worker_init_fn=lambda i: (random.seed(1000 + i), np.random.seed(1000 + i)),
+        worker_init_fn=_seed_worker,
         collate_fn=collate_fn,
     )
     it = iter(loader)
@@ -300,7 +334,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> DataSummary:
     parser = _parser()
     args = parser.parse_args(argv)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
@@ -315,7 +349,7 @@ def main(argv: list[str] | None = None) -> dict:
             args.cache_dir, args.videos, args.short_side, args.video_seconds, args.fps, args.workers
         )
         source = f"{args.videos} x {args.short_side}p 16:9 {args.video_seconds:g} s {args.fps} fps H.264"
-    summary = {"videos": source, "cores": os.cpu_count()}
+    summary: DataSummary = {"videos": source, "cores": os.cpu_count()}
     if "loaders" in sections:
         summary.update(loader_comparison(parser, args, paths, source))
     backends, skipped = decoding.available_backends(
@@ -327,9 +361,12 @@ def main(argv: list[str] | None = None) -> dict:
             settings = EncodeSettings(short_side=args.copy_short_side)
             sets["copy"] = decoding.reencoded_copy(paths, args.cache_dir, settings)
             summary["copy"] = settings.x264_options() | {"short_side": settings.short_side}
-        baseline = lambda p: OriginalStyleDataset(p, args.num_frames, args.sampling_rate, args.input_size)  # noqa: E731
-        if decord_missing():  # the original loads with decord; there is no baseline without it
-            baseline, skipped = None, {**skipped, "original-style loader": decord_missing()}
+        baseline: Callable[[list[str]], Dataset] | None = lambda p: OriginalStyleDataset(  # noqa: E731
+            p, args.num_frames, args.sampling_rate, args.input_size
+        )
+        missing = decord_missing()
+        if missing:  # the original loads with decord; there is no baseline without it
+            baseline, skipped = None, {**skipped, "original-style loader": missing}
         summary["backends"] = decoding.backend_table(sets, backends, args, measure, baseline)
         summary["not_measured"] = skipped
         summary["gpu_clips_per_s"] = args.gpu_clips_per_s
@@ -346,7 +383,7 @@ def main(argv: list[str] | None = None) -> dict:
     return summary
 
 
-def loader_comparison(parser, args, paths: list[str], source: str) -> dict:
+def loader_comparison(parser, args, paths: list[str], source: str) -> LoaderSummary:
     """Ours (default backend) against the original-style loader, on one core and with workers."""
     sampler = ClipSampler(args.num_frames, "dense", args.sampling_rate)
     transform = PretrainTransform(args.input_size)
@@ -385,7 +422,7 @@ def loader_comparison(parser, args, paths: list[str], source: str) -> dict:
                 clips, seconds = measure(dataset, batch, workers, args.seconds, args.warmup_batches)
                 totals[name, key][0] += clips
                 totals[name, key][1] += seconds
-    results = {}
+    results: dict[str, dict[str, float]] = {}
     for name in names:
         core = totals[name, "core"][0] / totals[name, "core"][1]
         total = totals[name, "workers"][0] / totals[name, "workers"][1]
@@ -394,7 +431,7 @@ def loader_comparison(parser, args, paths: list[str], source: str) -> dict:
             "clips_per_s_workers": round(total, 2),
             "clips_per_s_per_worker": round(total / max(args.workers, 1), 2),
         }
-    summary = {
+    summary: LoaderSummary = {
         "clip": f"{args.num_frames} x {args.sampling_rate} -> {args.input_size} px, multi-scale crop",
         "num_sample": args.num_sample,
         "workers": args.workers,
@@ -410,7 +447,7 @@ def loader_comparison(parser, args, paths: list[str], source: str) -> dict:
     return summary
 
 
-def _print_loaders(summary: dict, args, source: str) -> None:
+def _print_loaders(summary: LoaderSummary, args, source: str) -> None:
     print(f"{source}; clip {summary['clip']}; {args.rounds} rounds of {args.seconds:g} s")
     print(f"{'clips/s':22s} {'1 core':>8s} {f'{args.workers} workers':>10s} {'per worker':>11s}")
     for name, r in summary["results"].items():
