@@ -11,7 +11,7 @@ PACKAGE = "videomae"
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MODULE_LINES = 330
 # Modules over the limit whose split is still to come; the list may only shrink.
-NOT_YET_SPLIT = {"videomae.benchmarks.data"}
+NOT_YET_SPLIT: set[str] = set()
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:

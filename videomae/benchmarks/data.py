@@ -29,238 +29,32 @@ keyframe intervals, B-frames and x264 tunes.
 import argparse
 import json
 import os
-import random
 import sys
 import tempfile
-import time
-from concurrent.futures import ProcessPoolExecutor
-
-import numpy as np
-import torch
-from torch.utils.data import DataLoader, Dataset
 
 from videomae.benchmarks import decoding
-from videomae.data.dataset import VideoClipDataset
-from videomae.data.decoders import decord as decord_backend
-from videomae.data.reencode import EncodeSettings
-from videomae.data.sampling import ClipSampler
-from videomae.data.transforms import PretrainTransform
-from videomae.data.video import VideoDecoder, decode_short_side
-from videomae.pixels import IMAGENET_MEAN as MEAN
-from videomae.pixels import IMAGENET_STD as STD
+from videomae.benchmarks.baseline import OriginalStyleDataset, decord_missing
+from videomae.benchmarks.footage import bench_videos
+from videomae.benchmarks.loaders import LoaderSummary, loader_comparison
+from videomae.benchmarks.sections import DataSummary, backends_section, bench_source, encodings_section
+from videomae.benchmarks.timing import measure
+
+__all__ = [
+    "DataSummary",
+    "LoaderSummary",
+    "OriginalStyleDataset",
+    "bench_videos",
+    "decord_missing",
+    "loader_comparison",
+    "main",
+    "measure",
+]
 
 # the encodings section's copies: keyframe interval, B-frames, x264's fastdecode tune or none
 ENCODINGS = ",".join(
     ["k250-b3-none", "k16-b0-none", "k16-b0-fd", "k16-b3-fd", "k32-b3-none", "k32-b3-fd"]
     + ["k64-b3-none", "k64-b3-fd", "k128-b3-fd", "k250-b3-fd"]
 )
-
-
-def decord_missing() -> str | None:
-    return decord_backend.missing()
-
-
-# --- videos -------------------------------------------------------------------------------------
-
-
-def _write_bench_video(path: str, width: int, height: int, seconds: float, fps: int, seed: int) -> None:
-    """A camera panning over a textured scene, a moving block and sensor noise: content that
-    compresses like real footage (a few hundred kbit/s at 320p), not like a flat synthetic clip."""
-    import av
-    from PIL import Image
-
-    # numpy and PIL only: this runs in forked processes, where torch's thread pool is not safe
-    rng = np.random.default_rng(seed)
-    scene_h, scene_w = height * 2, width * 2
-    coarse = rng.uniform(0, 255, (scene_h // 16 + 2, scene_w // 16 + 2, 3)).astype(np.uint8)
-    scene = np.asarray(Image.fromarray(coarse).resize((scene_w, scene_h), Image.BICUBIC), dtype=np.float32)
-    scene = np.clip(scene + rng.normal(0, 12, scene.shape), 0, 255).astype(np.uint8)
-    noise = rng.integers(-6, 7, (16, height, width, 3), dtype=np.int16)
-    color = rng.uniform(0, 255, 3).astype(np.uint8)
-    vx, vy = rng.uniform(0.5, 1.5, 2) * rng.choice([-1, 1], 2)
-    tmp = f"{path}.tmp.mp4"
-    with av.open(tmp, "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height = width, height
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "veryfast"}
-        for t in range(int(seconds * fps)):
-            y = int(height / 2 + (height / 2 - 1) * np.sin(t * 0.01 * vy + 1))
-            x = int(width / 2 + (width / 2 - 1) * np.sin(t * 0.01 * vx))
-            frame = scene[y : y + height, x : x + width].astype(np.int16) + noise[t % 16]
-            bx = (t * 3) % (width - height // 5)
-            frame[height // 3 : height // 3 + height // 5, bx : bx + height // 5] = color
-            frame = np.clip(frame, 0, 255).astype(np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    os.replace(tmp, path)
-
-
-def bench_videos(
-    cache_dir: str, count: int, short_side: int, seconds: float, fps: int, workers: int
-) -> list[str]:
-    """Paths to `count` generated videos (16:9, `short_side` high), made once and cached."""
-    width = int(round(short_side * 16 / 9 / 2)) * 2
-    directory = os.path.join(
-        os.path.expanduser(cache_dir), f"bench2-{width}x{short_side}-{seconds:g}s-{fps}fps"
-    )
-    os.makedirs(directory, exist_ok=True)
-    paths = [os.path.join(directory, f"video{i:03d}.mp4") for i in range(count)]
-    todo = [(p, i) for i, p in enumerate(paths) if not os.path.isfile(p)]
-    if todo:
-        print(
-            f"generating {len(todo)} videos {width}x{short_side}, {seconds:g} s, {fps} fps in {directory} ..."
-        )
-        with ProcessPoolExecutor(max(1, workers)) as pool:
-            jobs = [pool.submit(_write_bench_video, p, width, short_side, seconds, fps, i) for p, i in todo]
-            for job in jobs:
-                job.result()
-    # Many distinct paths (symlinks) over the few videos, so that the loader meets a path it has
-    # not seen before about as often as in a real first epoch (no per-path cache helps it).
-    links = os.path.join(directory, "links")
-    os.makedirs(links, exist_ok=True)
-    aliases = []
-    for k in range(max(count, 512)):
-        alias = os.path.join(links, f"clip{k:04d}.mp4")
-        if not os.path.islink(alias):
-            os.symlink(paths[k % count], alias)
-        aliases.append(alias)
-    return aliases
-
-
-# --- the baseline: loading like the original code -------------------------------------------------
-
-
-class OriginalStyleDataset(Dataset):
-    """The original pre-training path, re-implemented here: per clip a new decord VideoReader,
-    TSN-style offsets (one segment, `num_frames` frames `sampling_rate` apart), one get_batch,
-    then per frame: PIL image, multi-scale crop and bilinear resize; stack, float / 255,
-    per-channel normalise, (C, T, H, W) float32, plus a numpy tube mask."""
-
-    def __init__(self, paths, num_frames=16, sampling_rate=4, input_size=224, mask_ratio=0.9):
-        self.paths = paths
-        self.num_frames = num_frames
-        self.sampling_rate = sampling_rate
-        self.input_size = input_size
-        self.scales = (1, 0.875, 0.75, 0.66)
-        tokens = (input_size // 16) ** 2
-        self.mask_tokens = (tokens, int(mask_ratio * tokens), num_frames // 2)
-
-    def __len__(self):
-        return len(self.paths)
-
-    def _indices(self, length):
-        skip = self.num_frames * self.sampling_rate
-        if length - skip + 1 > 0:
-            offset = random.randint(0, length - skip)
-        else:
-            offset = 0
-        ids = []
-        for i in range(self.num_frames):
-            frame = offset + i * self.sampling_rate
-            ids.append(frame if frame < length else length - 1)
-        return ids
-
-    def _crop_params(self, width, height):
-        base = min(width, height)
-        sizes = [int(base * s) for s in self.scales]
-        sizes = [self.input_size if abs(s - self.input_size) < 3 else s for s in sizes]
-        pairs = [(w, h) for i, h in enumerate(sizes) for j, w in enumerate(sizes) if abs(i - j) <= 1]
-        crop_w, crop_h = random.choice(pairs)
-        sw, sh = (width - crop_w) // 4, (height - crop_h) // 4
-        grid = [
-            (0, 0),
-            (4, 0),
-            (0, 4),
-            (4, 4),
-            (2, 2),
-            (0, 2),
-            (4, 2),
-            (2, 4),
-            (2, 0),
-            (1, 1),
-            (3, 1),
-            (1, 3),
-            (3, 3),
-        ]
-        gx, gy = random.choice(grid)
-        return crop_w, crop_h, gx * sw, gy * sh
-
-    def __getitem__(self, index):
-        import decord
-        from PIL import Image
-
-        reader = decord.VideoReader(self.paths[index], num_threads=1, ctx=decord.cpu(0))
-        frames = reader.get_batch(self._indices(len(reader))).asnumpy()
-        images = [Image.fromarray(frames[i]).convert("RGB") for i in range(frames.shape[0])]
-        crop_w, crop_h, left, top = self._crop_params(*images[0].size)
-        size = (self.input_size, self.input_size)
-        images = [
-            im.crop((left, top, left + crop_w, top + crop_h)).resize(size, Image.BILINEAR) for im in images
-        ]
-        stacked = np.concatenate([np.asarray(im) for im in images], axis=2)
-        clip = torch.from_numpy(stacked).permute(2, 0, 1).contiguous().float().div(255.0)
-        for channel, mean, std in zip(clip, MEAN * self.num_frames, STD * self.num_frames, strict=True):
-            channel.sub_(mean).div_(std)
-        clip = clip.view(self.num_frames, 3, *size).transpose(0, 1)
-        tokens, masked, slots = self.mask_tokens
-        mask = np.hstack([np.zeros(tokens - masked), np.ones(masked)])
-        np.random.shuffle(mask)
-        return clip, np.tile(mask, (slots, 1)).flatten()
-
-
-# --- timing -------------------------------------------------------------------------------------
-
-
-def _clips_in(batch) -> int:
-    if isinstance(batch, dict) and "crops" in batch:  # data.device_transforms: clips still to make
-        return batch["crops"].shape[0] * batch["crops"].shape[1]
-    if isinstance(batch, dict):
-        video = batch["video"]
-        return video.shape[0] * (video.shape[1] if video.ndim == 6 else 1)
-    return batch[0].shape[0]
-
-
-class _Cycle(Dataset):
-    """Repeats a dataset to `length` items so a timed run never runs out."""
-
-    def __init__(self, dataset, length):
-        self.dataset, self.length = dataset, length
-
-    def __len__(self):
-        return self.length
-
-    def __getitem__(self, index):
-        return self.dataset[index % len(self.dataset)]
-
-
-def measure(
-    dataset, batch_size: int, workers: int, seconds: float, warmup_batches: int, collate_fn=None
-) -> tuple[int, float]:
-    """(clips, seconds) over a timed window; workers=0 loads in this process on one thread."""
-    threads = torch.get_num_threads()
-    if workers == 0:
-        torch.set_num_threads(1)  # one core, as in a loader worker
-    loader = DataLoader(
-        _Cycle(dataset, 10**7),
-        batch_size=batch_size,
-        shuffle=True,
-        num_workers=workers,
-        worker_init_fn=lambda i: (random.seed(1000 + i), np.random.seed(1000 + i)),
-        collate_fn=collate_fn,
-    )
-    it = iter(loader)
-    for _ in range(warmup_batches):
-        next(it)
-    clips, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        clips += _clips_in(next(it))
-    elapsed = time.perf_counter() - start
-    del it
-    torch.set_num_threads(threads)
-    return clips, elapsed
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -300,129 +94,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = _parser()
-    args = parser.parse_args(argv)
+def _sections(parser: argparse.ArgumentParser, args) -> list[str]:
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = set(sections) - {"loaders", "backends", "encodings"}
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}; choose from loaders, backends, encodings")
-    if args.videos_dir:
-        paths = decoding.find_videos(args.videos_dir, args.max_videos)
-        source = f"{len(paths)} videos from {args.videos_dir}"
-    else:
-        paths = bench_videos(
-            args.cache_dir, args.videos, args.short_side, args.video_seconds, args.fps, args.workers
-        )
-        source = f"{args.videos} x {args.short_side}p 16:9 {args.video_seconds:g} s {args.fps} fps H.264"
-    summary = {"videos": source, "cores": os.cpu_count()}
+    return sections
+
+
+def main(argv: list[str] | None = None) -> DataSummary:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    sections = _sections(parser, args)
+    paths, source = bench_source(args)
+    summary: DataSummary = {"videos": source, "cores": os.cpu_count()}
     if "loaders" in sections:
         summary.update(loader_comparison(parser, args, paths, source))
     backends, skipped = decoding.available_backends(
         [b.strip() for b in args.backends.split(",") if b.strip()]
     )
     if "backends" in sections:
-        sets = {"original": paths}
-        if not args.no_copy:
-            settings = EncodeSettings(short_side=args.copy_short_side)
-            sets["copy"] = decoding.reencoded_copy(paths, args.cache_dir, settings)
-            summary["copy"] = settings.x264_options() | {"short_side": settings.short_side}
-        baseline = lambda p: OriginalStyleDataset(p, args.num_frames, args.sampling_rate, args.input_size)  # noqa: E731
-        if decord_missing():  # the original loads with decord; there is no baseline without it
-            baseline, skipped = None, {**skipped, "original-style loader": decord_missing()}
-        summary["backends"] = decoding.backend_table(sets, backends, args, measure, baseline)
-        summary["not_measured"] = skipped
-        summary["gpu_clips_per_s"] = args.gpu_clips_per_s
-        if not args.json:
-            decoding.print_backend_table(summary["backends"], args, skipped)
+        backends_section(args, paths, backends, skipped, summary)
     if "encodings" in sections:
-        specs = [e.strip() for e in args.encodings.split(",") if e.strip()]
-        summary["encodings"] = decoding.encoding_sweep(paths, specs, backends, args)
-        if not args.json:
-            decoding.print_sweep(summary["encodings"], backends)
+        encodings_section(args, paths, backends, summary)
     if args.json:
         print(json.dumps(summary, indent=1))
     sys.stdout.flush()
     return summary
-
-
-def loader_comparison(parser, args, paths: list[str], source: str) -> dict:
-    """Ours (default backend) against the original-style loader, on one core and with workers."""
-    sampler = ClipSampler(args.num_frames, "dense", args.sampling_rate)
-    transform = PretrainTransform(args.input_size)
-    short_side = decode_short_side(args.input_size, transform.crop.scales)
-
-    def ours(num_sample):
-        samples = [(p, 0) for p in paths]
-        dataset = VideoClipDataset(
-            samples, sampler, transform, num_sample, decoder=VideoDecoder(), short_side=short_side
-        )
-        return dataset, max(1, args.batch_size // num_sample)
-
-    loaders = {
-        "ours": lambda: ours(args.num_sample),
-        "ours1": lambda: ours(1),
-        "baseline": lambda: (
-            OriginalStyleDataset(paths, args.num_frames, args.sampling_rate, args.input_size),
-            args.batch_size,
-        ),
-    }
-    names = [n.strip() for n in args.loaders.split(",") if n.strip()]
-    if decord_missing() and "baseline" in names:
-        print(f"(baseline not measured: {decord_missing()})")
-        names.remove("baseline")
-    unknown = [n for n in names if n not in loaders]
-    if unknown:
-        parser.error(f"unknown loaders {unknown}; choose from {', '.join(loaders)}")
-    # Each loader on one core (in this process) and with --workers loader processes; the loaders
-    # take turns, round after round, so that drift in machine load hits them alike.
-    settings = [("core", 0), ("workers", args.workers)]
-    totals = {(name, key): [0, 0.0] for name in names for key, _ in settings}
-    for _ in range(args.rounds):
-        for key, workers in settings:
-            for name in names:
-                dataset, batch = loaders[name]()
-                clips, seconds = measure(dataset, batch, workers, args.seconds, args.warmup_batches)
-                totals[name, key][0] += clips
-                totals[name, key][1] += seconds
-    results = {}
-    for name in names:
-        core = totals[name, "core"][0] / totals[name, "core"][1]
-        total = totals[name, "workers"][0] / totals[name, "workers"][1]
-        results[name] = {
-            "clips_per_s_one_core": round(core, 2),
-            "clips_per_s_workers": round(total, 2),
-            "clips_per_s_per_worker": round(total / max(args.workers, 1), 2),
-        }
-    summary = {
-        "clip": f"{args.num_frames} x {args.sampling_rate} -> {args.input_size} px, multi-scale crop",
-        "num_sample": args.num_sample,
-        "workers": args.workers,
-        "backend": VideoDecoder().backend_name,
-        "results": results,
-    }
-    if "ours" in results and "baseline" in results:
-        ours_r, base_r = results["ours"], results["baseline"]
-        summary["ratio_one_core"] = round(ours_r["clips_per_s_one_core"] / base_r["clips_per_s_one_core"], 2)
-        summary["ratio_workers"] = round(ours_r["clips_per_s_workers"] / base_r["clips_per_s_workers"], 2)
-    if not args.json:
-        _print_loaders(summary, args, source)
-    return summary
-
-
-def _print_loaders(summary: dict, args, source: str) -> None:
-    print(f"{source}; clip {summary['clip']}; {args.rounds} rounds of {args.seconds:g} s")
-    print(f"{'clips/s':22s} {'1 core':>8s} {f'{args.workers} workers':>10s} {'per worker':>11s}")
-    for name, r in summary["results"].items():
-        label = {"ours": f"ours (num_sample={args.num_sample})", "ours1": "ours (num_sample=1)"}.get(
-            name, name
-        )
-        print(
-            f"{label:22s} {r['clips_per_s_one_core']:8.2f} {r['clips_per_s_workers']:10.2f} "
-            f"{r['clips_per_s_per_worker']:11.2f}"
-        )
-    if "ratio_one_core" in summary:
-        print(
-            f"ours ({summary['backend']}) / baseline: {summary['ratio_one_core']:.2f}x on one core, "
-            f"{summary['ratio_workers']:.2f}x with {args.workers} workers on {os.cpu_count()} cores"
-        )

@@ -34,7 +34,8 @@ def find_videos(directory: str, limit: int | None = None) -> list[str]:
     unreadable ones are said and left out (the timings are of decoding, not of skipping)."""
     walk = os.walk(directory, followlinks=True)
     found = sorted(os.path.join(d, f) for d, _, files in walk for f in files if is_video(f))
-    decoder, readable = VideoDecoder(timeout=30), []
+    decoder = VideoDecoder(timeout=30)
+    readable: list[str] = []
     for path in found:
         if limit and len(readable) >= limit:
             break
@@ -70,18 +71,20 @@ def reencoded_copy(paths: list[str], cache_dir: str, settings: EncodeSettings) -
                 except Exception as err:
                     print(f"skipped (unreadable): {path}: {err}")
                     copies[real] = None
-        if copies[real] is None:
+        copy = copies[real]
+        if copy is None:
             continue
-        alias = os.path.join(directory, "links", f"{i:05d}-{os.path.basename(copies[real])}")
+        alias = os.path.join(directory, "links", f"{i:05d}-{os.path.basename(copy)}")
         if not os.path.islink(alias):
-            os.symlink(copies[real], alias)
+            os.symlink(copy, alias)
         out.append(alias)
     return out
 
 
 def available_backends(names: list[str]) -> tuple[list[str], dict[str, str]]:
     """(usable backends, {unusable: why})."""
-    usable, why = [], {}
+    usable: list[str] = []
+    why: dict[str, str] = {}
     for name in names:
         if name not in BACKENDS:
             raise SystemExit(f"--backends: {name!r} is not one of {', '.join(BACKENDS)}")
@@ -138,6 +141,7 @@ def backend_table(
     def run(paths: list[str], backend: str, key, r: int) -> tuple[int, float]:
         random.seed(r)
         if backend == "baseline":
+            assert baseline is not None  # the baseline row is run only when a baseline is given
             return measure(baseline(paths), args.batch_size, 0, args.seconds, 1)
         if key == "windows":
             return decode_rate(paths, backend.partition("+")[0], sampler, short_side, args.seconds, r)
@@ -160,9 +164,9 @@ def backend_table(
                     total[0], total[1] = total[0] + done, total[1] + spent
     torch.set_num_threads(threads)
     table: dict[str, dict[str, dict]] = {}
-    for (files, backend, key), (done, spent) in totals.items():
+    for (files, backend, key), (count, elapsed) in totals.items():
         row = table.setdefault(files, {}).setdefault(backend, {})
-        rate = done / spent
+        rate = count / elapsed
         if key == "windows":
             row["windows_per_s"] = round(rate, 2)
         else:
@@ -196,17 +200,18 @@ def print_backend_table(table: dict, args, skipped: dict[str, str]) -> None:
 
 def parse_encoding(spec: str, short_side: int) -> EncodeSettings:
     """`k32-b3-fd`: keyint 32, 3 B-frames, tune fastdecode (`none`: no tune)."""
-    parts = dict(keyint=32, bframes=3, tune="fastdecode")
+    keyint, bframes = 32, 3
+    tune: str | None = "fastdecode"
     for token in spec.split("-"):
         if token[0] == "k" and token[1:].isdigit():
-            parts["keyint"] = int(token[1:])
+            keyint = int(token[1:])
         elif token[0] == "b" and token[1:].isdigit():
-            parts["bframes"] = int(token[1:])
+            bframes = int(token[1:])
         elif token in ("fd", "none"):
-            parts["tune"] = "fastdecode" if token == "fd" else None
+            tune = "fastdecode" if token == "fd" else None
         else:
             raise SystemExit(f"--encodings: cannot read {token!r} in {spec!r} (e.g. k32-b3-fd, k16-b0-none)")
-    return EncodeSettings(short_side=short_side, **parts)
+    return EncodeSettings(short_side=short_side, keyint=keyint, bframes=bframes, tune=tune)
 
 
 def encoding_sweep(paths: list[str], specs: list[str], backends: list[str], args) -> dict[str, dict]:
@@ -230,8 +235,8 @@ def encoding_sweep(paths: list[str], specs: list[str], backends: list[str], args
     for spec, files in sets.items():
         row = {"kB_per_video": round(sum(os.path.getsize(f) for f in files) / len(files) / 1000, 1)}
         for backend in backends:
-            done, spent = totals[spec, backend]
-            row[f"{backend}_windows_per_s"] = round(done / spent, 2)
+            count, elapsed = totals[spec, backend]
+            row[f"{backend}_windows_per_s"] = round(count / elapsed, 2)
         table[spec] = row
     return table
 

@@ -130,7 +130,7 @@ class VideoDataModule(pl.LightningDataModule):
         if mode == "pretrain":
             # No validation in pre-training: show Lightning the base hook (not overridden), so
             # that it neither builds nor warns about a validation loop.
-            self.val_dataloader = super().val_dataloader
+            self.val_dataloader = super().val_dataloader  # type: ignore[method-assign]  # on purpose, see above
         if self.synthetic is None:
             self.check_root()
             self.index = self.load_index()
@@ -181,12 +181,17 @@ class VideoDataModule(pl.LightningDataModule):
 
     # --- datasets -----------------------------------------------------------------------------
 
+    def _loaded_index(self) -> DatasetIndex:
+        assert self.index is not None, "the datasets are built after __init__ or setup() loaded the index"
+        return self.index
+
     def _decoder(self) -> VideoDecoder:
         return VideoDecoder(timeout=self.decode_timeout, backend=self.backend)
 
     def train_dataset(self) -> VideoClipDataset:
-        samples = self.index.splits["train"]
+        samples = self._loaded_index().splits["train"]
         short_side = self.decode_short_side or decode_short_side(self.input_size, self.scales)
+        transform: PretrainTransform | FinetuneTransform
         if self.mode == "pretrain":
             sampler = self._sampler(self.pretrain_sampling, pretrain=True)
             transform = PretrainTransform(self.input_size, self.scales, self.flip)
@@ -202,13 +207,9 @@ class VideoDataModule(pl.LightningDataModule):
             sampler = self._sampler(self.sampling)
             aug = self.augment
             transform = FinetuneTransform(
-                self.input_size,
-                crop_scale=aug["crop_scale"],
-                crop_ratio=aug["crop_ratio"],
-                flip=self.flip,
-                rand_augment=aug["rand_augment"],
-                erase_prob=float(aug["erase_prob"]),
-            )
+                self.input_size, crop_scale=aug["crop_scale"], crop_ratio=aug["crop_ratio"], flip=self.flip,
+                rand_augment=aug["rand_augment"], erase_prob=float(aug["erase_prob"]),
+            )  # fmt: skip
         return VideoClipDataset(
             samples,
             sampler,
@@ -224,10 +225,8 @@ class VideoDataModule(pl.LightningDataModule):
         return ClipSampler(self.num_frames, sampling, self.sampling_rate, self.sampling_mode, pretrain)
 
     def val_dataset(self) -> VideoClipDataset | None:
-        samples = self.index.splits.get("val") or []
-        if not samples:
-            return None
-        return self.centre_view_dataset(samples)
+        samples = self._loaded_index().splits.get("val") or []
+        return self.centre_view_dataset(samples) if samples else None
 
     def centre_view_dataset(
         self, samples: list[tuple[str, int]], max_consecutive_failures: int = 20
@@ -254,7 +253,7 @@ class VideoDataModule(pl.LightningDataModule):
 
     def multiview_dataset(self, split: str) -> MultiViewDataset | None:
         """Every test view of each video of `split` (None when the split has no videos)."""
-        samples = self.index.splits.get(split) or []
+        samples = self._loaded_index().splits.get(split) or []
         if not samples:
             return None
         return MultiViewDataset(

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from videomae.data.device_pixels import collate_windows, draw_crop
 from videomae.data.resume import derive_seed, seed_everything_from
 from videomae.data.sampling import ClipSampler, check_mode
-from videomae.data.transforms import resize_short_side, spatial_crops
+from videomae.data.transforms import PretrainTransform, resize_short_side, spatial_crops
 from videomae.data.video import VideoDecoder, VideoReadError
 from videomae.errors import DataError
 
@@ -49,7 +49,7 @@ class _VideoDataset(Dataset):
     def _load(self, index: int, choose: Callable[[int], np.ndarray]):
         """(index, label, frames, failures): the video at `index`, or the first readable one of
         random replacements."""
-        failures = []
+        failures: list[str] = []
         while True:
             path, label = self.samples[index]
             try:
@@ -113,6 +113,7 @@ class VideoClipDataset(_VideoDataset):
     def choose(self, num_video_frames: int, rng: np.random.Generator) -> np.ndarray:
         if self.train or self.random_eval_clip:
             return self.sampler(num_video_frames, rng)
+        assert isinstance(self.sampler, ClipSampler), "the centre view is a ClipSampler's"
         return self.sampler.views(num_video_frames, 1)[0]
 
     def __getitem__(self, index: int) -> dict:
@@ -125,6 +126,7 @@ class VideoClipDataset(_VideoDataset):
         index, label, frames, failures = self._load(index, lambda n: self.choose(n, rng))
         item = {"label": label, "index": index, "skipped": len(failures), "failed": "\n".join(failures)}
         if self.defer_pixels:
+            assert isinstance(self.transform, PretrainTransform), "defer_pixels: pre-training"
             crops = [draw_crop(self.transform, *frames.shape[1:3]) for _ in range(self.num_sample)]
             return {"frames": torch.from_numpy(frames), "crops": torch.tensor(crops), **item}
         video = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, C, H, W) for the transforms

@@ -19,6 +19,7 @@ import argparse
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from typing import TypedDict
 
 from videomae.data.annotations import is_path_label_list, write_list
 from videomae.data.layouts import DatasetIndex, folder, hmdb51, k400, ssv2, ucf101
@@ -78,10 +79,16 @@ def _guard(path: str) -> None:
         raise ConfigError(f"{path} exists and is not a 'path label' list; choose another --out directory")
 
 
+class PrepareSummary(TypedDict):
+    out: str  # the folder the lists were written to
+    bad: dict[str, str]  # {path: why it is unusable}
+    counts: dict[str, tuple[int, int]]  # {split: (videos kept, videos listed)}
+
+
 def prepare(
     dataset: str, root: str, out: str | None = None, split: int = 1, check: str = "decode", workers: int = 1,
     keep_bad: bool = False,
-) -> dict:  # fmt: skip
+) -> PrepareSummary:  # fmt: skip
     root = os.path.abspath(os.path.expanduser(root))
     if not os.path.isdir(root):
         raise ConfigError(f"--root {root} is not a directory")
@@ -94,7 +101,7 @@ def prepare(
     unique = sorted({p for name in names for p, _ in index.splits.get(name) or []})
     print(f"{dataset}: {len(unique)} videos listed in {index.source}; checking ({check}) ...", flush=True)
     bad = check_videos(unique, check == "decode", workers) if check != "none" else {}
-    summary = {"out": out, "bad": bad, "counts": {}}
+    summary: PrepareSummary = {"out": out, "bad": bad, "counts": {}}
     for name in names:
         samples = index.splits.get(name) or []
         kept = samples if keep_bad else [(p, label) for p, label in samples if p not in bad]
@@ -110,7 +117,7 @@ def prepare(
     with open(report, "w", encoding="utf-8") as f:
         f.writelines(f"{p}: {r}\n" for p, r in sorted(bad.items()))
     if bad:
-        kinds = {}
+        kinds: dict[str, int] = {}
         for reason in bad.values():
             kinds[reason.split(":")[0]] = kinds.get(reason.split(":")[0], 0) + 1
         what = "kept in" if keep_bad else "left out of"

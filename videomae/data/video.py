@@ -12,8 +12,10 @@ import os
 import queue
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from videomae.data import decoders
 from videomae.data.decoders.probe import probe_size  # noqa: F401  (also used from here)
@@ -76,7 +78,8 @@ class _Watchdog:
             done.set()
 
     def run(self, fn: Callable, timeout: float):
-        done, box = threading.Event(), []
+        done = threading.Event()
+        box: list[tuple[bool, Any]] = []  # (True, result) or (False, the exception fn raised)
         self._jobs.put((fn, done, box))
         if not done.wait(timeout):
             raise TimeoutError
@@ -123,7 +126,7 @@ class VideoDecoder:
     def read(
         self,
         path: str,
-        choose_indices: Callable[[int], np.ndarray],
+        choose_indices: Callable[[int], ArrayLike],
         short_side: int | None = None,
         size_mode: str = "original",
     ) -> np.ndarray:
@@ -169,7 +172,7 @@ class VideoDecoder:
         backend,
     ):
         """(frames, native (h, w) or None) through `backend` (a videomae.data.decoders module)."""
-        chosen = []
+        chosen: list[np.ndarray] = []  # (indices, order), filled in by pick
 
         def pick(length: int) -> np.ndarray:
             if length <= 0:

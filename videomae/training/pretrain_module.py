@@ -7,7 +7,7 @@ import torch
 
 from videomae.data.device_pixels import crop_resize_flip
 from videomae.masking import MaskGenerator
-from videomae.models import create_pretrain_model
+from videomae.models import VideoMAEPretrain, create_pretrain_model
 from videomae.training.module import VideoModule
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ class PretrainModule(VideoModule):
 
     All three are plain dicts stored in the checkpoint, so a checkpoint rebuilds its own model.
     """
+
+    model: VideoMAEPretrain  # attached in __init__
 
     def __init__(
         self,
@@ -56,12 +58,13 @@ class PretrainModule(VideoModule):
             batch["video"] = crop_resize_flip(batch.pop("frames"), batch.pop("crops"))
         return batch
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
         videos = self.pixels(batch["video"])
         mask, targets = self.mask_generator.draw(videos.shape[0], videos.device)
         loss, _ = self.model(videos, mask, targets)
         if not self.all_ranks_finite(loss):
-            return self.skip_nonfinite_step()
+            self.skip_nonfinite_step()
+            return None  # Lightning skips the optimizer step
         self.nonfinite_in_a_row = 0
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], prog_bar=True)

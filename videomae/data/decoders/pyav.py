@@ -70,7 +70,8 @@ def _decode(container, stream, order: np.ndarray, size: tuple[int, int], seek: b
     seek = seek and clock.step is not None and order[0] > 0
     if seek:
         container.seek(clock.pts(int(order[0])), stream=stream, backward=True)
-    pos, prev, count, at, errors = 0, None, -1, -1, []
+    errors: list[str] = []
+    pos, prev, count, at = 0, None, -1, -1
     for packet in container.demux(stream):
         skip = packet.pts is not None and clock.step is not None and clock.index(packet.pts) not in wanted
         codec.skip_frame = "NONREF" if skip else "DEFAULT"
@@ -125,4 +126,5 @@ def read(
         container, stream = _open(path)
         with container:
             frames = _decode(container, stream, order, size, seek=False)
+        assert frames is not None  # without a seek, _decode returns the frames or raises
     return frames, native
