@@ -103,10 +103,16 @@ def write_clip(path: str, num_frames: int = 12, width: int = 80, height: int = 6
     if ext in (".mp4", ".mkv"):
         write_video(path, frames, fps=10)
         return path
-    codec = {".avi": "mpeg4", ".webm": "libvpx-vp9"}[ext]
+    return encode(path, frames, {".avi": "mpeg4", ".webm": "libvpx-vp9"}[ext])
+
+
+def encode(path: str, frames: np.ndarray, codec: str, options: dict[str, str] | None = None) -> str:
+    """(T, H, W, 3) uint8 frames written with PyAV's `codec` at 10 fps (`options`: the codec's)."""
     with av.open(path, "w") as container:
         stream = container.add_stream(codec, rate=10)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        if options:
+            stream.options = options
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)

@@ -5,7 +5,7 @@ import pickle
 import av
 import numpy as np
 import pytest
-from helpers import BACKENDS, REPO, clip_frames, place
+from helpers import BACKENDS, REPO, clip_frames, encode, place
 
 from videomae.data import decoders
 from videomae.data.datamodule import VideoDataModule
@@ -18,17 +18,8 @@ from videomae.errors import ConfigError
 def write_with_b_frames(path: str, num_frames: int = 40) -> str:
     """H.264 with non-reference B-frames (the kind the PyAV backend skips when not wanted) and a
     keyframe every 8 frames (so that a late window starts with a seek)."""
-    frames = clip_frames(num_frames, seed=7)
-    with av.open(path, "w") as container:
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 80, 64, "yuv420p"
-        stream.options = {"x264-params": "keyint=8:min-keyint=8:scenecut=0:bframes=3:b-pyramid=none"}
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    options = {"x264-params": "keyint=8:min-keyint=8:scenecut=0:bframes=3:b-pyramid=none"}
+    return encode(path, clip_frames(num_frames, seed=7), "libx264", options)
 
 
 def every_frame(path: str) -> np.ndarray:
