@@ -111,7 +111,7 @@ def test_an_interrupted_run_resumes_without_half_written_files(tmp_path, video_b
     real = reencode.reencode_video
     calls, resumed = [], False
 
-    def interrupted(source, target, settings, threads):
+    def interrupted(source, target, settings, threads, tick=None):
         calls.append(source)
         if len(calls) == 4 and not resumed:  # killed while writing the fourth video: a temp file is open
             with reencode.atomic_path(target) as tmp:

@@ -23,9 +23,9 @@ from typing import TypedDict
 
 from videomae.data.annotations import is_path_label_list, write_list
 from videomae.data.layouts import DatasetIndex, folder, hmdb51, k400, ssv2, ucf101
-from videomae.data.reencode import EncodeSettings, reencode_dataset
+from videomae.data.reencode import VIDEO_TIMEOUT, CopyError, EncodeSettings, reencode_dataset
 from videomae.data.video import VideoDecoder, VideoReadError
-from videomae.errors import ConfigError
+from videomae.errors import ConfigError, DiskFullError
 
 READERS = {
     "ucf101": lambda root, split: ucf101(root, split),
@@ -79,6 +79,24 @@ def _guard(path: str) -> None:
         raise ConfigError(f"{path} exists and is not a 'path label' list; choose another --out directory")
 
 
+def _class_lines(classes: list[str]) -> str:
+    return "".join(f"{i} {c}\n" for i, c in enumerate(classes))
+
+
+def _guard_classes(path: str, classes: list[str]) -> None:
+    """Never replace a classes.txt that says something else (one the user wrote, say with their own
+    names or order): the class indices of their runs depend on it. The same content is ours."""
+    if not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        same = [line.strip() for line in f if line.strip()] == _class_lines(classes).splitlines()
+    if not same:
+        raise ConfigError(
+            f"{path} exists and differs from the {len(classes)} class names found under --root; it is "
+            "left as it is: choose another --out directory (or remove the file)"
+        )
+
+
 class PrepareSummary(TypedDict):
     out: str  # the folder the lists were written to
     bad: dict[str, str]  # {path: why it is unusable}
@@ -95,9 +113,11 @@ def prepare(
     out = os.path.abspath(os.path.expanduser(out or root))
     index: DatasetIndex = READERS[dataset](root, split)
     names = ["train", "val"] + (["test"] if index.splits.get("test") is not index.splits.get("val") else [])
-    os.makedirs(out, exist_ok=True)
     for name in names:
         _guard(os.path.join(out, f"{name}.csv"))
+    if index.classes:
+        _guard_classes(os.path.join(out, "classes.txt"), index.classes)
+    os.makedirs(out, exist_ok=True)
     unique = sorted({p for name in names for p, _ in index.splits.get(name) or []})
     print(f"{dataset}: {len(unique)} videos listed in {index.source}; checking ({check}) ...", flush=True)
     bad = check_videos(unique, check == "decode", workers) if check != "none" else {}
@@ -105,13 +125,18 @@ def prepare(
     for name in names:
         samples = index.splits.get(name) or []
         kept = samples if keep_bad else [(p, label) for p, label in samples if p not in bad]
-        if samples:
-            write_list(os.path.join(out, f"{name}.csv"), kept)
         summary["counts"][name] = (len(kept), len(samples))
-        print(f"  {name}: {len(kept)} of {len(samples)} videos -> {os.path.join(out, f'{name}.csv')}")
+        path = os.path.join(out, f"{name}.csv")
+        if samples:
+            write_list(path, kept)
+            print(f"  {name}: {len(kept)} of {len(samples)} videos -> {path}")
+        elif os.path.isfile(path):  # not ours to delete, but it is what the loader will read
+            print(f"  {name}: no videos, nothing written; warning: the {path} already there is left as it is")
+        else:
+            print(f"  {name}: no videos, no {name}.csv written")
     if index.classes:
         with open(os.path.join(out, "classes.txt"), "w", encoding="utf-8") as f:
-            f.writelines(f"{i} {c}\n" for i, c in enumerate(index.classes))
+            f.write(_class_lines(index.classes))
         print(f"  {len(index.classes)} classes -> {os.path.join(out, 'classes.txt')}")
     report = os.path.join(out, "prepare_report.txt")
     with open(report, "w", encoding="utf-8") as f:
@@ -157,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except (DiskFullError, CopyError) as err:  # the copy could not be written: said in one line
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -174,15 +202,22 @@ def _reencode_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tune", default=default.tune, help="x264 tune (default fastdecode; 'none': off)")
     group.add_argument("--crf", type=int, default=default.crf, help=f"x264 quality (default {default.crf})")
     group.add_argument("--preset", default=default.preset, help=f"x264 preset (default {default.preset})")
+    group.add_argument(
+        "--video-timeout", type=float, default=VIDEO_TIMEOUT, metavar="SECONDS",
+        help=f"give up a video whose source gives no frame for SECONDS (default {VIDEO_TIMEOUT:g}; 0: never)",
+    )  # fmt: skip
 
 
 def _reencode(args: argparse.Namespace) -> int:
     tune = None if args.tune in (None, "", "none") else args.tune
     settings = EncodeSettings(args.short_side, args.keyint, args.bframes, tune, args.crf, args.preset)
+    if not args.video_timeout >= 0:
+        raise ConfigError(
+            f"--video-timeout {args.video_timeout} is not allowed: seconds, 0 or more (0: no limit)"
+        )
     if not os.path.isdir(args.root):
         raise ConfigError(f"--root {args.root} is not a directory")
-    try:
-        summary = reencode_dataset(args.dataset, args.root, args.reencode, settings, args.workers, args.split)
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
+    summary = reencode_dataset(
+        args.dataset, args.root, args.reencode, settings, args.workers, args.split, args.video_timeout or None
+    )
     return 1 if summary["problems"] else 0

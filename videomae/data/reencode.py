@@ -15,87 +15,49 @@ each file to a temporary name and renames it when complete (never a half-written
 going past unreadable videos and lists them at the end and in reencode_report.txt.
 """
 
+import errno
 import os
 import re
 import shutil
+import stat
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from fractions import Fraction
+from dataclasses import dataclass, field
 
 from videomae.atomic_files import atomic_path, clean_stale_temp_files
 from videomae.data.layouts import is_video, load_index
-from videomae.data.video import short_side_size
+from videomae.data.layouts.common import walk_folders
+from videomae.data.transcode import (
+    EncodeSettings,
+    UnreadableVideo,
+    output_size,
+    reencode_video,
+    with_stall_limit,
+)
+from videomae.errors import ConfigError, DiskFullError
+
+__all__ = ["EncodeSettings", "output_size", "reencode_dataset", "reencode_video"]
 
 ANNOTATION_EXTENSIONS = (".txt", ".csv", ".json", ".tsv", ".list")
 REPORT = "reencode_report.txt"
+VIDEO_TIMEOUT = 300.0  # seconds a source may go without giving a frame (--video-timeout)
 
 
-@dataclass(frozen=True)
-class EncodeSettings:
-    """libx264 settings of the copy; the defaults are the measured choice (docs/benchmarks.md)."""
-
-    short_side: int = 320
-    # A 16 x 4 window (64 frames) then holds at most one keyframe (the costliest frames to decode)
-    # and starts on average 32 frames after one, only 8 of them P-frames to decode on the way:
-    # measured the fastest to decode and half the size of keyint 32 (docs/benchmarks.md).
-    keyint: int = 64
-    bframes: int = 3  # non-reference B-frames (no pyramid): the PyAV backend skips unwanted ones
-    tune: str | None = "fastdecode"  # no CABAC, no deblocking: decoding is about twice as fast
-    crf: int = 23
-    preset: str = "veryfast"
-
-    def x264_options(self) -> dict[str, str]:
-        params = f"keyint={self.keyint}:min-keyint={self.keyint}:scenecut=0:bframes={self.bframes}"
-        options = {"preset": self.preset, "crf": str(self.crf), "x264-params": params + ":b-pyramid=none"}
-        if self.tune:
-            options["tune"] = self.tune
-        return options
+class CopyError(RuntimeError):
+    """The copy cannot be written (a read-only or unwritable DST, an I/O error); the run stops."""
 
 
-def output_size(height: int, width: int, short_side: int) -> tuple[int, int]:
-    """(height, width) with the short side brought down to `short_side` (never up), both even
-    (yuv420p needs that); the long side rounds as the loader's `original` mode does."""
-    if min(height, width) > short_side:
-        height, width = short_side_size(height, width, short_side, "original")
-    return height - height % 2, width - width % 2
-
-
-def reencode_video(src: str, dst: str, settings: EncodeSettings, threads: int = 0) -> None:
-    """Re-encode one video (every frame, in order) to `dst`, atomically; raises if unreadable.
-    `threads`: decoder and encoder threads (0: FFmpeg's choice; 1 when processes run in parallel)."""
-    import av
-
-    with av.open(src) as source:
-        if not source.streams.video:
-            raise ValueError("no video stream")
-        stream = source.streams.best("video")
-        stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = threads
-        rate = stream.average_rate or stream.guessed_rate or Fraction(30)
-        height, width = output_size(
-            stream.codec_context.height, stream.codec_context.width, settings.short_side
-        )
-        with atomic_path(dst) as tmp, av.open(tmp, "w", format="mp4") as out:
-            video = out.add_stream("libx264", rate=rate)
-            video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-            video.options = {**settings.x264_options(), "threads": str(threads)}
-            count = 0
-            for frame in source.decode(stream):
-                frame = frame.reformat(width, height, format="yuv420p", interpolation="AREA")
-                frame.pts, frame.time_base = count, Fraction(1) / Fraction(rate)
-                out.mux(video.encode(frame))
-                count += 1
-            out.mux(video.encode())
-            if count == 0:
-                raise ValueError("no frames decoded")
-
-
-def _encode_one(job: tuple[str, str, EncodeSettings, int]) -> tuple[str, str | None]:
-    src, dst, settings, threads = job
+def _encode_one(job: tuple[str, str, EncodeSettings, int, float | None]) -> tuple[str, str | None]:
+    """(source, None) once written, (source, why) if the source cannot be read or stalls. Errors
+    of writing the copy (OSError, DiskFullError) propagate: every later video would fail alike."""
+    src, dst, settings, threads, limit = job
     try:
-        reencode_video(src, dst, settings, threads)
-    except Exception as err:  # every unreadable video is reported at the end; the run goes on
+        with_stall_limit(lambda tick: reencode_video(src, dst, settings, threads, tick=tick), limit)
+    except (OSError, DiskFullError):
+        raise
+    except (UnreadableVideo, TimeoutError) as err:  # reported at the end; the run goes on
+        return src, str(err)
+    except Exception as err:  # an encoder's error on this video (e.g. a frame size x264 refuses)
         lines = str(err).strip().splitlines()
         return src, f"{type(err).__name__}: {lines[0][:200] if lines else ''}".rstrip(": ")
     return src, None
@@ -106,19 +68,114 @@ def copy_target(path: str) -> str:
     return os.path.splitext(path)[0] + ".mp4"
 
 
-def plan(src_root: str, dst_root: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(videos, annotation files) under `src_root`, each with its path in the copy."""
-    videos, texts = [], []
-    for dirpath, dirnames, filenames in os.walk(src_root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+@dataclass
+class Plan:
+    """What the copy holds, read from --root before anything is written."""
+
+    videos: list[tuple[str, str]] = field(default_factory=list)  # (source, path in the copy)
+    texts: list[tuple[str, str]] = field(default_factory=list)  # annotation files, likewise
+    links: list[tuple[str, str]] = field(default_factory=list)  # (link in the copy, its target)
+    skipped: dict[str, str] = field(default_factory=dict)  # {source: why}: not regular files
+    notes: list[str] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)  # every folder walked
+
+
+def _not_regular(path: str) -> str | None:
+    """Why `path` cannot be a video to read (None: a regular file). A FIFO or a device named like
+    a video would block the reader forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        return f"cannot be read ({err.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"not a regular file ({kind}): skipped"
+
+
+def plan(src_root: str, dst_root: str) -> Plan:
+    """The videos and annotation files under `src_root`, each with its path in the copy. Each
+    real folder is walked once: a second path to it (a folder link, a loop) becomes a link in
+    the copy to where the first one went, so the copy is laid out as the original."""
+    out = Plan()
+    revisits: list[tuple[str, str]] = []
+    for dirpath, filenames in walk_folders(src_root, revisits):
+        out.folders.append(dirpath)
         rel_dir = os.path.relpath(dirpath, src_root)
-        for name in sorted(filenames):
+        for name in filenames:
             src, dst = os.path.join(dirpath, name), os.path.normpath(os.path.join(dst_root, rel_dir, name))
             if is_video(name):
-                videos.append((src, copy_target(dst)))
+                why = _not_regular(src)
+                if why:
+                    out.skipped[src] = why
+                else:
+                    out.videos.append((src, copy_target(dst)))
             elif name.lower().endswith(ANNOTATION_EXTENSIONS) and name != REPORT:
-                texts.append((src, dst))
-    return videos, texts
+                out.texts.append((src, dst))
+    outside = []
+    for link, first in revisits:
+        rel_first = os.path.relpath(first, src_root)
+        if rel_first.startswith(".."):  # a loop back to a folder above --root: nothing to copy
+            outside.append(f"{link} (= {first})")
+            continue
+        where = os.path.join(dst_root, os.path.relpath(link, src_root))
+        out.links.append((where, os.path.relpath(os.path.join(dst_root, rel_first), os.path.dirname(where))))
+    if revisits:
+        out.notes.append(
+            f"{src_root}: {len(revisits)} folder link(s) lead to a folder already walked (a symlink loop, "
+            "or a second link to the same folder); each is copied once, the other paths become links "
+            "in the copy" + (f"; not followed (above --root): {', '.join(outside[:5])}" if outside else "")
+        )
+    return out
+
+
+def _inside(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
+
+
+def _identities(path: str) -> list[tuple[int, int]]:
+    """(st_dev, st_ino) of `path` (or its nearest existing parent) and of every folder above it."""
+    keys = []
+    path = os.path.realpath(path)
+    while True:
+        if os.path.exists(path):
+            st = os.stat(path)
+            keys.append((st.st_dev, st.st_ino))
+        if os.path.dirname(path) == path:
+            return keys
+        path = os.path.dirname(path)
+
+
+def check_apart(src_root: str, dst_root: str, folders: list[str]) -> None:
+    """Refuse a DST that is, holds, or lies in --root or any folder read from it, compared by real
+    path (symlinks resolved) and by file identity (a bind mount): writing there would rewrite
+    the source (its annotation files first)."""
+    real_src, real_dst = os.path.realpath(src_root), os.path.realpath(dst_root)
+    what = f"--reencode {dst_root} must be outside --root {src_root} (and not contain it)"
+    if _inside(real_dst, real_src) or _inside(real_src, real_dst):
+        raise ConfigError(f"{what}: they are {real_dst} and {real_src} once symlinks are resolved")
+    src_keys, dst_keys = _identities(src_root), _identities(dst_root)
+    if (src_keys and src_keys[0] in dst_keys) or (os.path.exists(dst_root) and dst_keys[0] in src_keys):
+        raise ConfigError(f"{what}: one is the other, or lies in it, through a mount")
+    for folder in folders:  # folders reached from --root through links
+        real = os.path.realpath(folder)
+        if _inside(real_dst, real) or _inside(real, real_dst):
+            raise ConfigError(f"{what}: {folder} in --root leads to {real}")
+
+
+def _writable(dst_root: str) -> None:
+    """Create DST and write a file there, or fail in one line naming why."""
+    try:
+        os.makedirs(dst_root, exist_ok=True)
+        with atomic_path(os.path.join(dst_root, ".write-test")) as tmp, open(tmp, "wb") as f:
+            f.write(b"ok")
+        os.remove(os.path.join(dst_root, ".write-test"))
+    except OSError as err:
+        raise ConfigError(f"--reencode {dst_root}: cannot write there ({err.strerror or err})") from None
+
+
+def _not_regular_note(skipped: dict[str, str]) -> str:
+    return f"{len(skipped)} entries named like videos are not regular files (skipped, not in the copy)"
 
 
 _VIDEO_EXT = re.compile(
@@ -150,37 +207,70 @@ def _progress():
     )
 
 
-def encode_all(jobs: list[tuple[str, str, EncodeSettings, int]], workers: int) -> dict[str, str]:
-    """Run the jobs (in `workers` processes), a progress bar with ETA; {source: why} for failures."""
-    failed = {}
+def encode_all(
+    jobs: list[tuple[str, str, EncodeSettings, int, float | None]], workers: int
+) -> tuple[int, dict[str, str]]:
+    """Run the jobs (in `workers` processes), a progress bar with ETA; (videos written, {source:
+    why} for the failures). An error writing the copy stops the run: CopyError, DiskFullError."""
+    written, failed = 0, {}
     with _progress() as bar:
         task = bar.add_task("videos", total=len(jobs))
-        if workers <= 1:
-            results = map(_encode_one, jobs)
-            for src, why in results:
-                if why:
-                    failed[src] = why
-                bar.advance(task)
-        else:
-            with ProcessPoolExecutor(workers) as pool:
-                for src, why in pool.map(_encode_one, jobs, chunksize=1):
-                    if why:
-                        failed[src] = why
-                    bar.advance(task)
-    return failed
+
+        def take(src: str, why: str | None) -> None:
+            nonlocal written
+            if why:
+                failed[src] = why
+            else:
+                written += 1
+            bar.advance(task)
+
+        try:
+            if workers <= 1:
+                for job in jobs:
+                    take(*_encode_one(job))
+            else:
+                pool = ProcessPoolExecutor(workers)
+                try:
+                    for src, why in pool.map(_encode_one, jobs, chunksize=1):
+                        take(src, why)
+                finally:  # after an error: no new videos, only the ones under way finish
+                    pool.shutdown(wait=True, cancel_futures=True)
+        except (OSError, DiskFullError) as err:
+            raise _stopped(err, written, len(jobs)) from None
+    return written, failed
 
 
-def _same_index(name: str, src_root: str, dst_root: str, split: int, failed: dict[str, str]) -> list[str]:
-    """How the copy's index differs from the original's, the unreadable videos aside (empty: it
-    reads the same)."""
-    left_out = {copy_target(os.path.relpath(p, src_root)) for p in failed}
+def _stopped(err: BaseException, written: int, total: int) -> RuntimeError:
+    """The one-line error that ends a run that could not write the copy."""
+    done = f"{written} of {total} videos written before it stopped"
+    again = "run the same command again: it resumes, keeping the videos written"
+    if isinstance(err, DiskFullError) or (
+        isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+    ):
+        where = (
+            str(err).split(":")[0]
+            if isinstance(err, DiskFullError)
+            else f"disk full while writing {err.filename}"
+        )
+        return DiskFullError(f"{where}: no space left on device (ENOSPC); {done}; free space and {again}")
+    if isinstance(err, OSError):
+        return CopyError(
+            f"cannot write the copy: {err.filename or ''}: {err.strerror or err}; {done}; {again}"
+        )
+    return CopyError(f"cannot write the copy: {err}; {done}")
+
+
+def _same_index(name: str, src_root: str, dst_root: str, split: int, left_out: set[str]) -> list[str]:
+    """How the copy's index differs from the original's, the videos not copied (`left_out`,
+    source paths) aside (empty: it reads the same)."""
+    missing = {copy_target(os.path.relpath(p, src_root)) for p in left_out}
 
     def normal(index, root):
         return {
             s: [
                 (rel, label)
                 for p, label in samples
-                if (rel := copy_target(os.path.relpath(p, root))) not in left_out
+                if (rel := copy_target(os.path.relpath(p, root))) not in missing
             ]
             for s, samples in index.splits.items()
         }
@@ -195,57 +285,109 @@ def _same_index(name: str, src_root: str, dst_root: str, split: int, failed: dic
     return problems
 
 
+def _link(where: str, target: str) -> None:
+    """A folder link of the copy (kept as it is when a previous run made it)."""
+    if not os.path.lexists(where):
+        os.makedirs(os.path.dirname(where), exist_ok=True)
+        os.symlink(target, where, target_is_directory=True)
+
+
 def reencode_dataset(
-    name: str, src_root: str, dst_root: str, settings: EncodeSettings = EncodeSettings(), workers: int = 1,
-    split: int = 1,
+    name: str, src_root: str, dst_root: str, settings: EncodeSettings | None = None, workers: int = 1,
+    split: int = 1, video_timeout: float | None = VIDEO_TIMEOUT,
 ) -> dict:  # fmt: skip
-    """Write the training copy (see the module docstring); returns a summary."""
+    """Write the training copy (see the module docstring); returns a summary. Refuses (ConfigError,
+    before writing anything) a DST that overlaps --root or cannot be written; stops with
+    DiskFullError or CopyError when writing fails midway."""
+    settings = settings or EncodeSettings()
     src_root, dst_root = (os.path.abspath(os.path.expanduser(p)) for p in (src_root, dst_root))
-    if os.path.commonpath([src_root, dst_root]) in (src_root, dst_root):
-        raise ValueError(f"--reencode {dst_root} must be outside --root {src_root} (and not contain it)")
-    videos, texts = plan(src_root, dst_root)
-    for directory in sorted({os.path.dirname(d) for _, d in videos + texts}):
-        clean_stale_temp_files(directory)  # what a killed run left: never a half-written file
-    for src, dst in texts:
-        rewrite_annotation(src, dst, src_root, dst_root)
+    work = plan(src_root, dst_root)
+    check_apart(src_root, dst_root, work.folders)
+    _writable(dst_root)
+    for note in work.notes:
+        print(f"warning: {note}")
     targets: dict[str, str] = {}
-    failed = {}
-    for src, dst in videos:
-        if dst in targets:
-            failed[src] = f"same name in the copy as {targets[dst]}"
+    clashes = {}
+    for src, dst in work.videos:
+        if dst in targets:  # x.avi and x.mp4 in one folder: both would be x.mp4 in the copy
+            clashes[src] = (
+                f"same name in the copy as {targets[dst]} (both become {os.path.basename(dst)}): not copied"
+            )
         targets.setdefault(dst, src)
+    already = sum(1 for dst in targets if os.path.isfile(dst))
     threads = 0 if workers <= 1 else 1  # one process per core, or one process with every core
-    todo = [(src, dst, settings, threads) for dst, src in targets.items() if not os.path.isfile(dst)]
-    print(f"{name}: {len(videos)} videos under {src_root}; {len(videos) - len(todo)} already in {dst_root}")
+    todo = [
+        (src, dst, settings, threads, video_timeout)
+        for dst, src in targets.items()
+        if not os.path.isfile(dst)
+    ]
+    print(
+        f"{name}: {len(work.videos)} videos under {src_root}; {already} already in {dst_root}, "
+        f"{len(todo)} to encode"
+    )
     start = time.monotonic()
-    failed.update(encode_all(todo, workers))
-    with open(os.path.join(dst_root, REPORT), "w", encoding="utf-8") as f:
-        f.writelines(f"{p}: {why}\n" for p, why in sorted(failed.items()))
-    problems = _same_index(name, src_root, dst_root, split, failed)
+    try:
+        for directory in sorted({os.path.dirname(d) for _, d in work.videos + work.texts}):
+            clean_stale_temp_files(directory)  # what a killed run left: never a half-written file
+        for where, target in work.links:
+            _link(where, target)
+        for src, dst in work.texts:
+            rewrite_annotation(src, dst, src_root, dst_root)
+    except (OSError, DiskFullError) as err:
+        raise _stopped(err, 0, len(todo)) from None
+    written, failed = encode_all(todo, workers)
+    try:
+        with open(os.path.join(dst_root, REPORT), "w", encoding="utf-8") as f:
+            f.writelines(f"{p}: {why}\n" for p, why in sorted({**failed, **clashes, **work.skipped}.items()))
+    except OSError as err:
+        raise _stopped(err, written, len(todo)) from None
+    problems = _same_index(name, src_root, dst_root, split, {*failed, *clashes, *work.skipped})
     summary = {
-        "videos": len(videos),
-        "encoded": len(todo) - len(failed),
+        "videos": len(work.videos) + len(work.skipped),
+        "already": already,
+        "encoded": written,
         "failed": failed,
+        "clashes": clashes,
+        "skipped": work.skipped,
         "problems": problems,
     }
     _report(summary, time.monotonic() - start, dst_root)
     return summary
 
 
+def _listing(header: str, items: dict[str, str]) -> None:
+    if not items:
+        return
+    print(header)
+    for path, why in sorted(items.items())[:20]:
+        print(f"  {path}: {why}")
+    if len(items) > 20:
+        print(f"  ... and {len(items) - 20} more")
+
+
 def _report(summary: dict, seconds: float, dst_root: str) -> None:
-    failed = summary["failed"]
+    failed, clashes, skipped = summary["failed"], summary["clashes"], summary["skipped"]
+    report = os.path.join(dst_root, REPORT)
     print(f"encoded {summary['encoded']} videos in {seconds:.0f} s; the copy is in {dst_root}")
-    if failed:
-        print(f"{len(failed)} videos could not be read (not in the copy; the loader skips them), "
-              f"all in {os.path.join(dst_root, REPORT)}:")  # fmt: skip
-        for path, why in sorted(failed.items())[:20]:
-            print(f"  {path}: {why}")
-        if len(failed) > 20:
-            print(f"  ... and {len(failed) - 20} more")
+    _listing(
+        f"{len(failed)} videos could not be read (not in the copy; the loader skips them), all in {report}:",
+        failed,
+    )
+    _listing(
+        f"{len(clashes)} videos have the same name in the copy as another one (not in the copy), "
+        f"all in {report}:",
+        clashes,
+    )
+    _listing(f"{_not_regular_note(skipped)}, all in {report}:", skipped)
     for problem in summary["problems"]:
         print(f"warning: the copy does not read as the original: {problem}")
     if not summary["problems"]:
+        left = [
+            f"{len(d)} {what}"
+            for d, what in ((failed, "unreadable"), (clashes, "name clashes"), (skipped, "not regular files"))
+            if d
+        ]
         print(
             "the copy reads as the original: same videos, labels and splits"
-            + (" (less the unreadable ones)" if failed else "")
+            + (f" (less the {', '.join(left)})" if left else "")
         )

@@ -3,6 +3,7 @@
 import glob
 import os
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from videomae.data.annotations import LIST_ENCODING
@@ -73,12 +74,87 @@ def read_lines(path: str) -> Iterator[tuple[int, str]]:
                 yield number, line
 
 
-def index_videos(directory: str) -> dict[str, str]:
-    """file stem -> path for every video under `directory` (class sub-folders or flat)."""
+def walk_folders(top: str, revisits: list[tuple[str, str]] | None = None) -> Iterator[tuple[str, list[str]]]:
+    """(folder, its file names sorted) for `top` and every folder below it, depth first in name
+    order, hidden (dot) folders skipped. Folder symlinks are followed, but each real folder is
+    entered once, told by (st_dev, st_ino): a link to a folder already walked, or to `top` or a
+    folder above it (a loop), is not entered again (os.walk(followlinks=True) loops forever
+    there); `revisits` receives (that link, the path the folder was walked as)."""
+    seen: dict[tuple[int, int], str] = {}
+    path = os.path.realpath(top)
+    while True:  # top and every folder above it: a link back up to one of them is a loop
+        with suppress(OSError):
+            st = os.stat(path)
+            seen.setdefault((st.st_dev, st.st_ino), path)
+        if os.path.dirname(path) == path:
+            break
+        path = os.path.dirname(path)
+    with suppress(OSError):
+        st = os.stat(top)
+        seen[(st.st_dev, st.st_ino)] = top
+    stack = [top]
+    while stack:
+        directory = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:  # unreadable folder: passed over, as os.walk does
+            continue
+        files, folders = [], []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                files.append(entry.name)
+            elif not entry.name.startswith("."):
+                try:
+                    st = os.stat(entry.path)
+                except OSError:
+                    continue
+                key = (st.st_dev, st.st_ino)
+                if key in seen:
+                    if revisits is not None:
+                        revisits.append((entry.path, seen[key]))
+                    continue
+                seen[key] = entry.path
+                folders.append(entry.path)
+        yield directory, files
+        stack.extend(reversed(folders))
+
+
+def revisit_note(top: str, revisits: list[tuple[str, str]]) -> list[str]:
+    """The warning for the folder links `walk_folders` did not follow again (none: [])."""
+    if not revisits:
+        return []
+    shown = ", ".join(f"{link} (= {first})" for link, first in revisits[:5])
+    return [
+        f"{top}: {len(revisits)} folder link(s) lead to a folder already walked (a symlink loop, or a "
+        f"second link to the same folder); not followed again: {shown}"
+        + (" ..." if len(revisits) > 5 else "")
+    ]
+
+
+def list_videos(directory: str, notes: list[str]) -> list[str]:
+    """Every video file under `directory` (class sub-folders or flat), sorted; a video is known by
+    its path, so files that share a name in different folders (or differ only in extension) are
+    all kept. Links not followed go to `notes`."""
+    revisits: list[tuple[str, str]] = []
+    videos = [
+        os.path.join(folder, name)
+        for folder, files in walk_folders(directory, revisits)
+        for name in files
+        if is_video(name)
+    ]
+    notes.extend(revisit_note(directory, revisits))
+    return sorted(videos)
+
+
+def index_videos(directory: str, notes: list[str]) -> dict[str, str]:
+    """file stem -> path for every video under `directory`, for layouts whose annotation files
+    name videos by stem (Kinetics); the first path in sorted order wins."""
     index: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(directory, followlinks=True):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if is_video(name):
-                index.setdefault(os.path.splitext(name)[0], os.path.join(dirpath, name))
+    for path in list_videos(directory, notes):
+        index.setdefault(os.path.splitext(os.path.basename(path))[0], path)
     return index

@@ -2,18 +2,20 @@
 
 import os
 
-from videomae.data.layouts.common import VIDEO_EXTENSIONS, DatasetIndex, index_videos, is_video
+from videomae.data.layouts.common import VIDEO_EXTENSIONS, DatasetIndex, is_video, list_videos
 from videomae.errors import ConfigError
 
 
 def _scan(directory: str, classes: list[str] | None) -> tuple[list[tuple[str, int]], list[str], list[str]]:
     """Videos directly in `directory` are unlabeled (-1); each sub-folder holding videos (at any
-    depth) is a class. Also returns notes on what was passed over: class folders without videos
-    (empty or unreadable) and entries that cannot be read (dangling symlinks)."""
+    depth) is a class; every video file is one sample, known by its path. Also returns notes on
+    what was passed over: class folders without videos (empty or unreadable), entries that cannot
+    be read (dangling symlinks) and folder links not followed again (loops)."""
     samples: list[tuple[str, str | int]] = []  # (path, class folder name), or (path, -1): unlabeled
     found: list[str] = []
     empty: list[str] = []
     broken: list[str] = []
+    notes: list[str] = []
     with os.scandir(directory) as it:
         entries = sorted(it, key=lambda e: e.name)
     for entry in entries:
@@ -22,7 +24,7 @@ def _scan(directory: str, classes: list[str] | None) -> tuple[list[tuple[str, in
         if entry.is_file() and is_video(entry.name):
             samples.append((entry.path, -1))
         elif entry.is_dir():
-            videos = sorted(index_videos(entry.path).values())
+            videos = list_videos(entry.path, notes)
             if videos:
                 found.append(entry.name)
                 samples.extend((path, entry.name) for path in videos)
@@ -30,7 +32,6 @@ def _scan(directory: str, classes: list[str] | None) -> tuple[list[tuple[str, in
                 empty.append(entry.name)
         elif entry.is_symlink() and not os.path.exists(entry.path):
             broken.append(f"{entry.name} -> {os.readlink(entry.path)}")
-    notes = []
     if empty:
         notes.append(
             f"{directory}: {len(empty)} folder(s) without videos (empty or unreadable) are not classes: "

@@ -80,6 +80,7 @@ def k400(root: str) -> DatasetIndex:
     names = sorted({label for _, label, _ in rows["train"][1]})
     label_of = {name: i for i, name in enumerate(names)}
     splits = {}
+    notes: list[str] = []
     for split_name, (path, out) in rows.items():
         dirs = [os.path.join(root, hint) for hint in _K400_DIRS[split_name]]
         directory = next((d for d in dirs if os.path.isdir(d)), None)
@@ -87,7 +88,7 @@ def k400(root: str) -> DatasetIndex:
             if split_name == "test":
                 continue  # test.csv without test videos: evaluate on the validation split
             directory = root  # flat: every video directly under root (or in class folders)
-        videos = index_videos(directory)
+        videos = index_videos(directory, notes)
         samples = []
         for stem, label, number in out:
             if label not in label_of:
@@ -98,4 +99,4 @@ def k400(root: str) -> DatasetIndex:
         splits[split_name] = samples
     splits.setdefault("val", [])
     splits.setdefault("test", splits["val"])
-    return DatasetIndex(splits, names, source=csv_files["train"])
+    return DatasetIndex(splits, names, source=csv_files["train"], notes=notes)
