@@ -1,6 +1,7 @@
 """The re-encoded training copy (videomae.data.reencode, prepare_dataset.py --reencode)."""
 
 import os
+import time
 
 import av
 import numpy as np
@@ -10,6 +11,7 @@ from helpers import BUILDERS, place, run_script
 from videomae.data import reencode
 from videomae.data.datamodule import VideoDataModule
 from videomae.data.layouts import load_index
+from videomae.data.prepare import main as prepare_main
 from videomae.data.prepare import prepare
 from videomae.data.reencode import EncodeSettings, reencode_dataset
 from videomae.data.video import VideoDecoder
@@ -150,3 +152,189 @@ def test_script_reencodes(tmp_path, video_bank):
     assert "4 already in" in again.stdout and "encoded 0 videos" in again.stdout
     inside = run_script("prepare_dataset.py", "folder", "--root", src, "--reencode", os.path.join(src, "x"))
     assert inside.returncode == 2 and "must be outside --root" in inside.stderr
+
+
+# --- hostile inputs (issue 24) -------------------------------------------------------------------
+
+
+def tree(root: str) -> dict[str, bytes]:
+    """Every file under `root` (links not followed) and its bytes: to see that nothing changed."""
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            path = os.path.join(d, f)
+            out[os.path.relpath(path, root)] = open(path, "rb").read() if os.path.isfile(path) else b"link"
+    return out
+
+
+def reencode_script(*args: str) -> tuple[int, str, str]:
+    """prepare_dataset.py --reencode, in this process (monkeypatches reach it)."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = prepare_main([*args, "--workers", "1"])
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_dst_reached_through_a_symlink_to_src_is_refused_before_writing(tmp_path, video_bank):
+    src = str(tmp_path / "src")
+    build("ucf101", src, video_bank)
+    os.symlink(src, tmp_path / "link")  # the link is DST, or DST lies under it
+    os.symlink(tmp_path / "elsewhere", os.path.join(src, "peek"))  # a folder link in SRC to DST
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path, tmp_path / "up")  # SRC through a link whose real path holds DST
+    before = tree(src)
+    for dst in (tmp_path / "link", tmp_path / "link" / "copy", tmp_path / "elsewhere" / "copy"):
+        code, out, err = reencode_script(
+            "ucf101", "--root", src, "--reencode", str(dst), "--short-side", "32"
+        )
+        assert code == 2 and err.count("\n") == 1 and "must be outside --root" in err, (dst, err)
+    code, _, err = reencode_script("ucf101", "--root", str(tmp_path / "up" / "src"), "--reencode",
+                                   str(tmp_path / "src" / "copy"))  # fmt: skip
+    assert code == 2 and "must be outside --root" in err
+    assert tree(src) == before  # the split files and videos untouched, nothing added
+    assert os.listdir(tmp_path / "elsewhere") == []
+
+
+def test_a_symlink_loop_is_copied_once(tmp_path, video_bank, capsys):
+    src, dst = str(tmp_path / "src"), str(tmp_path / "copy")
+    build("folder", src, video_bank)
+    os.symlink("..", os.path.join(src, "train", "a", "back"))  # a/back/a/back/... without end
+    summary = reencode_dataset("folder", src, dst, SMALL, workers=1)
+    assert summary["problems"] == [] and summary["encoded"] == 4
+    written = [os.path.join(d, f) for d, _, fs in os.walk(dst) for f in fs if f.endswith(".mp4")]
+    assert len(written) == 4  # each video once
+    assert os.readlink(os.path.join(dst, "train", "a", "back")) == ".."  # laid out as the original
+    out = capsys.readouterr().out
+    assert "warning: " in out and "1 folder link(s) lead to a folder already walked" in out
+    index = load_index("folder", dst)
+    assert len(index.splits["train"]) == 2 and any("a/back" in note for note in index.notes)
+
+
+def test_a_fifo_named_like_a_video_is_skipped_and_reported(tmp_path, video_bank):
+    src, dst = str(tmp_path / "src"), str(tmp_path / "copy")
+    build("folder", src, video_bank)
+    fifo = os.path.join(src, "train", "a", "live.mp4")
+    os.mkfifo(fifo)
+    args = ("folder", "--root", src, "--reencode", dst, "--short-side", "32", "--workers", "1")
+    for _ in range(2):  # and again on rerun
+        result = run_script("prepare_dataset.py", *args, timeout=120)  # it used to block forever here
+        assert result.returncode == 0, result.stderr
+        assert f"{fifo}: not a regular file (a named pipe (FIFO))" in result.stdout
+        assert "the copy reads as the original" in result.stdout
+    assert "FIFO" in open(os.path.join(dst, "reencode_report.txt")).read()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_source_that_stalls_is_given_up(tmp_path, video_bank, workers):
+    fifo, dst = str(tmp_path / "stalls.mp4"), str(tmp_path / "copy" / "stalls.mp4")
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)  # holds the pipe open: the reader waits for more bytes
+    os.write(writer, open(video_bank["mp4"], "rb").read()[:3000])  # the first bytes of a video
+    good_dst = str(tmp_path / "copy" / "good.mp4")
+    jobs = [(fifo, dst, SMALL, 0, 1.0), (video_bank["mp4"], good_dst, SMALL, 0, 1.0)]
+    try:
+        start = time.monotonic()
+        written, failed = reencode.encode_all(jobs, workers=workers)
+        assert time.monotonic() - start < 30
+        assert written == 1 and failed == {fifo: "no frame from the source for 1 s (--video-timeout)"}
+        assert os.path.isfile(good_dst)
+    finally:
+        os.close(writer)  # the abandoned reader sees the end, stops at its next frame, cleans up
+    time.sleep(1)
+    assert sorted(os.listdir(tmp_path / "copy")) == ["good.mp4"]
+
+
+def full_disk_after(monkeypatch, limit: int) -> None:
+    """Every file PyAV writes (the copy's videos) fails with ENOSPC once `limit` bytes are written,
+    as a full disk fails the write call."""
+    import errno
+
+    real_open = av.open
+
+    class FullFile:
+        def __init__(self, path):
+            self.file, self.size = open(path, "w+b"), 0
+
+        def write(self, data):
+            if self.size + len(data) > limit:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.size += len(data)
+            return self.file.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.file, name)
+
+    def opened(target, mode="r", *args, **kwargs):
+        if mode == "w" and isinstance(target, str):
+            target = FullFile(target)
+        return real_open(target, mode, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", opened)
+
+
+def test_a_full_disk_stops_the_run_and_says_so(tmp_path, video_bank, monkeypatch):
+    src, dst = str(tmp_path / "src"), str(tmp_path / "copy")
+    build("ucf101", src, video_bank)
+    full_disk_after(monkeypatch, 2000)
+    code, out, err = reencode_script("ucf101", "--root", src, "--reencode", dst, "--short-side", "32")
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert "no space left on device (ENOSPC)" in err and "0 of 9 videos written" in err, err
+    assert "holds no videos" not in err + out and "could not be read" not in out
+    assert not [f for _, _, fs in os.walk(dst) for f in fs if f.endswith((".mp4", ".tmp"))]
+
+
+def test_an_unwritable_dst_is_one_line(tmp_path, video_bank):
+    src = str(tmp_path / "src")
+    build("folder", src, video_bank)
+    (tmp_path / "file").write_text("a file, not a folder")
+    code, _, err = reencode_script("folder", "--root", src, "--reencode", str(tmp_path / "file" / "copy"))
+    assert (
+        code == 2
+        and err == f"error: --reencode {tmp_path / 'file' / 'copy'}: cannot write there (Not a directory)\n"
+    )
+    # a folder of the copy that cannot be made midway: stops, in one line, naming the path
+    dst = tmp_path / "copy"
+    dst.mkdir()
+    (dst / "train").write_text("in the way")
+    code, _, err = reencode_script("folder", "--root", src, "--reencode", str(dst))
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("error: cannot write the copy: ") and str(dst / "train") in err
+
+
+@pytest.mark.parametrize(
+    "flag, value, says",
+    [
+        ("--preset", "bogus", "--preset 'bogus' is not one of ultrafast, superfast"),
+        ("--tune", "bogus", "--tune 'bogus' is not one of film"),
+        ("--short-side", "0", "--short-side 0 is not allowed: an integer of 2 or more"),
+        ("--crf", "99", "--crf 99 is not allowed: an integer from 0 to 51"),
+        ("--video-timeout", "-1", "--video-timeout -1.0 is not allowed"),
+    ],
+)
+def test_encoder_settings_are_checked_up_front(tmp_path, video_bank, flag, value, says):
+    src, dst = str(tmp_path / "src"), str(tmp_path / "copy")
+    build("folder", src, video_bank)
+    code, out, err = reencode_script("folder", "--root", src, "--reencode", dst, flag, value)
+    assert code == 2 and err.startswith(f"error: {says}") and err.count("\n") == 1
+    assert not os.path.exists(dst) and out == ""
+    assert reencode_script("folder", "--root", src, "--reencode", dst, "--tune", "fastdecode,zerolatency",
+                           "--short-side", "32")[0] == 0  # fmt: skip
+
+
+def test_counts_are_those_of_the_files_written(tmp_path, video_bank):
+    src, dst = str(tmp_path / "src"), str(tmp_path / "copy")
+    build("ucf101", src, video_bank)
+    clash = os.path.join(src, "UCF-101", "Basketball", "v_Basketball_g01_c01.mp4")  # next to its .avi
+    place(video_bank, "mp4", clash)
+    code, out, _ = reencode_script("ucf101", "--root", src, "--reencode", dst, "--short-side", "32")
+    written = [f for _, _, fs in os.walk(dst) for f in fs if f.endswith(".mp4")]
+    assert code == 0 and len(written) == 9
+    assert "10 videos under" in out and "0 already in" in out and "9 to encode" in out
+    assert "encoded 9 videos" in out and "could not be read" not in out
+    assert "1 videos have the same name in the copy as another one" in out and clash in out
+    assert "the copy reads as the original" in out
+    code, out, _ = reencode_script("ucf101", "--root", src, "--reencode", dst, "--short-side", "32")
+    assert "9 already in" in out and "encoded 0 videos" in out

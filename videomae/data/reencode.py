@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from videomae.atomic_files import atomic_path, clean_stale_temp_files
-from videomae.data.layouts import is_video, load_index
+from videomae.data.layouts import DatasetIndex, is_video, load_index
 from videomae.data.layouts.common import walk_folders
 from videomae.data.transcode import (
     EncodeSettings,
@@ -53,10 +53,10 @@ def _encode_one(job: tuple[str, str, EncodeSettings, int, float | None]) -> tupl
     src, dst, settings, threads, limit = job
     try:
         with_stall_limit(lambda tick: reencode_video(src, dst, settings, threads, tick=tick), limit)
+    except UnreadableVideo as err:  # reported at the end; the run goes on
+        return src, str(err)
     except (OSError, DiskFullError):
         raise
-    except (UnreadableVideo, TimeoutError) as err:  # reported at the end; the run goes on
-        return src, str(err)
     except Exception as err:  # an encoder's error on this video (e.g. a frame size x264 refuses)
         lines = str(err).strip().splitlines()
         return src, f"{type(err).__name__}: {lines[0][:200] if lines else ''}".rstrip(": ")
@@ -260,7 +260,9 @@ def _stopped(err: BaseException, written: int, total: int) -> RuntimeError:
     return CopyError(f"cannot write the copy: {err}; {done}")
 
 
-def _same_index(name: str, src_root: str, dst_root: str, split: int, left_out: set[str]) -> list[str]:
+def _same_index(
+    name: str, original: DatasetIndex, src_root: str, dst_root: str, split: int, left_out: set[str]
+) -> list[str]:
     """How the copy's index differs from the original's, the videos not copied (`left_out`,
     source paths) aside (empty: it reads the same)."""
     missing = {copy_target(os.path.relpath(p, src_root)) for p in left_out}
@@ -275,7 +277,7 @@ def _same_index(name: str, src_root: str, dst_root: str, split: int, left_out: s
             for s, samples in index.splits.items()
         }
 
-    original, copy = load_index(name, src_root, split=split), load_index(name, dst_root, split=split)
+    copy = load_index(name, dst_root, split=split)
     a, b = normal(original, src_root), normal(copy, dst_root)
     problems = [
         f"{s}: {len(a.get(s, []))} videos, the copy {len(b.get(s, []))}" for s in a if a[s] != b.get(s)
@@ -303,6 +305,7 @@ def reencode_dataset(
     src_root, dst_root = (os.path.abspath(os.path.expanduser(p)) for p in (src_root, dst_root))
     work = plan(src_root, dst_root)
     check_apart(src_root, dst_root, work.folders)
+    original = load_index(name, src_root, split=split)  # a --root it cannot read fails here, not at the end
     _writable(dst_root)
     for note in work.notes:
         print(f"warning: {note}")
@@ -341,7 +344,7 @@ def reencode_dataset(
             f.writelines(f"{p}: {why}\n" for p, why in sorted({**failed, **clashes, **work.skipped}.items()))
     except OSError as err:
         raise _stopped(err, written, len(todo)) from None
-    problems = _same_index(name, src_root, dst_root, split, {*failed, *clashes, *work.skipped})
+    problems = _same_index(name, original, src_root, dst_root, split, {*failed, *clashes, *work.skipped})
     summary = {
         "videos": len(work.videos) + len(work.skipped),
         "already": already,

@@ -32,6 +32,10 @@ class UnreadableVideo(Exception):
     OSError out of `reencode_video` is one of writing the copy, which stops the run."""
 
 
+class SourceStalled(UnreadableVideo):
+    """The source gave no frame for the time allowed (`with_stall_limit`)."""
+
+
 @dataclass(frozen=True)
 class EncodeSettings:
     """libx264 settings of the copy; the defaults are the measured choice (docs/benchmarks.md)."""
@@ -84,12 +88,6 @@ def output_size(height: int, width: int, short_side: int) -> tuple[int, int]:
     return height - height % 2, width - width % 2
 
 
-def open_output(path: str):
-    """The file the copy's bytes go to. A Python file, not FFmpeg's own: its writes raise
-    OSError (a full disk: ENOSPC), which atomic_path turns into DiskFullError."""
-    return open(path, "wb")
-
-
 def _decoded(source, stream) -> Iterator:
     """The source's frames; any failure to read them is UnreadableVideo."""
     frames = source.decode(stream)
@@ -133,7 +131,7 @@ def reencode_video(
         height, width = output_size(
             stream.codec_context.height, stream.codec_context.width, settings.short_side
         )
-        with atomic_path(dst) as tmp, open_output(tmp) as file, av.open(file, "w", format="mp4") as out:
+        with atomic_path(dst) as tmp, av.open(tmp, "w", format="mp4") as out:
             video = out.add_stream("libx264", rate=rate)
             video.width, video.height, video.pix_fmt = width, height, "yuv420p"
             video.options = {**settings.x264_options(), "threads": str(threads)}
@@ -159,7 +157,7 @@ class _Stopped(BaseException):
 
 
 def with_stall_limit(work: Callable[[Callable[[], None]], Any], limit: float | None) -> Any:
-    """`work(tick)` on a daemon thread, given up with TimeoutError once `limit` seconds pass
+    """`work(tick)` on a daemon thread, given up with SourceStalled once `limit` seconds pass
     without a `tick()` (a source that blocks: a network file system that hangs, a device). A
     thread stuck inside FFmpeg cannot be killed: it is abandoned, and stops at its next tick.
     No limit (None or 0): `work` runs here."""
@@ -187,7 +185,7 @@ def with_stall_limit(work: Callable[[Callable[[], None]], Any], limit: float | N
     while not done.wait(min(1.0, limit)):
         if time.monotonic() - last[0] > limit:
             gave_up.set()
-            raise TimeoutError(f"no frame from the source for {limit:g} s (--video-timeout)")
+            raise SourceStalled(f"no frame from the source for {limit:g} s (--video-timeout)")
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
