@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from helpers import (
@@ -261,3 +262,60 @@ def test_list_errors_name_the_file_and_line(tmp_path):
     ok = tmp_path / "pre.csv"
     ok.write_text("dir with space/a.mp4 0 -1\nb.mp4 3\n")
     assert read_list(str(ok)) == [(str(tmp_path / "dir with space/a.mp4"), 0), (str(tmp_path / "b.mp4"), 3)]
+
+
+# --- hostile inputs (issue 24) -------------------------------------------------------------------
+
+
+def test_folder_keeps_videos_that_share_a_name(tmp_path, video_bank):
+    for rel in ("cls/day1/clip.mp4", "cls/day2/clip.mp4", "cls/clip.webm", "other/clip.mp4"):
+        place(video_bank, "webm" if rel.endswith(".webm") else "mp4", str(tmp_path / rel))
+    index = load_index("folder", str(tmp_path))
+    samples = [(os.path.relpath(p, tmp_path), label) for p, label in index.splits["train"]]
+    assert samples == [
+        ("cls/clip.webm", 0),
+        ("cls/day1/clip.mp4", 0),
+        ("cls/day2/clip.mp4", 0),
+        ("other/clip.mp4", 1),
+    ]
+
+
+def test_folder_symlink_loop_is_walked_once_and_said(tmp_path, video_bank):
+    for rel in ("a/x.mp4", "a/deeper/y.mp4", "b/z.mp4"):
+        place(video_bank, "mp4", str(tmp_path / rel))
+    os.symlink("..", tmp_path / "a" / "deeper" / "back")  # a/deeper/back/deeper/back/...
+    os.symlink("..", tmp_path / "b" / "up")  # b/up/b/up/...: with the one above, 2^40 paths
+    found: list = []
+    walker = threading.Thread(target=lambda: found.append(folder(str(tmp_path))), daemon=True)
+    walker.start()
+    walker.join(60)
+    assert found, "indexing a folder with symlink loops did not end within 60 s"
+    index = found[0]
+    samples = sorted(os.path.relpath(p, tmp_path) for p, _ in index.splits["train"])
+    assert samples == ["a/deeper/y.mp4", "a/x.mp4", "b/z.mp4"]
+    assert any("a/deeper/back" in note and "not followed again" in note for note in index.notes)
+
+
+def test_prepare_keeps_a_hand_made_classes_txt(tmp_path, video_bank):
+    for cls in ("run", "walk"):
+        place(video_bank, "mp4", str(tmp_path / cls / "v.mp4"))
+    mine = "0 walk\n1 run\n"  # the user's own order
+    (tmp_path / "classes.txt").write_text(mine)
+    with pytest.raises(
+        ConfigError, match="classes.txt exists and differs from the 2 class names .* left as it is"
+    ):
+        prepare("folder", str(tmp_path), check="exists")
+    assert (tmp_path / "classes.txt").read_text() == mine and not (tmp_path / "train.csv").exists()
+    (tmp_path / "classes.txt").write_text("0 run\n1 walk\n")  # what prepare writes: a rerun is fine
+    prepare("folder", str(tmp_path), check="exists")
+    prepare("folder", str(tmp_path), check="exists")
+    assert (tmp_path / "classes.txt").read_text() == "0 run\n1 walk\n"
+
+
+def test_prepare_names_only_the_files_it_wrote(tmp_path, video_bank, capsys):
+    place(video_bank, "mp4", str(tmp_path / "a.mp4"))  # a flat folder: unlabeled, no val or test
+    prepare("folder", str(tmp_path), check="exists")
+    out = capsys.readouterr().out
+    assert f"-> {tmp_path / 'train.csv'}" in out and (tmp_path / "train.csv").is_file()
+    assert "val.csv" not in out.replace("no val.csv written", "") and not (tmp_path / "val.csv").exists()
+    assert "  val: no videos, no val.csv written" in out and "  test: no videos, no test.csv written" in out
