@@ -278,6 +278,15 @@ def test_folder_keeps_videos_that_share_a_name(tmp_path, video_bank):
         ("cls/day2/clip.mp4", 0),
         ("other/clip.mp4", 1),
     ]
+    # the README's way back to one video per name: the written list, less the extra lines, as data.layout=list
+    prepare("folder", str(tmp_path), check="exists")
+    lines = (tmp_path / "train.csv").read_text().splitlines()
+    (tmp_path / "train.csv").write_text("".join(f"{line}\n" for line in lines if "day" not in line))
+    index = load_index("folder", str(tmp_path), layout="list")
+    assert [os.path.relpath(p, tmp_path) for p, _ in index.splits["train"]] == [
+        "cls/clip.webm",
+        "other/clip.mp4",
+    ]
 
 
 def test_folder_symlink_loop_is_walked_once_and_said(tmp_path, video_bank):

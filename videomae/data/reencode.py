@@ -12,7 +12,13 @@ as it reads the original (checked at the end).
 
 It runs in parallel processes with a progress bar, skips videos already done (resumable), writes
 each file to a temporary name and renames it when complete (never a half-written video), keeps
-going past unreadable videos and lists them at the end and in reencode_report.txt.
+going past unreadable videos and lists them at the end and in reencode_report.txt, with the
+files named like videos that are not regular files (skipped up front: a FIFO blocks its reader)
+and the name clashes (x.avi and x.mp4 both become x.mp4). A source that gives no frame for
+--video-timeout seconds is given up. Before writing anything it refuses a DST that overlaps
+--root by real path or file identity, and a DST it cannot write; a write that fails midway (a full
+disk, a read-only folder) stops the run with one line (DiskFullError, CopyError). Each real folder
+is walked once: a symlink loop or a second link to a folder becomes a link in the copy.
 """
 
 import errno
