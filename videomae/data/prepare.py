@@ -117,7 +117,10 @@ def prepare(
         _guard(os.path.join(out, f"{name}.csv"))
     if index.classes:
         _guard_classes(os.path.join(out, "classes.txt"), index.classes)
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"--out {out}: cannot write there ({err.strerror or err})") from None
     unique = sorted({p for name in names for p, _ in index.splits.get(name) or []})
     print(f"{dataset}: {len(unique)} videos listed in {index.source}; checking ({check}) ...", flush=True)
     bad = check_videos(unique, check == "decode", workers) if check != "none" else {}
