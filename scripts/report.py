@@ -6,14 +6,16 @@ python scripts/report.py runs/pretrain/RUN_A runs/pretrain/RUN_B --out reports/a
 Each DIR is searched recursively for run directories (a summary.json or a .hydra/ folder). The
 table has one row per run: the overrides that differ between the runs, the status (completed,
 failed, stopped, running) and the metrics of each run's summary.json. The plots overlay each run's
-curves from its CSV logger (metrics.csv), labelled with the swept values.
+curves from its CSV logger (metrics.csv), labelled with the swept values. A run whose files cannot
+be used (summary.json not an object, metrics.csv not UTF-8, ...) costs only that run its row's
+metrics or curves, with a warning naming it and why.
 """
 
 import argparse
 import os
 import sys
 
-from videomae.report import report
+from videomae.report import out_dir_problem, report
 
 
 def main(argv: list[str]) -> int:
@@ -27,7 +29,13 @@ def main(argv: list[str]) -> int:
     if missing:
         print(f"error: {', '.join(missing)}: not a directory", file=sys.stderr)
         return 2
+    problem = out_dir_problem(args.out or args.dirs[0])
+    if problem:
+        print(f"error: --out: {problem}", file=sys.stderr)
+        return 2
     result = report(args.dirs, args.out)
+    for warning in result["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     if not result["runs"]:
         print(f"error: no runs (summary.json or .hydra/) under {', '.join(args.dirs)}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import re
 import runpy
 import warnings
 from contextlib import contextmanager, redirect_stdout
@@ -170,9 +171,10 @@ def test_model_card_is_written_from_the_run(chain):
     assert "3 videos, 2 clips x 1 crops = 2 views per video" in card
     assert "fine-tuned on a folder of videos" in card and "(`vit_tiny`), 32 wide, 1 blocks, 2 heads" in card
     assert "4 frames x 32 x 32 px" in card and "tubelet 2, patch 16 x 16: 8 tokens" in card
-    assert f"| classes | 3: {', '.join(CLASSES)} |" in card
+    assert f"| classes | 3: {', '.join(CLASSES)} |".replace("_", "\\_") in card  # Markdown-escaped
     pretraining = card.split("## Pre-training")[1].split("## Fine-tuning")[0]
-    assert f"`{chain['pretrain']}` (lightning layout)" in pretraining
+    # the run directory by name: the card is published, this machine's directories are not
+    assert "- from: `pretrain` (lightning layout)" in pretraining and str(chain["base"]) not in card
     assert "- masking: tube, ratio 0.75" in pretraining and "2 optimizer steps" in pretraining
     finetuning = card.split("## Fine-tuning")[1].split("## Evaluation")[0]
     assert "- dataset: a folder of videos" in finetuning and "layer decay 0.75" in finetuning
@@ -272,7 +274,7 @@ def test_old_finetuning_checkpoint_without_names_falls_back_to_label_i(chain, tm
     config = json.loads((tmp_path / "hf" / "config.json").read_text())
     assert config["id2label"] == {"0": "LABEL_0", "1": "LABEL_1", "2": "LABEL_2"}
     card = (tmp_path / "hf" / "README.md").read_text()
-    assert f"`{chain['pretrain']}` (lightning layout)" in card  # read from the pre-training run itself
+    assert "`pretrain` (lightning layout)" in card  # read from the pre-training run itself
     assert "No evaluation of this checkpoint" in card  # eval/ measured another file
 
 
@@ -318,3 +320,43 @@ def test_pretraining_record_of_an_original_checkpoint(tmp_path):
     assert record["layout"] == "original" and record["max_epochs"] == 800
     assert record["mask"] == {"type": "tube", "ratio": 0.9} and record["dataset"] == "k400"
     assert pretraining_record(None) is None
+
+
+HOSTILE_NAMES = [
+    "a|b",
+    "two\nlines",
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(1)">',
+    "[click](javascript:alert(1))",
+    "`code` *bold* _it_ ~~gone~~ \\ & done",
+]
+
+
+def test_card_escapes_class_names_and_hides_local_paths(tmp_path):
+    """Class names are folder names, written by anyone: on the card they are literal text in one
+    table cell, never HTML or a link; the pre-training run's absolute path is not published."""
+    model = videomae.create_classifier(
+        "vit_tiny", len(HOSTILE_NAMES), embed_dim=32, depth=1, num_heads=2, num_frames=4, img_size=32
+    )
+    run = tmp_path / "home" / "alice" / "runs" / "pretrain" / "2026-12-01_10-00-00"
+    pretrained = {
+        "checkpoint": str(run / "checkpoints" / "last.ckpt"),
+        "layout": "lightning",
+        "dataset": "/data/my_set",
+    }
+    record = {"stage": "finetune", "config": {"data": {"name": "folder"}}, "pretrained": pretrained}
+    export_hf(model, tmp_path / "hf", labels=HOSTILE_NAMES, record=record)
+    card = (tmp_path / "hf" / "README.md").read_text()
+    row = next(line for line in card.splitlines() if line.startswith("| classes |"))
+    assert row.count("|") - row.count("\\|") == 3  # one label cell and one value cell, whatever the names
+    assert "two lines" in row
+    for raw in ("<script", "<img", 'onerror="', "`code`", "*bold*", "~~gone~~"):
+        assert raw not in card, raw
+    assert not re.search(r"(?<!\\)\]\(javascript:", card)  # a link only where `]` is not escaped
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in row and "\\[click\\](javascript:alert(1))" in row
+    assert "alice" not in card and str(tmp_path) not in card
+    assert "- from: `2026-12-01_10-00-00/checkpoints/last.ckpt` (lightning layout)" in card
+    assert "- dataset: my\\_set" in card
+    # the names themselves stay exact where machines read them
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert list(config["id2label"].values()) == HOSTILE_NAMES

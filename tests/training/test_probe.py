@@ -15,7 +15,7 @@ from videomae.errors import ConfigError
 from videomae.probe_math import knn_top1, linear_top1
 from videomae.training.pretrain import run
 from videomae.training.probe import OnlineProbe
-from videomae.training.probe_subsets import probe_settings, probe_subsets
+from videomae.training.probe_subsets import probe_settings, probe_subsets, why_not_probed
 
 # --- math -------------------------------------------------------------------------------------
 
@@ -235,7 +235,10 @@ def test_unlabeled_data_turns_the_probe_off_and_true_fails_with_one_line(tmp_pat
     args = [*TINY, *folder, "probe.enabled=true", f"hydra.run.dir={tmp_path / 'r2'}"]
     result = run_script("pretrain.py", *args)
     assert result.returncode == 2
-    assert result.stderr.startswith("error: probe.enabled=true needs labeled videos of at least 2 classes")
+    assert result.stderr.startswith(
+        "error: probe.enabled=true, but the training list has 0 labeled videos in 0 classes: the probe "
+        "needs labeled videos of at least 2 classes"
+    )
     assert result.stderr.strip().count("\n") == 0, result.stderr
 
 
@@ -262,3 +265,39 @@ def test_ddp_counts_each_video_once_and_matches_one_process(tmp_path, synthetic_
     assert history[0]["knn_top1"] == pytest.approx(first["knn_top1"])
     assert abs(history[0]["linear_top1"] - first["linear_top1"]) <= 100 / 8 + 1e-6
     assert len(metric_rows(ddp, "probe/knn_top1")) == 2
+
+
+def test_why_not_probed_names_the_real_cause():
+    seven = [(f"t{i}", i % 3) for i in range(7)]  # 7 videos in 3 classes
+    val = [("v0", 0), ("v1", 1)]
+    train, chosen_val, _ = probe_subsets({"train": seven, "val": val}, 1, 1000)
+    reason = why_not_probed({"train": seven, "val": val}, train, chosen_val, 1)
+    assert reason == (
+        "probe.train_videos=1 picks 1 of the 7 labeled training videos, too few to hold 2 of their 3 "
+        "classes: set probe.train_videos to at least 2 (3 or more gives every class a share)"
+    )
+    train, chosen_val, _ = probe_subsets({"train": seven, "val": val}, 2, 1000)
+    assert why_not_probed({"train": seven, "val": val}, train, chosen_val, 2) is None
+    one_class = [(f"t{i}", 0) for i in range(5)] + [("u", -1)]
+    train, chosen_val, _ = probe_subsets({"train": one_class}, 1000, 1000)
+    assert why_not_probed({"train": one_class}, train, chosen_val, 1000).startswith(
+        "the training list has 5 labeled videos in 1 classes: the probe needs labeled videos of at least 2"
+    )
+
+
+@pytest.mark.slow
+def test_a_too_small_training_subset_is_named_at_start_up(tmp_path, video_bank):
+    """The issue's case: 7 videos in 3 classes, probe.train_videos=1: the setting is the cause."""
+    root = tmp_path / "videos"
+    make_folder(str(root), video_bank, per_class=3)
+    for name in ("1.mp4", "2.mp4"):
+        os.remove(root / "c" / name)  # 7 videos: 3, 3 and 1
+    args = [*TINY, "dataset=folder", f"data.root={root}", "probe.enabled=true", "probe.train_videos=1"]
+    result = run_script("pretrain.py", *args, f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert (
+        "probe.train_videos=1 picks 1 of the 7 labeled training videos, too few to hold 2 of their 3"
+        in result.stderr
+    )
+    assert "no labels of 2 or more classes" not in result.stderr

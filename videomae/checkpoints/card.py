@@ -7,12 +7,14 @@ from typing import cast
 import yaml
 
 from videomae.checkpoints.card_sections import (
+    code,
     config_value,
     dataset_names,
     evaluation_lines,
     finetuning_lines,
     pretraining_lines,
     sampling_note,
+    text,
     usage_lines,
 )
 from videomae.models.videomae import as_pair
@@ -163,14 +165,16 @@ def _model_lines(facts: _Facts, num_params: int, spec: dict) -> list[str]:
         "| | |",
         "|---|---|",
         f"| architecture | {arch}"
-        + (f" (`{model_name}`)" if model_name else "")
+        + (f" ({code(model_name)})" if model_name else "")
         + f", {k['embed_dim']} wide, {k['depth']} blocks, {k['num_heads']} heads, "
         f"{num_params / 1e6:.1f}M parameters |",
         f"| input | {k['num_frames']} frames x {height} x {width} px, RGB |",
         f"| tokens | tubelet {k['tubelet_size']}, patch {patch} x {patch}: {tokens} tokens |",
     ]
     if task == "classification":
-        shown = ", ".join(labels[:10]) + (f", ... ({len(labels)} in all)" if len(labels) > 10 else "")
+        shown = ", ".join(map(text, labels[:10])) + (
+            f", ... ({len(labels)} in all)" if len(labels) > 10 else ""
+        )
         named = not all(name == f"LABEL_{i}" for i, name in enumerate(labels))
         lines += [
             "| head | mean pooling, LayerNorm, linear |",
@@ -187,7 +191,7 @@ def _model_lines(facts: _Facts, num_params: int, spec: dict) -> list[str]:
 
 
 def _title(facts: _Facts) -> str:
-    size = f"ViT ({facts.model_name})" if facts.model_name else "ViT"
+    size = f"ViT ({text(facts.model_name)})" if facts.model_name else "ViT"
     data = facts.data_title
     if facts.classification:
         return f"VideoMAE {size} fine-tuned on {data}" if facts.cfg else f"VideoMAE {size} video classifier"

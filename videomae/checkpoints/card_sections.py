@@ -1,7 +1,47 @@
 """The sections of a model card, each from the training record (`videomae.checkpoints.record`).
 
-A field the record does not have says so on the card; nothing is typed by hand.
+A field the record does not have says so on the card; nothing is typed by hand. Every value from
+the record or the data (class names are folder names) goes through `text` or `code`: the Hub
+renders the card as Markdown with HTML, so a name must not end a table cell, start a link or
+inject a tag. Local paths are shortened by `public_path`: the card is published, the machine's
+directories are not its business.
 """
+
+import html
+import os
+import re
+
+# Markdown's inline syntax (emphasis, code, links, tables, strikethrough) and backslash itself.
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _one_line(value) -> str:
+    return _CONTROL.sub("", " ".join(str(value).split()))
+
+
+def text(value) -> str:
+    """A value as literal text in Markdown and HTML, on one line (table cells, list items)."""
+    return html.escape(_MARKDOWN.sub(r"\\\1", _one_line(value)), quote=True)
+
+
+def code(value) -> str:
+    """A value as inline code: no backtick can close it early, no `|` can end a table cell."""
+    return "`" + _one_line(value).replace("`", "'").replace("|", "\\|") + "`"
+
+
+def public_path(value) -> str:
+    """A local path as the card shows it: from the run directory on (`RUN/checkpoints/last.ckpt`),
+    or its last part; a Hub id (`MCG-NJU/videomae-base`) as it is."""
+    path = str(value)
+    if not (os.path.isabs(path) or path.startswith(("~", "."))):
+        return path
+    parts = [part for part in path.split(os.sep) if part not in ("", ".", "..", "~")]
+    if "checkpoints" in parts[1:]:
+        at = len(parts) - 1 - parts[::-1].index("checkpoints")
+        return "/".join(parts[at - 1 :])
+    return parts[-1] if parts else path
+
 
 # Hub dataset ids for the `datasets:` card field, and the names a reader knows them by.
 DATASETS = {
@@ -18,7 +58,7 @@ def dataset_names(name: str | None) -> tuple[str, str | None]:
     """(the name a reader knows, the hub dataset id or None) of a `data.name`."""
     if not name:
         return "an unrecorded dataset", None
-    return DATASETS.get(name, (name, None))
+    return DATASETS.get(name, (text(public_path(name)), None))
 
 
 def config_value(cfg: dict | None, dotted: str, default=None):
@@ -48,15 +88,16 @@ def sampling_note(cfg: dict | None, num_frames: int) -> str:
 
 def _length(record: dict, max_epochs) -> str:
     """Steps and epochs as the checkpoint recorded them (Lightning's epoch index counts from 0)."""
-    planned = f" (trainer.max_epochs={max_epochs})" if max_epochs is not None else ""
-    epoch = (record.get("epoch") or 0) + 1
-    return f"- length: {record.get('global_step')} optimizer steps, up to epoch {epoch}{planned}"
+    planned = f" (trainer.max_epochs={text(max_epochs)})" if max_epochs is not None else ""
+    epoch = record.get("epoch") or 0
+    epoch = epoch + 1 if isinstance(epoch, int) else epoch
+    return f"- length: {text(record.get('global_step'))} optimizer steps, up to epoch {text(epoch)}{planned}"
 
 
 def _mask(mask: dict | None) -> str:
     if not mask or mask.get("ratio") is None:
         return "not recorded"
-    return f"{mask.get('type') or 'tube'}, ratio {mask['ratio']}"
+    return text(f"{mask.get('type') or 'tube'}, ratio {mask['ratio']}")
 
 
 def pretraining_lines(record: dict, task: str) -> list[str]:
@@ -64,27 +105,31 @@ def pretraining_lines(record: dict, task: str) -> list[str]:
         if not record:
             return ["Not recorded (converted from a file without a training record)."]
         cfg = record.get("config")
+
+        def value(key: str) -> str:
+            return text(config_value(cfg, key))
+
         return [
             f"- dataset: {dataset_names(config_value(cfg, 'data.name'))[0]}",
             _length(record, config_value(cfg, "trainer.max_epochs")),
             f"- masking: {_mask(record.get('mask') or config_value(cfg, 'mask'))}",
-            f"- clips: {config_value(cfg, 'data.num_frames')} frames, "
-            f"sampling rate {config_value(cfg, 'data.sampling_rate')}",
-            f"- optimizer: AdamW, base lr {config_value(cfg, 'optim.base_lr')} x batch / 256, "
-            f"batch {config_value(cfg, 'data.batch_size')} per device",
+            f"- clips: {value('data.num_frames')} frames, sampling rate {value('data.sampling_rate')}",
+            f"- optimizer: AdamW, base lr {value('optim.base_lr')} x batch / 256, "
+            f"batch {value('data.batch_size')} per device",
         ]
     if not record:
         return ["Not recorded (converted from a file without a training record)."]
     pre = record.get("pretrained")
     if pre is None:
         return ["None: fine-tuned from random initialisation (`pretrained=null`)."]
-    lines = [f"- from: `{pre.get('checkpoint')}`" + (f" ({pre['layout']} layout)" if "layout" in pre else "")]
+    layout = f" ({text(pre['layout'])} layout)" if "layout" in pre else ""
+    lines = [f"- from: {code(public_path(pre.get('checkpoint')))}{layout}"]
     if "dataset" in pre:
         lines.append(f"- dataset: {dataset_names(pre['dataset'])[0]}")
     if "global_step" in pre:
         lines.append(_length(pre, pre.get("max_epochs")))
     elif "max_epochs" in pre:
-        lines.append(f"- length: {pre['max_epochs']} epochs")
+        lines.append(f"- length: {text(pre['max_epochs'])} epochs")
     if "mask" in pre:
         lines.append(f"- masking: {_mask(pre['mask'])}")
     if len(lines) == 1:
@@ -96,27 +141,30 @@ def finetuning_lines(record: dict) -> list[str]:
     cfg = record.get("config")
     if not cfg:
         return ["Not recorded (converted from a file without a training record)."]
+
+    def value(key: str) -> str:
+        return text(config_value(cfg, key))
+
     data = cfg.get("data") or {}
-    split = f", split {data['split']}" if data.get("name") in ("ucf101", "hmdb51") else ""
-    per_class = f", {data['train_per_class']} labeled videos per class" if data.get("train_per_class") else ""
-    mix = cfg.get("mixup") or {}
-    ema = cfg.get("ema") or {}
-    optim = cfg.get("optim") or {}
+    split = f", split {value('data.split')}" if data.get("name") in ("ucf101", "hmdb51") else ""
+    per_class = (
+        f", {value('data.train_per_class')} labeled videos per class" if data.get("train_per_class") else ""
+    )
+    ema = f", EMA {value('ema.decay')}" if config_value(cfg, "ema.enabled") else ""
+    rate = f" rate {value('data.sampling_rate')}" if data.get("sampling") == "dense" else ""
     return [
         f"- dataset: {dataset_names(data.get('name'))[0]}{split}{per_class}",
         _length(record, config_value(cfg, "trainer.max_epochs")),
-        f"- clips: {data.get('num_frames')} frames, {data.get('sampling')} sampling"
-        + (f" rate {data.get('sampling_rate')}" if data.get("sampling") == "dense" else "")
-        + f", {data.get('input_size')} px, flip {data.get('flip')}",
-        f"- optimizer: AdamW, base lr {optim.get('base_lr')} x batch / 256, layer decay "
-        f"{optim.get('layer_decay')}, weight decay {optim.get('weight_decay')}, "
-        f"{optim.get('warmup_epochs')} warm-up epochs, batch {data.get('batch_size')} per device",
-        f"- regularisation: drop path {config_value(cfg, 'model.drop_path_rate')}, "
-        f"mixup {mix.get('mixup_alpha')}, "
-        f"cutmix {mix.get('cutmix_alpha')}, label smoothing {mix.get('label_smoothing')}, RandAugment "
-        f"`{config_value(cfg, 'data.augment.rand_augment')}`, "
-        f"random erasing {config_value(cfg, 'data.augment.erase_prob')}"
-        + (f", EMA {ema.get('decay')}" if ema.get("enabled") else ""),
+        f"- clips: {value('data.num_frames')} frames, {value('data.sampling')} sampling{rate}, "
+        f"{value('data.input_size')} px, flip {value('data.flip')}",
+        f"- optimizer: AdamW, base lr {value('optim.base_lr')} x batch / 256, layer decay "
+        f"{value('optim.layer_decay')}, weight decay {value('optim.weight_decay')}, "
+        f"{value('optim.warmup_epochs')} warm-up epochs, batch {value('data.batch_size')} per device",
+        f"- regularisation: drop path {value('model.drop_path_rate')}, "
+        f"mixup {value('mixup.mixup_alpha')}, cutmix {value('mixup.cutmix_alpha')}, "
+        f"label smoothing {value('mixup.label_smoothing')}, RandAugment "
+        f"{code(config_value(cfg, 'data.augment.rand_augment'))}, "
+        f"random erasing {value('data.augment.erase_prob')}{ema}",
     ]
 
 
@@ -128,8 +176,8 @@ def evaluation_lines(evaluation: dict | None) -> list[str]:
         ]
     views = evaluation["test_clips"] * evaluation["test_crops"]
     lines = [
-        f"Measured by `scripts/evaluate.py` on the {evaluation.get('split', 'test')} split of "
-        f"{dataset_names(evaluation.get('dataset'))[0]}: {evaluation['videos']} videos, "
+        f"Measured by `scripts/evaluate.py` on the {text(evaluation.get('split', 'test'))} split of "
+        f"{dataset_names(evaluation.get('dataset'))[0]}: {text(evaluation['videos'])} videos, "
         f"{evaluation['test_clips']} clips x {evaluation['test_crops']} crops = {views} views per video, "
         f"softmax averaged{' (EMA weights)' if evaluation.get('ema') else ''}.",
         "",

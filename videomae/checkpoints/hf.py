@@ -5,6 +5,7 @@ import re
 import torch
 
 from videomae.checkpoints.spec import NUMERICS, mlp_ratio
+from videomae.checkpoints.spec_check import MAX_HIDDEN, check_spec
 from videomae.errors import CheckpointError
 from videomae.models.videomae import as_pair
 
@@ -174,13 +175,16 @@ def spec_from_hf_config(config: dict, task: str) -> tuple[dict, dict[str, str]]:
     transformers fields (the file may have been edited or re-saved with other labels since).
     Otherwise the spec reproduces transformers' numerics (its eps values).
     """
-    arch = " ".join(config.get("architectures") or [])
+    archs = config.get("architectures") or []
+    arch = " ".join(map(str, archs)) if isinstance(archs, list) else str(archs)
     task = "classification" if "Classification" in arch else "pretrain" if "PreTraining" in arch else task
     problems = _unsupported(config, task)
     if problems:
         raise CheckpointError("transformers config cannot be represented: " + "; ".join(problems))
-    spec = _spec_from_fields(config, task)
+    spec = check_spec(_spec_from_fields(config, task), "")
     stored = config.get(SPEC_KEY)
+    if stored:
+        stored = check_spec(stored, SPEC_KEY, complete=True)
     if stored and _same_model(stored, spec):
         if "labels" in spec:  # class names are edited in config.json: it has the last word
             stored = {**stored, "labels": spec["labels"]}
@@ -214,11 +218,12 @@ def _spec_from_fields(config: dict, task: str) -> dict:
     """The spec that transformers' own config fields describe, with transformers' numerics."""
     get = config.get
     patch = get("patch_size", 16)
-    if isinstance(patch, list | tuple):
+    if isinstance(patch, list | tuple) and patch:
         patch = patch[0]
-    dim, hidden = get("hidden_size", 768), get("intermediate_size", 3072)
+    dim, hidden = _width(config, "hidden_size", 768), _width(config, "intermediate_size", 3072)
     ratio = mlp_ratio(hidden, dim)
-    ddim, dhidden = get("decoder_hidden_size", 384), get("decoder_intermediate_size", 1536)
+    ddim = _width(config, "decoder_hidden_size", 384)
+    dhidden = _width(config, "decoder_intermediate_size", 1536)
     size = get("image_size", 224)
     kwargs = dict(
         img_size=list(size) if isinstance(size, list | tuple) else size,
@@ -249,11 +254,21 @@ def _spec_from_fields(config: dict, task: str) -> dict:
             kwargs["decoder_mlp_ratio"] = mlp_ratio(dhidden, ddim)
     else:
         id2label = get("id2label", None) or {}
+        if not isinstance(id2label, dict) or not all(str(k).isdigit() for k in id2label):
+            raise CheckpointError(f"id2label={str(id2label)[:80]!r}: expected an object of index: name")
         kwargs["num_classes"] = len(id2label) or get("num_labels", 2)
         if id2label:
-            spec["labels"] = [id2label[k] for k in sorted(id2label, key=int)]
+            spec["labels"] = [str(id2label[k]) for k in sorted(id2label, key=int)]
         spec["encoder_norm"] = True
     return spec
+
+
+def _width(config: dict, key: str, default: int) -> int:
+    """A width field, checked before it is divided by (the rest is checked with the whole spec)."""
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_HIDDEN:
+        raise CheckpointError(f"{key}={value!r}: expected an integer from 1 to {MAX_HIDDEN}")
+    return value
 
 
 def _same_model(stored: dict, fields: dict) -> bool:

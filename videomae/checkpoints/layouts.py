@@ -17,6 +17,7 @@ import torch
 from videomae.checkpoints.hf import hf_to_ours, spec_from_hf_config
 from videomae.checkpoints.io import read_tensors
 from videomae.checkpoints.spec import infer_spec
+from videomae.checkpoints.spec_check import check_against_weights, check_spec
 from videomae.errors import CheckpointError
 from videomae.models.factory import model_config
 
@@ -69,7 +70,12 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         return _from_state(path, raw, container="hf-dir", hf_config=hf_config)
     obj, metadata = read_tensors(path)
     if SPEC_METADATA in metadata:
-        return Checkpoint(str(path), "ours", dict(obj), spec=json.loads(metadata[SPEC_METADATA]))
+        try:
+            spec = json.loads(metadata[SPEC_METADATA])
+        except json.JSONDecodeError as err:
+            raise CheckpointError(f"{path}: the {SPEC_METADATA!r} metadata is not JSON ({err})") from None
+        where = f"{path}: {SPEC_METADATA!r} metadata"
+        return Checkpoint(str(path), "ours", dict(obj), spec=check_spec(spec, where, complete=True))
     hf_config = None
     if (path.parent / "config.json").is_file():
         hf_config = _read_json(path.parent / "config.json")
@@ -80,16 +86,23 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     ):
         state = {k.removeprefix("model."): v for k, v in obj["state_dict"].items()}
         ckpt = _from_state(path, state, container="lightning")
-        model = (obj.get("hyper_parameters") or {}).get("model")
+        hp = obj.get("hyper_parameters")
+        hp = hp if isinstance(hp, dict) else {}
+        model = hp.get("model")
         if isinstance(model, dict) and "name" in model:
-            kwargs = model_config(**model)
+            try:
+                kwargs = model_config(**model)
+            except (TypeError, ValueError) as err:
+                raise CheckpointError(f"{path}: hyper_parameters.model: {err}") from None
             task = "pretrain" if "encoder_to_decoder.weight" in ckpt.state else "classification"
             if task == "classification" and "head.weight" in ckpt.state:
                 kwargs["num_classes"] = ckpt.state["head.weight"].shape[0]
             ckpt.spec = {"task": task, "kwargs": kwargs}
-            classes = obj["hyper_parameters"].get("classes")  # fine-tuning runs: dataset order
-            if task == "classification" and classes and len(classes) == kwargs.get("num_classes"):
-                ckpt.spec["labels"] = [str(name) for name in classes]
+            classes = hp.get("classes")  # fine-tuning runs: dataset order
+            if task == "classification" and isinstance(classes, list | tuple):
+                if classes and len(classes) == kwargs.get("num_classes"):
+                    ckpt.spec["labels"] = [str(name) for name in classes]
+            ckpt.spec = check_spec(ckpt.spec, f"{path}: hyper_parameters.model")
         return ckpt
     for key in ("model", "module"):  # the original code's --model_key default: model|module
         if isinstance(obj.get(key), dict):
@@ -117,7 +130,10 @@ def _read_hf_dir(path: Path) -> dict[str, torch.Tensor]:
             return read_tensors(path / name)[0]
     for name in HF_INDEXES:
         if (path / name).is_file():
-            shards = sorted(set(_read_json(path / name)["weight_map"].values()))
+            weight_map = _read_json(path / name).get("weight_map")
+            if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+                raise CheckpointError(f"{path / name}: no weight_map object of file names")
+            shards = sorted(set(weight_map.values()))
             state = {}
             for shard in shards:
                 state.update(read_tensors(path / shard)[0])
@@ -164,12 +180,22 @@ def _from_state(path: Path, raw: dict, container: str, hf_config: dict | None = 
     if layout == "hf":
         task = "classification" if "head.weight" in state and "mask_token" not in state else "pretrain"
         if hf_config is not None:
-            ckpt.spec, ckpt.spec_notes = spec_from_hf_config(hf_config, task)
+            try:
+                ckpt.spec, ckpt.spec_notes = spec_from_hf_config(hf_config, task)
+            except CheckpointError as err:
+                raise CheckpointError(f"{path}: config.json: {err}") from None
     return ckpt
 
 
 def checkpoint_spec(ckpt: Checkpoint) -> tuple[dict, dict[str, str]]:
-    """The spec a checkpoint records, or one inferred from its weights (with notes on assumptions)."""
-    if ckpt.spec is not None:
-        return ckpt.spec, ckpt.spec_notes
-    return infer_spec(ckpt.state, ckpt.extra)
+    """The spec a checkpoint records, or one inferred from its weights (with notes on assumptions),
+    checked against the weights' shapes: a model is built from it only when it fits the file."""
+    try:
+        if ckpt.spec is not None:
+            spec, notes = ckpt.spec, ckpt.spec_notes
+        else:
+            spec, notes = infer_spec(ckpt.state, ckpt.extra)
+        check_against_weights(check_spec(spec, ""), ckpt.state, "")
+    except CheckpointError as err:
+        raise CheckpointError(f"{ckpt.path}: {err}") from None
+    return spec, notes

@@ -20,6 +20,7 @@ from typing import Any, cast
 from timm.layers import DropPath
 from torch import nn
 
+from videomae.checkpoints.spec_check import block_indices, check_spec
 from videomae.errors import CheckpointError
 from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.factory import MODEL_SIZES, VideoMAEModel
@@ -101,12 +102,14 @@ def _layer_scale(block: Block) -> float:
 
 
 def build_model(spec: dict, **overrides) -> VideoMAEModel:
-    """Build the model a spec describes; `overrides` change constructor arguments (or `task`)."""
+    """Build the model a spec describes; `overrides` change constructor arguments (or `task`).
+
+    Every value is checked (types, bounds) before anything is allocated."""
+    spec = check_spec(spec, "model description")
     task = overrides.pop("task", None) or spec["task"]
-    if task not in TASKS:
-        raise CheckpointError(f"task={task!r} is not one of {', '.join(TASKS)}")
-    cls = TASKS[task]
     kwargs = {**spec["kwargs"], **overrides}
+    check_spec({**spec, "task": task, "kwargs": kwargs}, "model arguments")
+    cls = TASKS[task]
     if task == "classification" and "num_classes" not in kwargs:
         raise CheckpointError(
             "the checkpoint has no classifier head: pass num_classes= to build a classifier"
@@ -127,6 +130,16 @@ def _heads(dim: int, key: str, model_name: str) -> int:
     return max(1, dim // 64)
 
 
+def _saved_arg(extra: Mapping[str, Any], key: str, default: int) -> int:
+    """An integer from the original's saved args (checked for bounds with the rest of the spec)."""
+    value = extra.get(key, default)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CheckpointError(f"the checkpoint's saved args: {key}={value!r}: expected an integer")
+    return value
+
+
 def infer_spec(state: dict, extra: Mapping[str, Any] | None = None) -> tuple[dict, dict[str, str]]:
     """A spec from weights alone (original-layout files), and what had to be assumed, by argument.
 
@@ -134,16 +147,19 @@ def infer_spec(state: dict, extra: Mapping[str, Any] | None = None) -> tuple[dic
     Frames and resolution are not either: `extra` (the original's saved args) or 16 x 224.
     """
     extra = extra or {}
+    # Block numbers are bounded here; that they run 0..depth-1 is checked against the weights
+    # before the model is built.
+    blocks = block_indices(state, "encoder", "")
     try:
         dim, _, tubelet, patch, _ = state["encoder.patch_embed.proj.weight"].shape
-        depth = 1 + max(int(k.split(".")[2]) for k in state if k.startswith("encoder.blocks."))
+        depth = 1 + max(blocks)
         fc1 = state["encoder.blocks.0.mlp.fc1.weight"].shape[0]
     except (KeyError, ValueError) as err:
         raise CheckpointError(f"cannot tell the model's size from the weights (no {err})") from None
     name = str(extra.get("model", ""))
     kwargs = dict(
-        img_size=int(extra.get("input_size", 224)),
-        num_frames=int(extra.get("num_frames", 16)),
+        img_size=_saved_arg(extra, "input_size", 224),
+        num_frames=_saved_arg(extra, "num_frames", 16),
         patch_size=int(patch),
         tubelet_size=int(tubelet),
         embed_dim=int(dim),
@@ -160,7 +176,7 @@ def infer_spec(state: dict, extra: Mapping[str, Any] | None = None) -> tuple[dic
         assumed["img_size"] = f"resolution not stored: assumed img_size={kwargs['img_size']}"
     if "encoder_to_decoder.weight" in state:
         ddim = state["encoder_to_decoder.weight"].shape[0]
-        blocks = {int(k.split(".")[2]) for k in state if k.startswith("decoder.blocks.")}
+        blocks = block_indices(state, "decoder", "")
         kwargs.update(
             decoder_embed_dim=int(ddim),
             decoder_depth=1 + max(blocks) if blocks else 0,

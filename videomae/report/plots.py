@@ -7,29 +7,39 @@ from videomae.report.runs import Run
 from videomae.report.table import run_label, sort_runs, swept_keys
 
 
-def read_curves(path: str) -> dict[str, tuple[list[float], list[float]]]:
-    """{metric: (steps, values)} from a Lightning CSVLogger metrics.csv (empty cells skipped)."""
+def read_curves(path: str, problems: list[str] | None = None) -> dict[str, tuple[list[float], list[float]]]:
+    """{metric: (steps, values)} from a Lightning CSVLogger metrics.csv (empty cells skipped).
+
+    A file that cannot be read gives no curves, rows whose step is not a number are left out;
+    either is said in `problems`, so that one bad file costs one run its curves, not the report."""
     curves: dict[str, tuple[list[float], list[float]]] = {}
+    problems = [] if problems is None else problems
     if not os.path.isfile(path):
         return curves
+    name, bad_steps = os.path.basename(path), 0
     try:
         with open(path, newline="", encoding="utf-8") as f:
             for row in csv.DictReader(f):
-                step = row.get("step")
-                if not step:
+                try:
+                    step = float(row.get("step") or "")
+                except (TypeError, ValueError):
+                    bad_steps += bool(row.get("step"))
                     continue
                 for key, value in row.items():
-                    if key in ("step", "epoch") or not value:
-                        continue
+                    if key in (None, "step", "epoch") or not isinstance(value, str) or not value:
+                        continue  # None: cells beyond the header
                     try:
                         number = float(value)
                     except ValueError:
                         continue
                     xs, ys = curves.setdefault(key, ([], []))
-                    xs.append(float(step))
+                    xs.append(step)
                     ys.append(number)
-    except (OSError, csv.Error):
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        problems.append(f"{name}: not readable as UTF-8 CSV ({err}): no curves plotted")
         return {}
+    if bad_steps:
+        problems.append(f"{name}: {bad_steps} rows whose step is not a number left out of the plots")
     return curves
 
 
@@ -54,7 +64,7 @@ def plot_curves(runs: list[Run], root: str, metric_filter, path: str, title: str
     keys = swept_keys(runs)
     panels: dict[tuple[str, str], list[tuple[Run, list[float], list[float]]]] = {}
     for run in sort_runs(runs, keys):
-        for metric, (xs, ys) in read_curves(run.metrics_csv).items():
+        for metric, (xs, ys) in read_curves(run.metrics_csv, run.problems).items():
             if metric_filter(metric) and xs:
                 panels.setdefault((run.kind or "run", metric), []).append((run, xs, ys))
     if not panels:

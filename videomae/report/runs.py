@@ -17,6 +17,7 @@ class Run:
     overrides: dict[str, str] = field(default_factory=dict)
     status: str = "unknown"
     kind: str = ""
+    problems: list[str] = field(default_factory=list)  # what in its files could not be used, and why
 
     @property
     def metrics_csv(self) -> str:
@@ -25,8 +26,10 @@ class Run:
 
 def parse_overrides(overrides: list[str]) -> dict[str, str]:
     """`key=value` strings (as Hydra records them) -> {key: value}; `+key` and `~key` as `key`."""
-    out = {}
-    for item in overrides or []:
+    out: dict[str, str] = {}
+    if not isinstance(overrides, list | tuple):
+        return out
+    for item in overrides:
         key, sep, value = str(item).partition("=")
         if sep:
             out[key.lstrip("+~")] = value
@@ -73,27 +76,52 @@ def fold_tests_into_runs(runs: list[Run]) -> list[Run]:
 
 
 def load_run(path: str) -> Run:
+    """A run as its files describe it. A file that cannot be used (not JSON, not an object, not
+    UTF-8, ...) never stops the report: the run says so in `problems` and in its row."""
     run = Run(path=path)
     summary_path = os.path.join(path, FILENAME)
     if os.path.isfile(summary_path):
         try:
             with open(summary_path, encoding="utf-8") as f:
-                run.summary = json.load(f)
+                summary = json.load(f)
+            if not isinstance(summary, dict):
+                kind = {list: "list", str: "string", bool: "boolean"}.get(type(summary), "number")
+                raise ValueError(f"holds a JSON {'null' if summary is None else kind}, not an object")
+            run.summary = summary
             run.status = str(run.summary.get("status", "unknown"))
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             run.status = "unreadable"
             run.summary = {"error": f"{FILENAME}: {err}"}
+            run.problems.append(f"{FILENAME}: {err}: its row has no metrics")
     else:
         run.status = "no summary"  # started before summaries existed, or died before writing one
     run.kind = str(run.summary.get("kind", ""))
     overrides = run.summary.get("overrides")
+    if overrides is not None and not isinstance(overrides, list):
+        run.problems.append(f"{FILENAME}: overrides={str(overrides)[:60]}: not a list of KEY=VALUE: ignored")
+        overrides = None
     if overrides is None:
-        hydra_overrides = os.path.join(path, ".hydra", "overrides.yaml")
-        if os.path.isfile(hydra_overrides):
-            overrides = list(OmegaConf.load(hydra_overrides) or [])
+        overrides = _hydra_overrides(run)
     run.overrides = parse_overrides(overrides or [])
     run.overrides.update(pretraining_overrides(run.summary.get("pretrained")))
     return run
+
+
+def _hydra_overrides(run: Run) -> list:
+    """The overrides Hydra recorded in `.hydra/overrides.yaml` ([] when absent or unusable)."""
+    path = os.path.join(run.path, ".hydra", "overrides.yaml")
+    if not os.path.isfile(path):
+        return []
+    try:
+        overrides = OmegaConf.to_container(OmegaConf.load(path))
+    except Exception as err:  # noqa: BLE001 - yaml and OmegaConf raise many types for a bad file
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        run.problems.append(f".hydra/overrides.yaml: not readable ({first[:120]}): overrides ignored")
+        return []
+    if overrides is not None and not isinstance(overrides, list):
+        run.problems.append(".hydra/overrides.yaml: not a list of KEY=VALUE: overrides ignored")
+        return []
+    return overrides or []
 
 
 def pretraining_overrides(pretrained) -> dict[str, str]:
@@ -112,6 +140,6 @@ def pretraining_overrides(pretrained) -> dict[str, str]:
             linked = json.load(f)
     except (OSError, ValueError):
         return {}
-    if linked.get("kind") != "pretrain":
+    if not isinstance(linked, dict) or linked.get("kind") != "pretrain":
         return {}
     return {f"pretrain:{k}": v for k, v in parse_overrides(linked.get("overrides") or []).items()}

@@ -29,7 +29,13 @@ from videomae.errors import ConfigError
 from videomae.features import pooled_features
 from videomae.pixels import normalize_uint8
 from videomae.probe_math import knn_top1, linear_top1
-from videomae.training.probe_subsets import Readable, collate, probe_settings, probe_subsets
+from videomae.training.probe_subsets import (
+    Readable,
+    collate,
+    probe_settings,
+    probe_subsets,
+    why_not_probed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +75,7 @@ class OnlineProbe(pl.Callback):
         self.num_classes = 0
         self.history: list[dict] = []
         self.last_step: int | None = None
+        self.off_reason: str | None = None  # why the data or the settings leave nothing to probe
 
     # --- which videos -------------------------------------------------------------------------
 
@@ -77,14 +84,13 @@ class OnlineProbe(pl.Callback):
         labels to probe with (a ConfigError instead with enabled=true)."""
         s = self.settings
         train, val, source = probe_subsets(datamodule.index.splits, s["train_videos"], s["val_videos"])
-        labels = {label for _, label in train}
-        if len(labels) >= 2 and val:
+        self.off_reason = why_not_probed(datamodule.index.splits, train, val, s["train_videos"])
+        if self.off_reason is None:
             return train, val, source
         if s["enabled"] is True:
             raise ConfigError(
-                f"probe.enabled=true needs labeled videos of at least 2 classes in the training list "
-                f"and labeled validation videos; data.root={datamodule.root} has {len(train)} labeled "
-                f"training videos in {len(labels)} classes (set probe.enabled=auto or false)"
+                f"probe.enabled=true, but {self.off_reason} (data.root={datamodule.root}; or set "
+                "probe.enabled=auto or false)"
             )
         return None
 
@@ -104,7 +110,7 @@ class OnlineProbe(pl.Callback):
         chosen = self.choose(datamodule)
         if chosen is None:
             if trainer.is_global_zero and s["enabled"] == "auto":
-                print("probe: off (the training list has no labels of 2 or more classes)", flush=True)
+                print(f"probe: off ({self.off_reason})", flush=True)
             return
         train, val, source = chosen
         if isinstance(trainer.strategy, FSDPStrategy):

@@ -94,6 +94,35 @@ def probe_subsets(
     return pick(train, train_videos), pick(val, val_videos), source
 
 
+def why_not_probed(
+    splits: dict[str, list[tuple[str, int]]], train: list, val: list, train_videos: int
+) -> str | None:
+    """Why the chosen subsets cannot be probed (None when they can), in words that name the cause:
+    the data (fewer than 2 labeled classes) or the setting (a subset too small to hold 2)."""
+    pool = [s for s in splits.get("train") or [] if s[1] >= 0]
+    classes = {label for _, label in pool}
+    if len(classes) < 2:
+        return (
+            f"the training list has {len(pool)} labeled videos in {len(classes)} classes: the probe "
+            "needs labeled videos of at least 2 classes"
+        )
+    if len({label for _, label in train}) < 2:
+        everything = probe_subsets(splits, len(pool), 1)[0]
+        if len({label for _, label in everything}) < 2:
+            return (
+                f"with no labeled val or test list, every other of the {len(pool)} labeled training "
+                "videos is held out for validation, which leaves the rest 1 class: add a val list"
+            )
+        return (
+            f"probe.train_videos={train_videos} picks {len(train)} of the {len(pool)} labeled training "
+            f"videos, too few to hold 2 of their {len(classes)} classes: set probe.train_videos to at "
+            f"least 2 ({len(classes)} or more gives every class a share)"
+        )
+    if not val:
+        return "there are no labeled validation videos (add a labeled val or test list)"
+    return None
+
+
 class Readable(Dataset):
     """Items of `dataset` at `positions`; a video that cannot be read gives `video` None (the
     dataset raises at the first failure: a random replacement would count another video twice)."""
