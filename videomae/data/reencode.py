@@ -82,6 +82,8 @@ def reencode_video(src: str, dst: str, settings: EncodeSettings, threads: int = 
             video.options = {**settings.x264_options(), "threads": str(threads)}
             count = 0
             for frame in source.decode(stream):
+                if count == 0 and frame.rotation:  # a phone video's display rotation stays
+                    video.set_display_rotation(frame.rotation)
                 frame = frame.reformat(width, height, format="yuv420p", interpolation="AREA")
                 frame.pts, frame.time_base = count, Fraction(1) / Fraction(rate)
                 out.mux(video.encode(frame))
