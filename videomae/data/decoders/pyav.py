@@ -48,7 +48,7 @@ def _decode(
     wanted = set(order.tolist())
     start = timeline.seek_point(int(order[0])) if seek and timeline is not None else None
     if start is not None:
-        container.seek(start[1], stream=stream, backward=True)
+        container.seek(start, stream=stream, backward=True)
     else:
         _rewind(container, stream)
     out: np.ndarray | None = None
@@ -62,7 +62,7 @@ def _decode(
             if start is not None:
                 if frame.pts is None:
                     return None
-                if frame.pts < start[0]:
+                if frame.pts < start:
                     continue  # an open GOP's leading frame: its references lie before the seek point
             at = timeline.index(frame.pts) if timeline is not None and frame.pts is not None else count
             if start is not None and prev is None and at > order[0]:

@@ -21,27 +21,32 @@ TAIL_SLACK = 4
 @dataclass(frozen=True)
 class Timeline:
     """pts[i]: frame i's presentation timestamp (sorted, in `time_base` units); `keys`: the sorted
-    pts of keyframes (where decoding can start), each with `key_dts`, its decode timestamp (what
-    seeking goes by)."""
+    pts of keyframes (where decoding can start)."""
 
     pts: np.ndarray
     keys: np.ndarray
-    key_dts: np.ndarray
     time_base: float
+
+    def __post_init__(self):
+        object.__setattr__(self, "_at", {int(p): i for i, p in enumerate(self.pts.tolist())})
 
     def __len__(self) -> int:
         return len(self.pts)
 
     def index(self, pts: int) -> int:
         """The index of the frame shown at `pts` (the last one starting at or before it)."""
-        return max(int(np.searchsorted(self.pts, pts, side="right")) - 1, 0)
+        at = self._at.get(pts)  # type: ignore[attr-defined]  # set in __post_init__
+        return at if at is not None else max(int(np.searchsorted(self.pts, pts, side="right")) - 1, 0)
 
-    def seek_point(self, index: int) -> tuple[int, int] | None:
-        """(pts, dts) of the last keyframe shown at or before frame `index`: decoding from there
+    def seek_point(self, index: int) -> int | None:
+        """The pts of the last keyframe shown at or before frame `index`: decoding from there
         reaches frame `index` with every reference it needs (an open GOP's leading frames, shown
-        before their keyframe, are decoded from the keyframe before); None: the start."""
+        before their keyframe, are decoded from the keyframe before); None: the start. Seeking
+        goes by this pts: mp4's seek index is in presentation time (by its decode time, the seek
+        lands a keyframe early), and a container indexed by decode time lands on the keyframe too,
+        its pts being at or after its dts."""
         at = int(np.searchsorted(self.keys, self.pts[index], side="right")) - 1
-        return (int(self.keys[at]), int(self.key_dts[at])) if at > 0 else None
+        return int(self.keys[at]) if at > 0 else None
 
     def durations(self) -> np.ndarray:
         """Each frame's duration (the last one's: the one before it), for torchcodec's mapping."""
@@ -52,7 +57,7 @@ class Timeline:
 def scan(container, stream) -> Timeline | None:
     """The stream's timeline from its packets (the container is left at its end: seek before
     decoding), or None when some packet carries no pts (then frames are counted as decoded)."""
-    pts, keys, key_dts = [], [], []
+    pts, keys = [], []
     for packet in container.demux(stream):
         if not packet.size:  # the flush packet at the end
             continue
@@ -61,13 +66,8 @@ def scan(container, stream) -> Timeline | None:
         pts.append(packet.pts)
         if packet.is_keyframe:
             keys.append(packet.pts)
-            key_dts.append(packet.dts if packet.dts is not None else packet.pts)
     if not pts:
         return None
-    order = np.argsort(keys, kind="stable")
     return Timeline(
-        np.unique(np.asarray(pts, np.int64)),
-        np.asarray(keys, np.int64)[order],
-        np.asarray(key_dts, np.int64)[order],
-        float(stream.time_base),
+        np.unique(np.asarray(pts, np.int64)), np.unique(np.asarray(keys, np.int64)), float(stream.time_base)
     )
