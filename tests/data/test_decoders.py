@@ -91,16 +91,18 @@ def test_backend_is_a_checked_setting(video_bank, tmp_path):
 
 def test_auto_falls_back_in_order(monkeypatch):
     from videomae.data.decoders import decord as decord_backend
+    from videomae.data.decoders import selftest
 
-    assert decoders.AUTO_ORDER == ("decord", "pyav", "torchcodec")
-    if decord_backend.missing() is None:
-        assert decoders.resolve("auto") == "decord"
-    monkeypatch.setattr(decord_backend, "missing", lambda: "no wheel here")
+    assert decoders.AUTO_ORDER == ("pyav", "torchcodec", "decord")
     assert decoders.resolve("auto") == "pyav"
-    assert VideoDecoder(backend="auto").backend_name == "pyav"
     monkeypatch.setattr(pyav_backend, "missing", lambda: "not installed")
+    if torchcodec_backend.missing() is None:
+        assert decoders.resolve("auto") == "torchcodec"
+        assert VideoDecoder(backend="auto").backend_name == "torchcodec"
     monkeypatch.setattr(torchcodec_backend, "missing", lambda: "no FFmpeg")
-    with pytest.raises(ConfigError, match="no video decoder works here; decord: no wheel here; pyav"):
+    monkeypatch.setattr(selftest, "frame_check", lambda name: None)  # as if decord met the definition
+    monkeypatch.setattr(decord_backend, "missing", lambda: "no wheel here")
+    with pytest.raises(ConfigError, match="no video decoder works here; pyav: not installed; torchcodec"):
         decoders.resolve("auto")
 
 

@@ -13,6 +13,7 @@ from helpers import BACKENDS, BROKEN_KINDS, TINY_SYNTHETIC, place
 from lightning_fabric.utilities.seed import pl_worker_init_function
 from torch.utils.data import DataLoader, RandomSampler
 
+from videomae.data import decoders
 from videomae.data.annotations import read_list
 from videomae.data.datamodule import VideoDataModule
 from videomae.data.dataset import MultiViewDataset, VideoClipDataset
@@ -299,9 +300,7 @@ def test_skipped_videos_callback_error_lists_examples():
         )
 
 
-@pytest.mark.skipif(
-    VideoDecoder(backend="auto").backend_name != "decord", reason="no decord here: no baseline"
-)
+@pytest.mark.skipif(decoders.module("decord").missing() is not None, reason="no decord here: no baseline")
 def test_data_benchmark_runs(tmp_path):
     from videomae.benchmarks.data import main
 

@@ -138,6 +138,8 @@ def reencode_video(
             count = 0
             for frame in _decoded(source, stream):
                 tick()
+                if count == 0 and frame.rotation:  # a phone video's display rotation stays
+                    video.set_display_rotation(frame.rotation)
                 try:
                     frame = frame.reformat(width, height, format="yuv420p", interpolation="AREA")
                 except Exception as err:

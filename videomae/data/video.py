@@ -92,11 +92,12 @@ class _Watchdog:
 class VideoDecoder:
     """Decodes the frames a sampler picks, as one sorted batch fetch, at a reduced size when asked.
 
-    `backend`: decord | pyav | torchcodec | auto (videomae.data.decoders; auto: decord where it is
-    installed, else PyAV, else torchcodec), resolved in the process that decodes.
-    `short_side`: decode at most this short side (the backend scales while decoding, so less is
-    converted, copied and transformed). A video's size is read from its header on its first visit
-    and remembered per process.
+    `backend`: decord | pyav | torchcodec | auto (videomae.data.decoders; auto: PyAV, else
+    torchcodec), resolved in the process that decodes. Frame i is the i-th frame in presentation
+    order (decoders/timeline.py), whatever the backend.
+    `short_side`: hand out frames with at most this short side (scaled after decoding, by one
+    scaler for every backend, so that all give the same pixels). A video's size is read from its
+    header on its first visit and remembered per process.
     `timeout`: seconds one video may take before it counts as unreadable (None: no limit).
     """
 
@@ -111,7 +112,8 @@ class VideoDecoder:
             self._pid = os.getpid()
             self._sizes: dict[str, tuple[int, int]] = {}
             self._watchdog = None
-            self._module = decoders.module(decoders.resolve(self.backend))
+            # a backend named explicitly was checked, and any warning given, at start-up
+            self._module = decoders.module(decoders.resolve(self.backend, self.backend == "auto"))
         return self._sizes
 
     def __getstate__(self):

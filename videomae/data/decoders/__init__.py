@@ -8,18 +8,22 @@ or None) and `read(path, known, target, pick) -> (frames, native)`:
 - `pick(num_frames)`: the sorted, unique frame indices to return (it validates them);
 - `frames`: uint8 (len(picked), H, W, 3), in the picked order; `native`: (height, width).
 
-`data.backend=auto` takes the first of AUTO_ORDER that works here: decord (the design card's
-decoder, where it has a wheel), then PyAV (always installed; it bundles FFmpeg), then torchcodec
-(needs FFmpeg's shared libraries from the system).
+Frame i is the i-th frame in presentation order, for every backend (decoders/timeline.py).
+`data.backend=auto` takes the first of AUTO_ORDER that decodes here and passes the frame check
+(decoders/selftest.py): PyAV (always installed; it bundles FFmpeg; the fastest measured,
+docs/benchmarks.md), then torchcodec (needs FFmpeg's shared libraries from the system), then
+decord, which picks other frames on open-GOP H.264 and MPEG-4 B-frame AVI (its own index, as the
+original code used it) and so is taken only when asked for by name, with a warning.
 """
 
 import importlib
+import sys
 from types import ModuleType
 
 from videomae.errors import ConfigError
 
 BACKENDS = ("decord", "pyav", "torchcodec")
-AUTO_ORDER = BACKENDS
+AUTO_ORDER = ("pyav", "torchcodec", "decord")  # fastest first, by measurement
 CHOICES = ("auto", *BACKENDS)
 
 
@@ -36,13 +40,17 @@ def module(name: str) -> ModuleType:
     return importlib.import_module(f"videomae.data.decoders.{name}")
 
 
-def resolve(name: str) -> str:
-    """The backend `name` stands for here (auto: the first usable one), checked to work now, so
-    that a missing library fails at start-up with the fix, not inside a loader worker."""
+def resolve(name: str, check_frames: bool = True) -> str:
+    """The backend `name` stands for here (auto: the first usable one), checked to decode now, so
+    that a missing library fails at start-up with the fix, not inside a loader worker.
+    `check_frames`: auto passes over a backend whose frames differ from the definition; one named
+    explicitly is used, with a warning saying where it differs."""
+    from videomae.data.decoders.selftest import frame_check
+
     if name == "auto":
         reasons = []
         for candidate in AUTO_ORDER:
-            reason = module(candidate).missing()
+            reason = module(candidate).missing() or (frame_check(candidate) if check_frames else None)
             if reason is None:
                 return candidate
             reasons.append(f"{candidate}: {reason}")
@@ -50,4 +58,11 @@ def resolve(name: str) -> str:
     reason = module(name).missing()
     if reason is not None:
         raise ConfigError(f"data.backend={name}: {reason}")
+    differs = frame_check(name) if check_frames else None
+    if differs:
+        print(
+            f"warning: data.backend={name} does not return frame i as the i-th in presentation "
+            f"order here ({differs}); data.backend=pyav does",
+            file=sys.stderr,
+        )
     return name

@@ -5,6 +5,7 @@ from collections.abc import Callable
 import numpy as np
 
 from videomae.data.decoders.probe import probe_size
+from videomae.data.decoders.resize import resize
 
 
 def missing() -> str | None:
@@ -31,10 +32,10 @@ def read(
     pick: Callable[[int], np.ndarray],
 ) -> tuple[np.ndarray, tuple[int, int] | None]:
     known = known or probe_size(path)
-    # With the size known, always ask for an explicit size (reduced, or native): decord then
-    # converts through its scaler, which is as fast and avoids most of its native-size quirk.
-    size = (target(*known) or known) if known else None
-    height, width = size if size else (-1, -1)
+    # With the size known, ask for it explicitly: decord then converts through its scaler, which
+    # is as fast and avoids most of its native-size quirk. Reduced sizes are scaled afterwards, as
+    # for every backend (decoders/resize.py): decord's own scaler gives other pixels.
+    height, width = known if known else (-1, -1)
     reader = _reader(path, width, height)
     order = pick(len(reader)).tolist()
     try:
@@ -42,10 +43,9 @@ def read(
     except Exception as err:
         if "size must exactly match" not in str(err):
             raise
-        # decord mis-copies frames of a few output widths (48 and 72 px among 32-256): decode
-        # 16 px wider instead, aspect ratio kept (the crops that follow absorb the rescale).
-        h, w = size if size else reader[0].shape[:2]
+        # decord mis-copies frames of a few explicit widths (48 and 72 px among 32-256): ask for
+        # its own native size instead
         del reader
-        frames = _reader(path, w + 16, round(h * (w + 16) / w)).get_batch(order).asnumpy()
-        known = known or (h, w)  # the native size, not the rescaled one
-    return frames, known or (None if size else tuple(frames.shape[1:3]))
+        frames = _reader(path).get_batch(order).asnumpy()
+    native = known or tuple(frames.shape[1:3])
+    return resize(frames, target(*native)), native

@@ -1,21 +1,20 @@
 """PyAV: FFmpeg in the wheel, so it works on every platform, and the fastest backend here.
 
-What makes it fast, none of it changing a pixel (the frames equal decord's at native size):
+Frame i is the i-th in presentation order (decoders/timeline.py); what makes it fast, none of it
+changing a pixel (the frames equal torchcodec's and, on ordinary files, decord's):
 - one seek to the keyframe before the first frame wanted, then forward decoding that stops at the
   last frame wanted (decord also decodes forward, but pays more per frame);
 - frames nobody references and nobody wants are not decoded at all (FFmpeg's `skip_frame=NONREF`
   per packet): with B-frames, about every other frame of a 16 x 4 window is skipped;
-- only the frames wanted are converted to RGB, at the target size in the same pass.
+- only the frames wanted are converted to RGB.
 """
 
 from collections.abc import Callable
-from fractions import Fraction
 
 import numpy as np
 
-# A header may count a few frames more than the stream holds (edit lists, a dropped last frame);
-# within this many, the last decoded frame stands in for the missing ones, as a player would.
-TAIL_SLACK = 4
+from videomae.data.decoders.resize import resize, upright
+from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, scan
 
 
 def missing() -> str | None:
@@ -24,28 +23,6 @@ def missing() -> str | None:
     except ImportError:
         return "PyAV is not installed: pip install av"
     return None
-
-
-class _Clock:
-    """Frame index <-> presentation timestamp, for a constant frame rate (None if unknown)."""
-
-    def __init__(self, stream):
-        rate, base = stream.average_rate or stream.guessed_rate, stream.time_base
-        self.start = stream.start_time or 0
-        self.step = Fraction(1) / (Fraction(rate) * Fraction(base)) if rate and base else None
-
-    def index(self, pts: int) -> int:
-        return round((pts - self.start) / self.step)
-
-    def pts(self, index: int) -> int:
-        return self.start + int(index * self.step)
-
-
-def _count_frames(path: str) -> int:
-    """Frames in a container whose header does not say (webm, some mkv): its packets, undecoded."""
-    container, stream = _open(path)
-    with container:
-        return sum(1 for p in container.demux(stream) if p.size)
 
 
 def _frames(packet, errors: list[str]):
@@ -60,40 +37,52 @@ def _frames(packet, errors: list[str]):
         return ()
 
 
-def _decode(container, stream, order: np.ndarray, size: tuple[int, int], seek: bool) -> np.ndarray | None:
-    """The frames of `order`, or None when a seek cannot serve them (it landed after the first
-    one, or the frames carry no timestamps to place them by)."""
-    codec, clock = stream.codec_context, _Clock(stream)
-    wanted, height, width = set(order.tolist()), *size
-    out = np.empty((len(order), height, width, 3), np.uint8)
-    convert = lambda frame: frame.to_ndarray(format="rgb24", width=width, height=height)  # noqa: E731
-    seek = seek and clock.step is not None and order[0] > 0
-    if seek:
-        container.seek(clock.pts(int(order[0])), stream=stream, backward=True)
+def _decode(
+    container, stream, order: np.ndarray, timeline: Timeline | None, seek: bool
+) -> tuple[np.ndarray, float] | None:
+    """The native-size frames of `order` and their display rotation, or None when the seek cannot
+    serve them (the first frame after the keyframe is already past the first one wanted, or
+    frames without pts). Without a timeline (packets without pts) frames are counted as they
+    leave the decoder, which is presentation order."""
+    codec = stream.codec_context
+    wanted = set(order.tolist())
+    start = timeline.seek_point(int(order[0])) if seek and timeline is not None else None
+    if start is not None:
+        container.seek(start, stream=stream, backward=True)
+    else:
+        _rewind(container, stream)
+    out: np.ndarray | None = None
     errors: list[str] = []
     pos, prev, count, at = 0, None, -1, -1
     for packet in container.demux(stream):
-        skip = packet.pts is not None and clock.step is not None and clock.index(packet.pts) not in wanted
+        skip = timeline is not None and packet.pts is not None and timeline.index(packet.pts) not in wanted
         codec.skip_frame = "NONREF" if skip else "DEFAULT"
         for frame in _frames(packet, errors):
             count += 1
-            if seek and (frame.pts is None or (prev is None and clock.index(frame.pts) > order[0])):
+            if start is not None:
+                if frame.pts is None:
+                    return None
+                if frame.pts < start:
+                    continue  # an open GOP's leading frame: its references lie before the seek point
+            at = timeline.index(frame.pts) if timeline is not None and frame.pts is not None else count
+            if start is not None and prev is None and at > order[0]:
                 return None
-            at = clock.index(frame.pts) if frame.pts is not None and clock.step is not None else count
+            if out is None:
+                out = np.empty((len(order), frame.height, frame.width, 3), np.uint8)
             while pos < len(order) and order[pos] < at:  # no frame shown at that index: hold
-                out[pos] = convert(prev if prev is not None else frame)
+                out[pos] = (prev if prev is not None else frame).to_ndarray(format="rgb24")
                 pos += 1
             if pos < len(order) and order[pos] == at:
-                out[pos] = convert(frame)
+                out[pos] = frame.to_ndarray(format="rgb24")
                 pos += 1
             prev = frame
-        if pos == len(order):
-            return out
-    if prev is None or order[-1] - at > TAIL_SLACK:
+        if pos == len(order) and out is not None and prev is not None:
+            return out, prev.rotation
+    if prev is None or out is None or order[-1] - at > TAIL_SLACK:
         why = f" ({errors[0]})" if errors else ""
         raise ValueError(f"the stream ends before frame {int(order[pos])}{why}")
-    out[pos:] = convert(prev)
-    return out
+    out[pos:] = prev.to_ndarray(format="rgb24")
+    return out, prev.rotation
 
 
 def _open(path: str):
@@ -108,6 +97,11 @@ def _open(path: str):
     return container, stream
 
 
+def _rewind(container, stream) -> None:
+    """Back to the first packet, for decoding from the start after the scan."""
+    container.seek(0, backward=True)
+
+
 def read(
     path: str,
     known: tuple[int, int] | None,
@@ -116,15 +110,19 @@ def read(
 ) -> tuple[np.ndarray, tuple[int, int]]:
     container, stream = _open(path)
     with container:
-        native = (stream.codec_context.height, stream.codec_context.width)
-        if min(native) <= 0:
+        if min(stream.codec_context.height, stream.codec_context.width) <= 0:
             raise ValueError("no frame size in the header")
-        size = target(*native) or native
-        order = pick(stream.frames or _count_frames(path))
-        frames = _decode(container, stream, order, size, seek=True)
-    if frames is None:  # an index the seek could not honour: read from the start instead
-        container, stream = _open(path)
-        with container:
-            frames = _decode(container, stream, order, size, seek=False)
-        assert frames is not None  # without a seek, _decode returns the frames or raises
-    return frames, native
+        timeline = scan(container, stream)
+        if timeline is None:  # packets without pts: count them; frames are counted as decoded
+            _rewind(container, stream)
+            order = pick(sum(1 for p in container.demux(stream) if p.size))
+        else:
+            order = pick(len(timeline))
+        decoded = _decode(container, stream, order, timeline, seek=True)
+        if decoded is None:  # a seek that could not honour the first index: from the start instead
+            _rewind(container, stream)
+            decoded = _decode(container, stream, order, timeline, seek=False)
+        assert decoded is not None  # without a seek, _decode returns the frames or raises
+    frames = upright(*decoded)
+    native = (frames.shape[1], frames.shape[2])  # as displayed (a phone video's height and width swap)
+    return resize(frames, target(*native)), native

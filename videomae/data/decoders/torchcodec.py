@@ -1,11 +1,14 @@
 """torchcodec: PyTorch's decoder. It links FFmpeg's shared libraries from the system, so it is an
 optional extra (`pip install 'videomae[torchcodec]'` plus FFmpeg 4-7 from the system)."""
 
+import functools
+import json
 from collections.abc import Callable
 
 import numpy as np
 
-from videomae.data.decoders.probe import probe_size
+from videomae.data.decoders.resize import resize
+from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, scan
 
 FIX = (
     "install FFmpeg's shared libraries (apt-get install ffmpeg, brew install ffmpeg or "
@@ -14,12 +17,25 @@ FIX = (
 
 
 def missing() -> str | None:
+    """Why torchcodec cannot decode here, or None. It imports without FFmpeg's libraries and fails
+    at the first decode, so this decodes a tiny clip (decoders/selftest.py)."""
     try:
-        import torchcodec.decoders  # noqa: F401  (loads libtorchcodec, which links FFmpeg)
+        import torchcodec.decoders  # noqa: F401
     except ImportError:
         return f"torchcodec is not installed: pip install 'videomae[torchcodec]' (and {FIX})"
-    except (RuntimeError, OSError) as err:  # torchcodec is there but FFmpeg's libraries are not
+    except (RuntimeError, OSError) as err:  # an older torchcodec loads FFmpeg at import
         return f"torchcodec cannot load FFmpeg's shared libraries ({_first(err)}): {FIX}"
+    return _decodes()
+
+
+@functools.cache
+def _decodes() -> str | None:
+    from videomae.data.decoders import selftest
+
+    try:
+        _open(selftest.clips()["vfr"], None).get_frame_at(0)
+    except Exception as err:
+        return f"torchcodec cannot decode: FFmpeg's shared libraries do not load ({_first(err)}): {FIX}"
     return None
 
 
@@ -28,19 +44,35 @@ def _first(err: BaseException) -> str:
     return lines[0][:120] if lines else type(err).__name__
 
 
-def _open(path: str, size: tuple[int, int] | None):
-    from torchcodec.decoders import VideoDecoder
-    from torchcodec.transforms import Resize
+def _mapping(timeline: Timeline) -> str:
+    """The timeline as torchcodec's frame mapping, so that its frame i is ours (its own scan
+    places frames of MPEG-4 B-frame AVI one early with FFmpeg 5, and its approximate mode assumes a
+    constant frame rate)."""
+    keys = set(timeline.keys.tolist())
+    frames = [
+        {"pts": pts, "duration": duration, "key_frame": int(pts in keys)}
+        for pts, duration in zip(timeline.pts.tolist(), timeline.durations().tolist(), strict=True)
+    ]
+    return json.dumps({"frames": frames})
 
-    # approximate: trust the header's frame count and rate instead of scanning the whole file
-    return VideoDecoder(
-        path,
-        seek_mode="approximate",
-        num_ffmpeg_threads=1,
-        dimension_order="NHWC",
-        device="cpu",
-        transforms=[Resize(size)] if size else None,
-    )
+
+def _open(path: str, timeline: Timeline | None):
+    from torchcodec.decoders import VideoDecoder
+
+    if timeline is None:  # packets without pts: torchcodec's own scan
+        return VideoDecoder(path, seek_mode="exact", num_ffmpeg_threads=1, dimension_order="NHWC")
+    mapping = _mapping(timeline)
+    return VideoDecoder(path, custom_frame_mappings=mapping, num_ffmpeg_threads=1, dimension_order="NHWC")
+
+
+def _timeline(path: str) -> Timeline | None:
+    import av
+
+    with av.open(path) as container:
+        if not container.streams.video:
+            raise ValueError("no video stream")
+        stream = container.streams.best("video")  # as torchcodec picks it
+        return scan(container, stream)
 
 
 def read(
@@ -49,16 +81,20 @@ def read(
     target: Callable[[int, int], tuple[int, int] | None],
     pick: Callable[[int], np.ndarray],
 ) -> tuple[np.ndarray, tuple[int, int]]:
-    known = known or probe_size(path)
-    decoder = _open(path, target(*known) if known else None)
+    timeline = _timeline(path)
+    decoder = _open(path, timeline)
     meta = decoder.metadata
-    native = known or (meta.height, meta.width)
-    if known is None and target(*native):  # the size was not in the header: reopen, resized
-        decoder = _open(path, target(*native))
-    count = meta.num_frames
-    if not count:  # no count in the header: scan the file once for it
-        from torchcodec.decoders import VideoDecoder
-
-        count = VideoDecoder(path, seek_mode="exact", num_ffmpeg_threads=1).metadata.num_frames or 0
-    order = pick(int(count))
-    return decoder.get_frames_at(order.tolist()).data.numpy(), native
+    order = pick(len(timeline) if timeline is not None else int(meta.num_frames or 0))
+    last = len(timeline) - 1 if timeline is not None else int(order[-1])
+    for give_up in range(TAIL_SLACK + 1):
+        # an FFmpeg that does not flush the final frame (5.x on MPEG-4 B-frame AVI) gives no
+        # last frame: within TAIL_SLACK of the end, the last one it gives stands in, as PyAV does
+        try:
+            frames = decoder.get_frames_at(np.minimum(order, last - give_up).tolist()).data.numpy()
+            break
+        except RuntimeError as err:
+            if "no more frames" not in str(err) or order[-1] < last - TAIL_SLACK or give_up == TAIL_SLACK:
+                raise
+            decoder = _open(path, timeline)
+    native = (frames.shape[1], frames.shape[2])  # as displayed: torchcodec applies a rotation
+    return resize(frames, target(*native)), native
