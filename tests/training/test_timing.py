@@ -7,7 +7,7 @@ import time
 
 import pytest
 import torch
-from helpers import REPO, TINY
+from helpers import REPO, TINY, tiny_overrides
 from hydra import compose, initialize_config_dir
 
 from videomae.data.video import VideoDecoder
@@ -40,7 +40,8 @@ def one_thread():
 
 def timed_run(run_dir, root, overrides) -> dict:
     with initialize_config_dir(config_dir=os.path.join(REPO, "configs"), version_base="1.3"):
-        cfg = compose("pretrain", overrides=[*TINY, *TIMED, f"data.root={root}", *overrides])
+        # tiny_overrides: the demo data's size as the synthetic_root fixture wrote it
+        cfg = compose("pretrain", overrides=[*TINY, *tiny_overrides(root), *TIMED, *overrides])
     run(cfg, str(run_dir))
     with open(os.path.join(run_dir, "summary.json")) as f:
         return json.load(f)
