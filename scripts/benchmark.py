@@ -6,7 +6,7 @@ import sys
 COMMANDS = {
     "model": "videomae.benchmarks.model",
     "data": "videomae.benchmarks.data",
-    "overhead": "videomae.benchmarks.overhead",
+    "overhead": "videomae.training.timing_overhead",
 }
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check (videomae/perf/gpu_check.py): what a lent GPU machine measures, in one call of at
+# The GPU check (videomae.training.gpu_check.py): what a lent GPU machine measures, in one call of at
 # most 8 minutes; a part that fails is recorded and the others still run.
 #
 #   scripts/gpu_check.sh OUT             # on a CUDA machine: OUT/gpu_check.json, gpu_check.md, .log
@@ -17,6 +17,6 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$OUT"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # The Python side stops starting parts after 450 s (--budget-s); this is the hard stop at 8 min.
-timeout --kill-after=10 470 "${PYTHON:-python3}" -m videomae.perf.gpu_check "$OUT" "$@" 2>&1 \
+timeout --kill-after=10 470 "${PYTHON:-python3}" -m videomae.training.gpu_check "$OUT" "$@" 2>&1 \
     | tee "$OUT/gpu_check.log"
 exit "${PIPESTATUS[0]}"

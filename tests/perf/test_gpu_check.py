@@ -51,7 +51,7 @@ def test_gpu_check_dry_run_without_the_missing_packages(tmp_path):
 
 
 def test_gpu_check_without_cuda_asks_for_the_dry_run(tmp_path):
-    from videomae.perf import gpu_check
+    from videomae.training import gpu_check
 
     if gpu_check.torch.cuda.is_available():
         pytest.skip("a CUDA device is here")

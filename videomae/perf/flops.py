@@ -17,6 +17,8 @@ from typing import Any
 
 from torch import nn
 
+from videomae.models import VideoMAEClassifier, VideoMAEPretrain
+
 
 @dataclass(frozen=True)
 class Stack:
@@ -109,9 +111,6 @@ def classifier_flops(model) -> ClipFlops:
 def module_flops(pl_module) -> ClipFlops | None:
     """FLOPs per training clip of a LightningModule of this framework (its `model`, and for
     pre-training its `mask_generator`); None for a model this module does not know."""
-    from videomae.models import VideoMAEPretrain
-    from videomae.models.classifier import VideoMAEClassifier
-
     model = getattr(pl_module, "model", None)
     model = getattr(model, "_orig_mod", model)  # torch.compile keeps the module underneath
     if isinstance(model, VideoMAEPretrain):

@@ -8,6 +8,8 @@ a dataset that is not one already, and so on. `verdict_line` is the one line a r
 import os
 from dataclasses import dataclass
 
+from videomae.data.decoders import resolve
+
 # A step that waits this share of its time or more for the next batch is loader-bound: the
 # device idles that long every step, and a faster loader gives that time back.
 LOADER_BOUND = 0.2
@@ -56,8 +58,6 @@ def _resolved_backend(backend: str | None) -> str | None:
     if backend != "auto":
         return backend
     try:
-        from videomae.data.decoders import resolve
-
         return resolve("auto")
     except Exception:  # no decoder installed: nothing to advise about it
         return None

@@ -18,6 +18,8 @@ import pytorch_lightning as pl
 import torch
 
 from videomae.perf.flops import ClipFlops
+from videomae.training.gpu_common import OPTIM, RandomClips, Sizes
+from videomae.training.pretrain_module import PretrainModule
 from videomae.training.timing import StepTiming
 
 
@@ -53,8 +55,6 @@ class StepClock(pl.Callback):
 
 def lightning_steps(with_timing: bool, steps: int, log_every: int) -> float:
     """Median seconds per step of a tiny pre-training run, data load included."""
-    from videomae.perf.gpu_check import OPTIM, RandomClips, Sizes
-    from videomae.training.pretrain_module import PretrainModule
 
     sizes = Sizes.dry()
     torch.manual_seed(0)
