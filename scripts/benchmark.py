@@ -1,9 +1,13 @@
-"""Benchmarks: `python scripts/benchmark.py model --help`, `python scripts/benchmark.py data --help`."""
+"""Benchmarks: `python scripts/benchmark.py model --help`, `... data --help`, `... overhead --help`."""
 
 import importlib
 import sys
 
-COMMANDS = {"model": "videomae.benchmarks.model", "data": "videomae.benchmarks.data"}
+COMMANDS = {
+    "model": "videomae.benchmarks.model",
+    "data": "videomae.benchmarks.data",
+    "overhead": "videomae.training.timing_overhead",
+}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

@@ -7,9 +7,11 @@ from typing import TypedDict
 
 from torch.utils.data import Dataset
 
+from videomae.benchmarks import decoding
 from videomae.benchmarks.baseline import OriginalStyleDataset, decord_missing
 from videomae.benchmarks.timing import measure
 from videomae.data.dataset import VideoClipDataset
+from videomae.data.reencode import EncodeSettings
 from videomae.data.sampling import ClipSampler
 from videomae.data.transforms import PretrainTransform
 from videomae.data.video import VideoDecoder, decode_short_side
@@ -25,18 +27,19 @@ class LoaderSummary(TypedDict, total=False):
     num_sample: int
     workers: int
     backend: str
+    ours_on_copy: bool
     results: dict[str, dict[str, float]]  # {loader: {clips_per_s_...: rate}}
     ratio_one_core: float
     ratio_workers: float
 
 
-def _loader_makers(args, paths: list[str]) -> dict[str, LoaderMaker]:
+def _loader_makers(args, paths: list[str], ours_paths: list[str]) -> dict[str, LoaderMaker]:
     sampler = ClipSampler(args.num_frames, "dense", args.sampling_rate)
     transform = PretrainTransform(args.input_size)
     short_side = decode_short_side(args.input_size, transform.crop.scales)
 
     def ours(num_sample):
-        samples = [(p, 0) for p in paths]
+        samples = [(p, 0) for p in ours_paths]
         dataset = VideoClipDataset(
             samples, sampler, transform, num_sample, decoder=VideoDecoder(), short_side=short_side
         )
@@ -90,14 +93,23 @@ def _time_loaders(names: list[str], loaders: dict[str, LoaderMaker], args) -> di
 
 
 def loader_comparison(parser, args, paths: list[str], source: str) -> LoaderSummary:
-    """Ours (default backend) against the original-style loader, on one core and with workers."""
-    loaders = _loader_makers(args, paths)
+    """Ours (default backend) against the original-style loader, on one core and with workers;
+    with --ours-on-copy ours reads the re-encoded copy (`prepare_dataset.py --reencode`'s
+    defaults, at --copy-short-side) and the baseline the untouched files."""
+    ours_paths = paths
+    if args.ours_on_copy:
+        ours_paths = decoding.reencoded_copy(
+            paths, args.cache_dir, EncodeSettings(short_side=args.copy_short_side)
+        )
+        source += "; ours on their re-encoded copy, the baseline on the untouched files"
+    loaders = _loader_makers(args, paths, ours_paths)
     results = _time_loaders(_loader_names(parser, args, loaders), loaders, args)
     summary: LoaderSummary = {
         "clip": f"{args.num_frames} x {args.sampling_rate} -> {args.input_size} px, multi-scale crop",
         "num_sample": args.num_sample,
         "workers": args.workers,
         "backend": VideoDecoder().backend_name,
+        "ours_on_copy": bool(args.ours_on_copy),
         "results": results,
     }
     if "ours" in results and "baseline" in results:
@@ -122,6 +134,7 @@ def _print_loaders(summary: LoaderSummary, args, source: str) -> None:
         )
     if "ratio_one_core" in summary:
         print(
-            f"ours ({summary['backend']}) / baseline: {summary['ratio_one_core']:.2f}x on one core, "
+            f"ours ({summary['backend']}{', copy' if summary['ours_on_copy'] else ''}) / baseline: "
+            f"{summary['ratio_one_core']:.2f}x on one core, "
             f"{summary['ratio_workers']:.2f}x with {args.workers} workers on {os.cpu_count()} cores"
         )

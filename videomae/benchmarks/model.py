@@ -17,7 +17,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from videomae.checkpoints.hf import ours_to_hf
+from videomae.checkpoints.hf_twin import hf_pretrain_twin
 from videomae.masking import MaskGenerator
 from videomae.models import create_pretrain_model
 from videomae.training.optim import build_adamw, param_group_names, param_groups
@@ -96,30 +96,7 @@ class Runner:
 
 
 def hf_model(ours, args, device):
-    from transformers import VideoMAEConfig, VideoMAEForPreTraining  # a dev dependency, optional here
-
-    enc, dec = ours.encoder, ours.decoder
-    config = VideoMAEConfig(
-        image_size=args.size,
-        patch_size=ours.patch_size,
-        num_frames=args.frames,
-        tubelet_size=ours.tubelet_size,
-        hidden_size=enc.embed_dim,
-        num_hidden_layers=len(enc.blocks),
-        num_attention_heads=enc.blocks[0].attn.num_heads,
-        intermediate_size=enc.blocks[0].mlp.fc1.out_features,
-        decoder_hidden_size=ours.mask_token.shape[-1],
-        decoder_num_hidden_layers=len(dec.blocks),
-        decoder_num_attention_heads=dec.blocks[0].attn.num_heads,
-        decoder_intermediate_size=dec.blocks[0].mlp.fc1.out_features,
-        layer_norm_eps=1e-6,
-        use_mean_pooling=False,
-        norm_pix_loss=ours.norm_pix_loss,
-    )
-    model = VideoMAEForPreTraining(config)
-    model.decoder.norm.eps = 1e-6
-    model.load_state_dict(ours_to_hf(ours.state_dict()), strict=True)
-    return model.to(device)
+    return hf_pretrain_twin(ours, args.frames, args.size).to(device)
 
 
 def ours_step(model, videos, masks):

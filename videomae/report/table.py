@@ -19,6 +19,8 @@ METRICS = [
     ("test/top5", "test top-5"),
     ("test/mean_class", "test mean class"),
     ("clips_per_s", "clips/s"),
+    ("data_wait_fraction", "data wait"),
+    ("mfu", "MFU"),
     ("wall_time_s", "wall time"),
     ("params", "params"),
 ]
@@ -101,6 +103,8 @@ def fmt(value, title: str = "") -> str:
         return str(value)
     if "loss" in title:
         return f"{value:.4f}"
+    if title in ("data wait", "MFU"):
+        return f"{value:.1%}"
     return f"{value:.2f}"
 
 

@@ -17,6 +17,8 @@ from videomae.training.pictures import ReconstructionPictures
 from videomae.training.probe import OnlineProbe
 from videomae.training.probe_subsets import probe_settings
 from videomae.training.progress import build_progress
+from videomae.training.timing import StepTiming
+from videomae.training.verdict import from_config
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +145,9 @@ class SkippedVideos(pl.Callback):
 
 def build_callbacks(cfg: DictConfig, run_dir: str) -> list[pl.Callback]:
     """Checkpoints (a rolling last.ckpt, epochNNNN.ckpt every `checkpoint.every_n_epochs`),
-    throughput, SIGTERM save, skipped-video accounting, then what the config adds: the online
-    probe (`probe.*`), reconstruction pictures (`viz.*`), progress (`progress.*`) and any
+    throughput, step timing (`perf.*`), SIGTERM save, skipped-video accounting, then what the
+    config adds: the online probe (`probe.*`), reconstruction pictures (`viz.*`), progress
+    (`progress.*`) and any
     `callbacks.*` given by `_target_`."""
     directory = checkpoint_dir(run_dir)
     configured = [instantiate(spec) for spec in (cfg.get("callbacks") or {}).values()]
@@ -164,6 +167,7 @@ def build_callbacks(cfg: DictConfig, run_dir: str) -> list[pl.Callback]:
             every_n_epochs=cfg.checkpoint.every_n_epochs,
         ),
         ClipThroughput(),
+        step_timing(cfg),
         SaveOnSigterm(directory),
         SkippedVideos(
             max_fraction=float(cfg.data.max_skip_fraction),
@@ -173,6 +177,16 @@ def build_callbacks(cfg: DictConfig, run_dir: str) -> list[pl.Callback]:
         *optional_callbacks(cfg, run_dir),
         *configured,
     ]
+
+
+def step_timing(cfg: DictConfig) -> StepTiming:
+    """Step time split, MFU and the loader/model verdict (`perf.*`; pre-training has a `mask`)."""
+    perf = cfg.get("perf") or {}
+    return StepTiming(
+        settings=from_config(cfg, pretrain=cfg.get("mask") is not None),
+        peak_tflops=perf.get("peak_tflops"),
+        verdict_after=int(perf.get("verdict_after", 3)),
+    )
 
 
 def optional_callbacks(cfg: DictConfig, run_dir: str | None) -> list[pl.Callback]:

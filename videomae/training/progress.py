@@ -63,7 +63,8 @@ class RunClock:
 
 
 def progress_metrics(trainer, clock: RunClock) -> dict[str, str]:
-    """What the progress shows, formatted: loss, clips/s, lr, skipped videos, step and run ETA."""
+    """What the progress shows, formatted: loss, clips/s, data wait, MFU, lr, skipped videos, step
+    and run ETA."""
     bar, logged = trainer.progress_bar_metrics, trainer.callback_metrics
     items = {}
     loss = _value(bar, "train/loss")
@@ -74,6 +75,12 @@ def progress_metrics(trainer, clock: RunClock) -> dict[str, str]:
         speed = clock.clips_per_sec()  # before the first window: the average so far
     if speed is not None:
         items["clips/s"] = f"{speed:.1f}"
+    wait = _value(bar, "time/data_wait_fraction")  # the last logging window's (training.timing)
+    if wait is not None:
+        items["data"] = f"{wait:.0%} waiting for data"
+    mfu = _value(bar, "perf/mfu")
+    if mfu is not None:
+        items["MFU"] = f"{mfu:.1%}"
     lr = _value(bar, "train/lr")
     if lr is not None:
         items["lr"] = f"{lr:.2e}"
@@ -111,7 +118,8 @@ class RunProgressBar(RichProgressBar):
 class LineProgress(ProgressBar):
     """Plain progress lines for output that is not a terminal:
 
-    `epoch 3/10 | step 120/400 | loss 0.8123 | clips/s 52.1 | lr 1.20e-04 | skipped 0 | ETA 0:12:00`
+    `epoch 3/10 | loss 0.8123 | clips/s 52.1 | 42% waiting for data | MFU 31.2% | lr 1.20e-04 |
+    skipped 0 | step 120/400 | ETA 0:12:00`
     """
 
     def __init__(self, every_n_seconds: float = 60.0, stream=None):
@@ -131,7 +139,8 @@ class LineProgress(ProgressBar):
     def line(self, trainer) -> str:
         epochs = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
         parts = [f"epoch {trainer.current_epoch + 1}{epochs}"]
-        parts += [f"{k} {v}" for k, v in progress_metrics(trainer, self.clock).items()]
+        items = progress_metrics(trainer, self.clock)
+        parts += [v if k == "data" else f"{k} {v}" for k, v in items.items()]
         return " | ".join(parts)
 
     def emit(self, trainer) -> None:

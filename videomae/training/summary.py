@@ -196,6 +196,9 @@ class SummaryCallback(pl.Callback):
             if metrics.get(key) is not None:
                 out[key] = metrics[key]
         out.update({f"best_{k}": v for k, v in self.best.items()})
+        for callback in trainer.callbacks:  # training.timing.StepTiming: the step's split, MFU, verdict
+            if hasattr(callback, "timing_results"):
+                out.update(callback.timing_results())
         probes = {k: v for k, v in metrics.items() if k.startswith(METRIC_PREFIXES) and v is not None}
         out.update(sorted(probes.items()))
         return out
