@@ -10,7 +10,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from videomae.cli import reported_errors
+from videomae.cli import other_rank_overrides, reported_errors
 from videomae.sweep import preflight
 from videomae.training.finetune import check_config, run
 
@@ -22,5 +22,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    sys.argv += other_rank_overrides(sys.argv[1:])  # torchrun/srun: only rank 0 writes the run dir
     preflight("finetune", sys.argv[1:], check_config)  # a sweep: every job checked before any starts
     main()

@@ -214,3 +214,27 @@ def test_report_lines_fine_tuning_up_with_its_pre_training_and_folds_in_its_test
     ratio, top1 = header.index("pretrain:mask.ratio"), header.index("test top-1")
     assert [(row[ratio], row[top1]) for row in rows] == [("0.5", 10.0), ("0.9", 11.0)]
     assert "| test top-1 |" in result["text"] and "| 11.00 |" in result["text"]
+
+
+@pytest.mark.slow
+def test_a_sweep_job_that_fails_at_run_time_is_reported_in_one_line(tmp_path, synthetic_root):
+    """Not submitit's 40-line traceback naming "task: 0": the job's number, its overrides, its run
+    directory and the error; the other job's outcome too; exit status 1."""
+    args = [*tiny_overrides(synthetic_root), "trainer.max_steps=1", "+trainer.enable_progress_bar=false",
+            "viz.every_n_epochs=0", "probe.enabled=false",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
+    cmd = [sys.executable, os.path.join(REPO, "scripts", "pretrain.py"), "-m", "ckpt_path=auto,last"]
+    result = subprocess.run(
+        [*cmd, "hydra/launcher=submitit_local", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "task: 0" not in result.stdout + result.stderr and "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert f"sweep job 0 (ckpt_path=auto): completed at step 1; run dir {tmp_path / 'sweep' / '0'}" in lines
+    (failed,) = [line for line in lines if line.startswith("sweep job 1 (ckpt_path=last): failed: ")]
+    assert "ckpt_path=last: nothing to resume" in failed and f"run dir {tmp_path / 'sweep' / '1'}" in failed
+    assert result.stderr.strip().splitlines()[-1] == "error: 1 of 2 sweep jobs failed (job 1)"

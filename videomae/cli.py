@@ -6,6 +6,7 @@ missing required ones raise ConfigError with one line that names them. Keys list
 `passthrough` (exact names, or prefixes ending in '.') are returned apart, as Hydra overrides.
 """
 
+import os
 import re
 import sys
 from contextlib import contextmanager
@@ -45,6 +46,28 @@ def reported_errors():
     except (DataError, DiskFullError) as err:
         print(f"error: {user_message(err)}", file=sys.stderr)
         sys.exit(1)
+
+
+# Where a launcher other than Lightning's says which process this is: torchrun (RANK, LOCAL_RANK),
+# srun (SLURM_PROCID). Lightning's own launcher passes its processes their overrides itself.
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID")
+
+
+def other_rank_overrides(argv: list[str]) -> list[str]:
+    """Hydra overrides for a process that is not rank 0 of a job launched by torchrun or srun: no
+    `.hydra/` config files and no log file in the run directory (rank 0 writes both; these
+    processes share its hydra.run.dir), and their log lines on their own stderr, not in rank 0's
+    log. As Lightning's launcher does for the processes it starts."""
+    ranks = [os.environ.get(name, "0") for name in RANK_VARIABLES]
+    if all(rank.strip() in ("", "0") for rank in ranks):
+        return []
+    given = {arg.lstrip("+~").split("=", 1)[0] for arg in argv}
+    extra = []
+    if "hydra.output_subdir" not in given:
+        extra.append("hydra.output_subdir=null")
+    if "hydra/job_logging" not in given:
+        extra.append("hydra/job_logging=stdout")
+    return extra
 
 
 def convert(key: str, text: str, default):

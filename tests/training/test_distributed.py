@@ -3,6 +3,9 @@
 import csv
 import json
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import pytorch_lightning as pl
@@ -157,3 +160,32 @@ def test_fsdp_gives_the_loss_of_the_plain_path(tmp_path, synthetic_root):
         losses[strategy] = logged_losses(run_dir)
     assert losses["fsdp"][0] == pytest.approx(losses["auto"][0], rel=1e-6)
     assert losses["fsdp"] == pytest.approx(losses["auto"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_torchrun_on_two_nodes_only_rank_zero_writes_the_run_directory(tmp_path, synthetic_root):
+    """The README's torchrun command, two nodes on this machine: rank 1 shares rank 0's
+    hydra.run.dir and must not write there (config files, log lines), as under Lightning's
+    launcher. Node 1 gets its own job name and one extra override: a log file or config file it
+    wrote would show them."""
+    run_dir, port = tmp_path / "run", str(29500 + os.getpid() % 1000)
+    common = [*tiny_overrides(synthetic_root), "logger=csv", "trainer.accelerator=cpu",
+              "trainer.devices=1", "trainer.num_nodes=2", "trainer.strategy=ddp", "trainer.max_steps=2",
+              f"hydra.run.dir={run_dir}"]  # fmt: skip
+    procs = []
+    for node in (0, 1):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc-per-node=1",
+               f"--node-rank={node}", "--master-addr=127.0.0.1", f"--master-port={port}",
+               os.path.join(REPO, "scripts", "pretrain.py"), *common,
+               *(["seed=0", "hydra.job.name=node1"] if node else [])]  # fmt: skip
+        log = open(tmp_path / f"node{node}.txt", "w")
+        procs.append(subprocess.Popen(cmd, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT))
+    codes = [proc.wait(timeout=300) for proc in procs]
+    outputs = [(tmp_path / f"node{node}.txt").read_text() for node in (0, 1)]
+    assert codes == [0, 0], outputs[1][-3000:] + outputs[0][-3000:]
+    assert not (run_dir / "node1.log").exists()  # rank 1 logs to its own output
+    assert "GLOBAL_RANK: 1" in outputs[1] and "probe: 16 training" in outputs[0]
+    assert "seed=0" not in (run_dir / ".hydra" / "overrides.yaml").read_text()
+    assert "node1" not in (run_dir / ".hydra" / "hydra.yaml").read_text()
+    assert json.loads((run_dir / "summary.json").read_text())["world_size"] == 2
+    assert not [p.name for p in run_dir.iterdir() if "rank1" in p.name or p.name.startswith("train_ddp")]

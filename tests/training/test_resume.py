@@ -105,3 +105,40 @@ def test_a_fresh_start_over_a_run_is_refused_and_a_resume_continues_its_metrics(
     with open(os.path.join(run_dir, "metrics.csv"), encoding="utf-8") as f:
         steps = [int(row["step"]) for row in csv.DictReader(f) if row.get("train/loss")]
     assert steps == [0, 1, 2, 3]
+
+
+@pytest.mark.slow
+def test_sigterm_to_every_process_with_workers_saves_and_resumes(tmp_path, synthetic_root, reference):
+    """SLURM sends SIGTERM to every process of the job step, DataLoader workers included: the
+    workers must not die of it (the run would fail), the run saves last.ckpt and exits 143."""
+    run_dir, pace = tmp_path / "run", tmp_path / "pace"
+    pace.mkdir()
+    extra = ["+callbacks.pace._target_=slurm_probe.Pace", f"+callbacks.pace.out_dir={pace}"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([os.path.join(REPO, "tests"), os.environ.get("PYTHONPATH", "")]),
+    }
+    log = open(tmp_path / "log.txt", "w+")
+    proc = subprocess.Popen(pretrain_cmd(synthetic_root, run_dir, *extra), cwd=REPO, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None:
+        text = (pace / "run.txt").read_text() if (pace / "run.txt").exists() else "0 0"
+        if int(text.split()[1]) >= 11:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGTERM)  # the run and its workers, as SLURM signals a step
+    proc.wait(timeout=120)
+    out = (tmp_path / "log.txt").read_text()
+    assert proc.returncode == 143, out[-3000:]
+    saved = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    assert 11 <= saved < STEPS and f"stopped by SIGTERM at step {saved}" in out
+    assert not [p for p in run_dir.rglob("*") if p.name.endswith(".tmp") or p.name.startswith("hpc_ckpt")]
+    resumed = subprocess.run(
+        pretrain_cmd(synthetic_root, run_dir, "ckpt_path=last"), cwd=REPO, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after = {step: loss for step, loss in losses(run_dir).items() if step >= saved}
+    assert sorted(after) == list(range(saved, STEPS))
+    for step, loss in after.items():
+        assert loss == pytest.approx(reference[step], rel=1e-6, abs=1e-7), (step, loss, reference[step])

@@ -11,10 +11,12 @@ created inside the workers; the Trainer puts a DistributedSampler under the load
 """
 
 import os
+import signal
 import sys
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.utilities.seed import pl_worker_init_function
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from torch.utils.data import DataLoader, RandomSampler
 
@@ -278,6 +280,9 @@ class VideoDataModule(pl.LightningDataModule):
 
     # --- loaders ------------------------------------------------------------------------------
 
+    def _worker_init(self) -> "WorkerInit":
+        return WorkerInit(self.trainer.global_rank if self.trainer is not None else rank_zero_only.rank)
+
     def _loader(self, dataset, batch_size: int, train: bool) -> DataLoader:
         return DataLoader(
             dataset,
@@ -286,6 +291,7 @@ class VideoDataModule(pl.LightningDataModule):
             drop_last=False,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
+            worker_init_fn=self._worker_init(),
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -305,6 +311,7 @@ class VideoDataModule(pl.LightningDataModule):
             seed=self.seed,
             batches_done=self._batches_done,
             collate_fn=self.train_set.collate_fn,
+            worker_init_fn=self._worker_init(),
         )
 
     # Batches trained on before this fit, when it resumes a checkpoint: Lightning builds the first
@@ -327,3 +334,23 @@ class VideoDataModule(pl.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader | list:
         return self.test_dataloader()
+
+
+class WorkerInit:
+    """A DataLoader worker's start: scheduler signals ignored, then Lightning's worker seeding.
+
+    SLURM signals every process of a job step (SIGUSR1 before the time limit, SIGTERM before a
+    kill). A forked worker would run its parent's handlers (save a checkpoint, requeue the job) or
+    die of SIGTERM mid-batch, failing the run ("DataLoader worker is killed by signal"); the
+    parent handles both and shuts its workers down (videomae.training.preemption). The seeding is
+    what Lightning installs when a loader has no worker_init_fn (seed_everything(workers=True)).
+    """
+
+    def __init__(self, rank: int):
+        self.rank = rank
+
+    def __call__(self, worker_id: int) -> None:
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if int(os.environ.get("PL_SEED_WORKERS", 0)):
+            pl_worker_init_function(worker_id, rank=self.rank)

@@ -14,6 +14,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from videomae.checkpoints.run_dir import LAST, checkpoint_dir
 from videomae.errors import DataError
 from videomae.training.pictures import ReconstructionPictures
+from videomae.training.preemption import RequeueOnSignal
 from videomae.training.probe import OnlineProbe
 from videomae.training.probe_subsets import probe_settings
 from videomae.training.progress import build_progress
@@ -169,6 +170,7 @@ def build_callbacks(cfg: DictConfig, run_dir: str) -> list[pl.Callback]:
         ClipThroughput(),
         step_timing(cfg),
         SaveOnSigterm(directory),
+        RequeueOnSignal(),
         SkippedVideos(
             max_fraction=float(cfg.data.max_skip_fraction),
             check_after=int(cfg.data.skip_check_after),

@@ -23,6 +23,7 @@ from videomae.data.datamodule import VideoDataModule
 from videomae.errors import ConfigError
 from videomae.models import MODEL_SIZES
 from videomae.models.layers import Block
+from videomae.training import preemption
 from videomae.training.checkpoint_io import AtomicCheckpointIO
 from videomae.training.loggers import LOGGERS, build_logger
 from videomae.training.progress import STYLES
@@ -67,6 +68,7 @@ def quiet_warnings() -> None:
 def start(cfg: DictConfig, run_dir: str) -> None:
     """A run's first steps on every rank: checked config, clean run directory, seeded generators."""
     quiet_warnings()
+    preemption.install()
     validate_config(cfg)
     clean_run_dir(run_dir)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -222,7 +224,7 @@ def build_trainer(
             if logger
             else False,
             callbacks=callbacks,
-            plugins=[AtomicCheckpointIO()],
+            plugins=[AtomicCheckpointIO(), *preemption.cluster_plugins()],
         )
     except (MisconfigurationException, ValueError, TypeError, ImportError, RuntimeError) as err:
         # Lightning's own checks of trainer.* values; its message names the argument.
@@ -231,10 +233,22 @@ def build_trainer(
 
 
 def fit(trainer: pl.Trainer, module, datamodule, ckpt_path: str | None, run_dir: str) -> None:
-    """trainer.fit; on SIGTERM (checkpoint already saved) exit 143 with how to resume."""
+    """trainer.fit; on SIGUSR1 under SLURM (checkpoint already saved) requeue the job and exit
+    REQUEUED_EXIT; on SIGTERM exit 143 with how to resume."""
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     except SIGTERMException:
+        if preemption.requested():
+            failed = preemption.requeue() if trainer.is_global_zero else None
+            if trainer.is_global_zero:
+                print(
+                    f"pre-empted (SIGUSR1) at step {trainer.global_step}; checkpoint: "
+                    f"{last_checkpoint(run_dir)}; "
+                    + (f"not requeued: {failed}" if failed else f"requeued SLURM job {preemption.job_id()}")
+                )
+            if not failed:
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the requeue stops every rank
+                sys.exit(preemption.REQUEUED_EXIT)
         if trainer.is_global_zero:
             print(
                 f"stopped by SIGTERM at step {trainer.global_step}; checkpoint: "

@@ -1,9 +1,9 @@
 """`summary.json`: one small file per run directory that says what the run was and what it measured.
 
 Written by rank 0 only, always atomically (a reader never sees half a file): `status: running`
-when the run starts, then `completed`, `failed` (with the error) or `stopped` (SIGTERM: resumable)
-when it ends. `scripts/report.py` collates these files into a table; the keys are documented in
-docs/ablations.md.
+when the run starts, then `completed`, `failed` (with the error), `stopped` (SIGTERM: resumable)
+or `requeued` (SIGUSR1 under SLURM: saved, and the job runs again) when it ends.
+`scripts/report.py` collates these files into a table; the keys are documented in docs/ablations.md.
 """
 
 import importlib.metadata
@@ -20,6 +20,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from videomae.atomic_files import atomic_path
+from videomae.training.preemption import REQUEUED_EXIT
 
 FILENAME = "summary.json"
 # Logged metrics kept in the summary by prefix: the online probe logs probe/knn_top1, probe/linear_top1.
@@ -116,6 +117,9 @@ class RunSummary:
             self.data["status"] = "completed"
         elif issubclass(exc_type, SystemExit) and exc.code in (0, None):
             self.data["status"] = "completed"
+        elif issubclass(exc_type, SystemExit) and exc.code == REQUEUED_EXIT:  # SIGUSR1 under SLURM
+            self.data["status"] = "requeued"
+            self.data["error"] = "pre-empted: checkpoint saved, SLURM job requeued"
         elif issubclass(exc_type, SystemExit) and exc.code == 143:  # SIGTERM: checkpoint saved
             self.data["status"] = "stopped"
             self.data["error"] = "stopped by SIGTERM; resume with ckpt_path=last"
