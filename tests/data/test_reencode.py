@@ -295,6 +295,8 @@ def test_an_unwritable_dst_is_one_line(tmp_path, video_bank):
         code == 2
         and err == f"error: --reencode {tmp_path / 'file' / 'copy'}: cannot write there (Not a directory)\n"
     )
+    code, _, err = reencode_script("folder", "--root", src, "--reencode", str(tmp_path / "file"))
+    assert code == 2 and err == f"error: --reencode {tmp_path / 'file'}: is a file, not a folder\n"
     # a folder of the copy that cannot be made midway: stops, in one line, naming the path
     dst = tmp_path / "copy"
     dst.mkdir()

@@ -117,6 +117,8 @@ def check_apart(src_root: str, dst_root: str, folders: list[str]) -> None:
 
 def writable(dst_root: str) -> None:
     """Create DST and write a file there, or fail in one line naming why."""
+    if os.path.exists(dst_root) and not os.path.isdir(dst_root):
+        raise ConfigError(f"--reencode {dst_root}: is a file, not a folder")
     try:
         os.makedirs(dst_root, exist_ok=True)
         with atomic_path(os.path.join(dst_root, ".write-test")) as tmp, open(tmp, "wb") as f:

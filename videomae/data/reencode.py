@@ -139,7 +139,7 @@ def _stopped(err: BaseException, written: int, total: int) -> RuntimeError:
         isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
     ):
         where = (
-            str(err).split(":")[0]
+            str(err).split(": it needs")[0]
             if isinstance(err, DiskFullError)
             else f"disk full while writing {err.filename}"
         )
