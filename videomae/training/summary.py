@@ -20,6 +20,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from videomae.atomic_files import atomic_path
+from videomae.training.probe import OnlineProbe
 
 FILENAME = "summary.json"
 # Logged metrics kept in the summary by prefix: the online probe logs probe/knn_top1, probe/linear_top1.
@@ -197,6 +198,12 @@ class SummaryCallback(pl.Callback):
                 out[key] = metrics[key]
         out.update({f"best_{k}": v for k, v in self.best.items()})
         probes = {k: v for k, v in metrics.items() if k.startswith(METRIC_PREFIXES) and v is not None}
+        # The probe logs to the loggers directly (not through self.log, so not in callback_metrics):
+        # its last evaluation, kept across a resume in its history, is the summary's value.
+        for callback in trainer.callbacks:
+            history = callback.history if isinstance(callback, OnlineProbe) else None
+            if history:
+                probes.update({f"probe/{k}": history[-1][k] for k in ("knn_top1", "linear_top1")})
         out.update(sorted(probes.items()))
         return out
 
