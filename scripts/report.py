@@ -31,7 +31,8 @@ def main(argv: list[str]) -> int:
         return 2
     problem = out_dir_problem(args.out or args.dirs[0])
     if problem:
-        print(f"error: --out: {problem}", file=sys.stderr)
+        where = "--out" if args.out else "the report goes to the first DIR (--out chooses another place)"
+        print(f"error: {where}: {problem}", file=sys.stderr)
         return 2
     result = report(args.dirs, args.out)
     for warning in result["warnings"]:

@@ -4,6 +4,10 @@ import csv
 import json
 import os
 import random
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -221,6 +225,9 @@ def test_folder_dataset_with_classes_and_a_broken_video(tmp_path, video_bank):
     for h in history:
         assert h["train_videos"] + h["val_videos"] == 12 and h["skipped_videos"] == 1
     assert len(metric_rows(run_dir, "probe/linear_top1")) == 2
+    summary = json.loads((run_dir / "summary.json").read_text())  # the last evaluation, for report.py
+    assert summary["probe/knn_top1"] == history[-1]["knn_top1"]
+    assert summary["probe/linear_top1"] == history[-1]["linear_top1"]
 
 
 @pytest.mark.slow
@@ -301,3 +308,34 @@ def test_a_too_small_training_subset_is_named_at_start_up(tmp_path, video_bank):
         in result.stderr
     )
     assert "no labels of 2 or more classes" not in result.stderr
+
+
+@pytest.mark.slow
+def test_sigkill_and_resume_keep_every_probe_row_of_probe_json(tmp_path, synthetic_root):
+    """Killed (SIGKILL) once the epoch-1 checkpoint is on disk, then resumed: every evaluation in
+    probe.json has its metrics.csv row, and summary.json the last one."""
+    run_dir = tmp_path / "run"
+    cmd = [
+        sys.executable, os.path.join(REPO, "scripts", "pretrain.py"), *tiny_overrides(synthetic_root),
+        "logger=csv", "trainer.log_every_n_steps=1", "trainer.max_steps=24", "probe.every_n_epochs=1",
+        "probe.num_workers=0", f"hydra.run.dir={run_dir}",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last, deadline = run_dir / "checkpoints" / "last.ckpt", time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if last.exists() and torch.load(last, weights_only=True)["global_step"] >= 8:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    saved = torch.load(last, weights_only=True)["global_step"]
+    assert 8 <= saved < 24
+    resumed = subprocess.run([*cmd, "ckpt_path=last"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    history = json.loads((run_dir / "probe.json").read_text())
+    assert [h["step"] for h in history] == [0, 8, 16, 24]
+    rows = {int(r["step"]): float(r["probe/knn_top1"]) for r in metric_rows(run_dir, "probe/knn_top1")}
+    assert rows == {h["step"]: h["knn_top1"] for h in history}
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["probe/knn_top1"] == history[-1]["knn_top1"]

@@ -37,6 +37,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
     """Fine-tune as `cfg` says (and test when cfg.test); returns the path of the last checkpoint.
     The run directory gets a summary.json (status, overrides, steps, speed, losses, best and final
     accuracy, checkpoint)."""
+    common.check_run_dir(cfg, run_dir)  # before summary.json: a user's files are never replaced
     with RunSummary(run_dir, "finetune", model_info(cfg)) as summary:
         check_ema(cfg)
         common.start(cfg, run_dir)

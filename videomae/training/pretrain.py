@@ -30,6 +30,7 @@ def check_config(cfg: DictConfig) -> None:
 def run(cfg: DictConfig, run_dir: str) -> str:
     """Pre-train as `cfg` says; returns the path of the last checkpoint. The run directory gets a
     summary.json (status, overrides, steps, speed, losses, probe metrics, checkpoint)."""
+    common.check_run_dir(cfg, run_dir)  # before summary.json: a user's files are never replaced
     with RunSummary(run_dir, "pretrain", model_info(cfg)) as summary:
         common.start(cfg, run_dir)
         datamodule = common.build_datamodule(cfg)

@@ -239,6 +239,9 @@ class OnlineProbe(pl.Callback):
         metrics = {"probe/knn_top1": knn, "probe/linear_top1": linear, "epoch": epoch}
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)
+            # On disk now, before probe.json has the record: Lightning's CSV logger holds rows for
+            # 100 steps, and a run killed meanwhile and resumed would keep the record, not the row.
+            logger.save()
         record = {
             "epoch": epoch,
             "step": step,

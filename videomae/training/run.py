@@ -17,7 +17,13 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from videomae.atomic_files import clean_stale_temp_files
 from videomae.checkpoints.io import read_training_checkpoint
-from videomae.checkpoints.run_dir import checkpoint_dir, last_checkpoint
+from videomae.checkpoints.run_dir import (
+    HYDRA_FILES,
+    checkpoint_dir,
+    earlier_run,
+    foreign_entries,
+    last_checkpoint,
+)
 from videomae.config_schema import validate_config
 from videomae.data.datamodule import VideoDataModule
 from videomae.errors import ConfigError
@@ -137,6 +143,37 @@ def check_config(cfg: DictConfig, mode: str) -> None:
 
 
 # --- run directory and resume ---------------------------------------------------------------------
+
+
+def _listing(names: list[str], limit: int = 6) -> str:
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def check_run_dir(cfg: DictConfig, run_dir: str) -> None:
+    """A fresh run writes only into a directory that is empty or an earlier run's of this
+    framework: it replaces metrics.csv, summary.json, probe.json, ..., and a user's files of those
+    names must not go. Checked before anything is written (summary.json included); a resume (a
+    checkpoint for ckpt_path=last|auto) continues its own directory."""
+    if rank_zero_only.rank != 0 or not os.path.isdir(run_dir):
+        return
+    if str(cfg.get("ckpt_path")) in ("last", "auto") and (
+        os.path.isfile(last_checkpoint(run_dir)) or glob.glob(os.path.join(run_dir, "hpc_ckpt_*.ckpt"))
+    ):
+        return
+    foreign = foreign_entries(run_dir)
+    if foreign:
+        raise ConfigError(
+            f"hydra.run.dir={run_dir} holds {_listing(foreign)}, which no run of this framework "
+            "writes; a run there would mix its files with them: choose a new or empty hydra.run.dir"
+        )
+    ours = sorted(e for e in os.listdir(run_dir) if not HYDRA_FILES.match(e))
+    if ours and not earlier_run(run_dir):
+        raise ConfigError(
+            f"hydra.run.dir={run_dir} holds {_listing(ours)} but no summary.json of a run of this "
+            "framework, so they are not a run's, and a fresh run would replace them: choose a new or "
+            "empty hydra.run.dir"
+        )
 
 
 def clean_run_dir(run_dir: str) -> None:

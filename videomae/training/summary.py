@@ -21,6 +21,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from videomae.atomic_files import atomic_path
 from videomae.training.preemption import REQUEUED_EXIT
+from videomae.training.probe import OnlineProbe
 
 FILENAME = "summary.json"
 # Logged metrics kept in the summary by prefix: the online probe logs probe/knn_top1, probe/linear_top1.
@@ -204,6 +205,12 @@ class SummaryCallback(pl.Callback):
             if hasattr(callback, "timing_results"):
                 out.update(callback.timing_results())
         probes = {k: v for k, v in metrics.items() if k.startswith(METRIC_PREFIXES) and v is not None}
+        # The probe logs to the loggers directly (not through self.log, so not in callback_metrics):
+        # its last evaluation, kept across a resume in its history, is the summary's value.
+        for callback in trainer.callbacks:
+            history = callback.history if isinstance(callback, OnlineProbe) else None
+            if history:
+                probes.update({f"probe/{k}": history[-1][k] for k in ("knn_top1", "linear_top1")})
         out.update(sorted(probes.items()))
         return out
 

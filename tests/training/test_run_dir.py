@@ -1,0 +1,81 @@
+"""A fresh run never replaces files it did not write: a run directory that holds a user's files is
+refused, in one line, before anything is written there."""
+
+import json
+import os
+
+import pytest
+from helpers import REPO, TINY, run_script, tiny_overrides
+from hydra import compose, initialize_config_dir
+
+from videomae.errors import ConfigError
+from videomae.training import finetune, pretrain
+
+
+def compose_cfg(name, *overrides):
+    with initialize_config_dir(config_dir=os.path.join(REPO, "configs"), version_base="1.3"):
+        return compose(name, overrides=[*TINY, *overrides])
+
+
+def snapshot(folder) -> dict:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+@pytest.mark.parametrize("kind", ["pretrain", "finetune"])
+def test_a_folder_with_the_users_own_run_files_is_refused_untouched(tmp_path, kind):
+    """The issue's case: the user's own metrics.csv and summary.json, names the framework writes."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "metrics.csv").write_text("step,accuracy\n1,0.5\n")
+    (folder / "summary.json").write_text('{"experiment": "my own"}')
+    before = snapshot(folder)
+    module = pretrain if kind == "pretrain" else finetune
+    with pytest.raises(ConfigError) as err:
+        module.run(compose_cfg(kind, f"data.root={tmp_path / 'videos'}"), str(folder))
+    assert str(err.value) == (
+        f"hydra.run.dir={folder} holds metrics.csv, summary.json but no summary.json of a run of this "
+        "framework, so they are not a run's, and a fresh run would replace them: choose a new or empty "
+        "hydra.run.dir"
+    )
+    assert snapshot(folder) == before and sorted(os.listdir(folder)) == ["metrics.csv", "summary.json"]
+
+
+def test_a_folder_with_other_files_is_refused_naming_them(tmp_path):
+    folder = tmp_path / "data"
+    (folder / "videos").mkdir(parents=True)
+    for name in ("notes.txt", "a.mp4", "b.mp4", "c.mp4", "d.mp4", "e.mp4", "f.mp4"):
+        (folder / name).write_text("x")
+    with pytest.raises(ConfigError) as err:
+        pretrain.run(compose_cfg("pretrain"), str(folder))
+    assert str(err.value).startswith(
+        f"hydra.run.dir={folder} holds a.mp4, b.mp4, c.mp4, d.mp4, e.mp4, f.mp4 and 2 more, which no run "
+        "of this framework writes"
+    )
+    assert not (folder / "summary.json").exists() and len(os.listdir(folder)) == 8
+
+
+def test_an_earlier_run_of_ours_may_be_started_over(tmp_path):
+    """A run that failed before its first checkpoint leaves its own files: a fresh start replaces them."""
+    run_dir = tmp_path / "run"
+    cfg = compose_cfg("pretrain", f"data.root={tmp_path / 'not_there'}", "dataset=folder")
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="not a directory"):
+            pretrain.run(cfg, str(run_dir))
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_the_script_refuses_in_one_line_and_a_new_folder_runs(tmp_path, synthetic_root):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "metrics.csv").write_text("step,accuracy\n1,0.5\n")
+    args = [*tiny_overrides(synthetic_root), "trainer.max_steps=1", "probe.enabled=false"]
+    result = run_script("pretrain.py", *args, f"hydra.run.dir={folder}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: hydra.run.dir={folder} holds metrics.csv but no summary.json of a run of this framework, "
+        "so they are not a run's, and a fresh run would replace them: choose a new or empty hydra.run.dir"
+    ]
+    assert (folder / "metrics.csv").read_text() == "step,accuracy\n1,0.5\n"
+    result = run_script("pretrain.py", *args, f"hydra.run.dir={tmp_path / 'new'}")
+    assert result.returncode == 0, result.stderr[-2000:]
