@@ -164,3 +164,13 @@ def test_torchcodec_without_ffmpeg_fails_at_start_up_naming_the_fix(backend):
     )
     assert "apt-get install ffmpeg" in lines[0] and "data.backend=pyav" in lines[0]
     assert decoders.resolve("torchcodec") == "torchcodec"  # here, with FFmpeg, it decodes
+
+
+def test_a_stream_without_timestamps_is_counted_in_decoding_order(tmp_path):
+    """A raw H.264 stream has no pts and cannot seek: PyAV counts frames as the decoder gives them
+    (presentation order), from the start."""
+    path = write_indexed(str(tmp_path / "raw.h264"), 60, "libx264", {"x264-params": "keyint=12:bframes=3"})
+    with av.open(path) as container:
+        assert all(p.pts is None for p in container.demux(video=0))
+    window = [0, 13, 40, 58]
+    assert indices(VideoDecoder(backend="pyav").read(path, lambda n: np.array(window))) == window
