@@ -174,3 +174,22 @@ def test_a_stream_without_timestamps_is_counted_in_decoding_order(tmp_path):
         assert all(p.pts is None for p in container.demux(video=0))
     window = [0, 13, 40, 58]
     assert indices(VideoDecoder(backend="pyav").read(path, lambda n: np.array(window))) == window
+
+
+def test_a_files_timeline_is_listed_once_while_it_is_unchanged(indexed, tmp_path, monkeypatch):
+    """A long video read window after window is not demuxed whole for every window."""
+    import shutil
+
+    from videomae.data.decoders import timeline
+
+    scans = []
+    scan = timeline.scan
+    monkeypatch.setattr(timeline, "scan", lambda c, s: scans.append(1) or scan(c, s))
+    path = shutil.copyfile(indexed["vfr"], str(tmp_path / "v.mp4"))
+    decoder = VideoDecoder(backend="pyav")
+    for window in WINDOWS:
+        assert indices(decoder.read(path, lambda n, w=window: np.array(w))) == window
+    assert len(scans) == 1
+    shutil.copyfile(indexed["open_gop"], path)  # the file changes: listed again
+    assert indices(decoder.read(path, lambda n: np.array(LATE))) == LATE
+    assert len(scans) == 2

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from videomae.data.decoders.resize import resize, upright
-from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, scan
+from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan
 
 
 def missing() -> str | None:
@@ -118,7 +118,7 @@ def read(
     try:
         if min(stream.codec_context.height, stream.codec_context.width) <= 0:
             raise ValueError("no frame size in the header")
-        timeline = scan(container, stream)
+        timeline = cached_scan(path, container, stream)
         if timeline is None:  # packets without pts: count them; frames are counted as decoded
             container, stream = _from_start(path, container, stream)
             order = pick(sum(1 for p in container.demux(stream) if p.size))

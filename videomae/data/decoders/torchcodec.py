@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from videomae.data.decoders.resize import resize
-from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, scan
+from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan
 
 FIX = (
     "install FFmpeg's shared libraries (apt-get install ffmpeg, brew install ffmpeg or "
@@ -72,7 +72,7 @@ def _timeline(path: str) -> Timeline | None:
         if not container.streams.video:
             raise ValueError("no video stream")
         stream = container.streams.best("video")  # as torchcodec picks it
-        return scan(container, stream)
+        return cached_scan(path, container, stream)
 
 
 def read(
