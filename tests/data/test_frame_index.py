@@ -71,7 +71,7 @@ def test_decord_is_flagged_and_not_chosen_by_auto(indexed, backend, capsys):
     assert indices(VideoDecoder(backend="decord").read(indexed["vfr"], lambda n: np.array(window))) == window
     wrong = indices(VideoDecoder(backend="decord").read(indexed["avi"], lambda n: np.array(window)))
     assert wrong != window  # if decord ever gets this right, the warning below should go
-    note = selftest.frame_check("decord")
+    note = decoders.frame_check("decord")
     assert note is not None and "MPEG-4 Part 2 with B-frames in AVI" in note
     assert decoders.resolve("auto") != "decord"
     capsys.readouterr()
@@ -83,7 +83,7 @@ def test_decord_is_flagged_and_not_chosen_by_auto(indexed, backend, capsys):
 
 def test_auto_takes_the_fastest_backend_that_meets_the_definition():
     assert decoders.AUTO_ORDER[0] == "pyav"  # measured fastest (docs/benchmarks.md)
-    assert selftest.frame_check("pyav") is None
+    assert decoders.frame_check("pyav") is None
     assert decoders.resolve("auto") == "pyav"
 
 

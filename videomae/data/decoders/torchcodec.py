@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from videomae.data.decoders.resize import resize
+from videomae.data.decoders.selftest import clips
 from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan
 
 FIX = (
@@ -30,10 +31,8 @@ def missing() -> str | None:
 
 @functools.cache
 def _decodes() -> str | None:
-    from videomae.data.decoders import selftest
-
     try:
-        _open(selftest.clips()["vfr"], None).get_frame_at(0)
+        _open(clips()["vfr"], None).get_frame_at(0)
     except Exception as err:
         return f"torchcodec cannot decode: FFmpeg's shared libraries do not load ({_first(err)}): {FIX}"
     return None
