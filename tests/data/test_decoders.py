@@ -91,7 +91,6 @@ def test_backend_is_a_checked_setting(video_bank, tmp_path):
 
 def test_auto_falls_back_in_order(monkeypatch):
     from videomae.data.decoders import decord as decord_backend
-    from videomae.data.decoders import selftest
 
     assert decoders.AUTO_ORDER == ("pyav", "torchcodec", "decord")
     assert decoders.resolve("auto") == "pyav"
@@ -100,7 +99,7 @@ def test_auto_falls_back_in_order(monkeypatch):
         assert decoders.resolve("auto") == "torchcodec"
         assert VideoDecoder(backend="auto").backend_name == "torchcodec"
     monkeypatch.setattr(torchcodec_backend, "missing", lambda: "no FFmpeg")
-    monkeypatch.setattr(selftest, "frame_check", lambda name: None)  # as if decord met the definition
+    monkeypatch.setattr(decoders, "frame_check", lambda name: None)  # as if decord met the definition
     monkeypatch.setattr(decord_backend, "missing", lambda: "no wheel here")
     with pytest.raises(ConfigError, match="no video decoder works here; pyav: not installed; torchcodec"):
         decoders.resolve("auto")

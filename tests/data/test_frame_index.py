@@ -71,7 +71,7 @@ def test_decord_is_flagged_and_not_chosen_by_auto(indexed, backend, capsys):
     assert indices(VideoDecoder(backend="decord").read(indexed["vfr"], lambda n: np.array(window))) == window
     wrong = indices(VideoDecoder(backend="decord").read(indexed["avi"], lambda n: np.array(window)))
     assert wrong != window  # if decord ever gets this right, the warning below should go
-    note = selftest.frame_check("decord")
+    note = decoders.frame_check("decord")
     assert note is not None and "MPEG-4 Part 2 with B-frames in AVI" in note
     assert decoders.resolve("auto") != "decord"
     capsys.readouterr()
@@ -83,7 +83,7 @@ def test_decord_is_flagged_and_not_chosen_by_auto(indexed, backend, capsys):
 
 def test_auto_takes_the_fastest_backend_that_meets_the_definition():
     assert decoders.AUTO_ORDER[0] == "pyav"  # measured fastest (docs/benchmarks.md)
-    assert selftest.frame_check("pyav") is None
+    assert decoders.frame_check("pyav") is None
     assert decoders.resolve("auto") == "pyav"
 
 
@@ -164,3 +164,32 @@ def test_torchcodec_without_ffmpeg_fails_at_start_up_naming_the_fix(backend):
     )
     assert "apt-get install ffmpeg" in lines[0] and "data.backend=pyav" in lines[0]
     assert decoders.resolve("torchcodec") == "torchcodec"  # here, with FFmpeg, it decodes
+
+
+def test_a_stream_without_timestamps_is_counted_in_decoding_order(tmp_path):
+    """A raw H.264 stream has no pts and cannot seek: PyAV counts frames as the decoder gives them
+    (presentation order), from the start."""
+    path = write_indexed(str(tmp_path / "raw.h264"), 60, "libx264", {"x264-params": "keyint=12:bframes=3"})
+    with av.open(path) as container:
+        assert all(p.pts is None for p in container.demux(video=0))
+    window = [0, 13, 40, 58]
+    assert indices(VideoDecoder(backend="pyav").read(path, lambda n: np.array(window))) == window
+
+
+def test_a_files_timeline_is_listed_once_while_it_is_unchanged(indexed, tmp_path, monkeypatch):
+    """A long video read window after window is not demuxed whole for every window."""
+    import shutil
+
+    from videomae.data.decoders import timeline
+
+    scans = []
+    scan = timeline.scan
+    monkeypatch.setattr(timeline, "scan", lambda c, s: scans.append(1) or scan(c, s))
+    path = shutil.copyfile(indexed["vfr"], str(tmp_path / "v.mp4"))
+    decoder = VideoDecoder(backend="pyav")
+    for window in WINDOWS:
+        assert indices(decoder.read(path, lambda n, w=window: np.array(w))) == window
+    assert len(scans) == 1
+    shutil.copyfile(indexed["open_gop"], path)  # the file changes: listed again
+    assert indices(decoder.read(path, lambda n: np.array(LATE))) == LATE
+    assert len(scans) == 2

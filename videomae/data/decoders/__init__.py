@@ -16,10 +16,12 @@ decord, which picks other frames on open-GOP H.264 and MPEG-4 B-frame AVI (its o
 original code used it) and so is taken only when asked for by name, with a warning.
 """
 
+import functools
 import importlib
 import sys
 from types import ModuleType
 
+from videomae.data.decoders import selftest
 from videomae.errors import ConfigError
 
 BACKENDS = ("decord", "pyav", "torchcodec")
@@ -40,13 +42,18 @@ def module(name: str) -> ModuleType:
     return importlib.import_module(f"videomae.data.decoders.{name}")
 
 
+@functools.cache
+def frame_check(name: str) -> str | None:
+    """None when backend `name` decodes frame i as the i-th in presentation order on the probe
+    clips (decoders/selftest.py), else where it does not; once per process."""
+    return selftest.frame_check(module(name).read)
+
+
 def resolve(name: str, check_frames: bool = True) -> str:
     """The backend `name` stands for here (auto: the first usable one), checked to decode now, so
     that a missing library fails at start-up with the fix, not inside a loader worker.
     `check_frames`: auto passes over a backend whose frames differ from the definition; one named
     explicitly is used, with a warning saying where it differs."""
-    from videomae.data.decoders.selftest import frame_check
-
     if name == "auto":
         reasons = []
         for candidate in AUTO_ORDER:

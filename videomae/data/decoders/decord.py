@@ -1,4 +1,10 @@
-"""decord 0.6: the design card's decoder (wheels for x86-64 Linux, Windows and Intel macOS only)."""
+"""decord 0.6: the design card's decoder (wheels for x86-64 Linux, Windows and Intel macOS only).
+
+Its frame i is its own index, the original code's: presentation order on constant and variable
+frame rate files, but not on open-GOP H.264 (late frames one later) nor on MPEG-4 B-frame AVI (up
+to tens of frames off). So `data.backend=auto` does not take it, and naming it warns at start-up
+(decoders/selftest.py); it stays for reproducing the original code's frames.
+"""
 
 from collections.abc import Callable
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from videomae.data.decoders.resize import resize, upright
-from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, scan
+from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan
 
 
 def missing() -> str | None:
@@ -49,8 +49,6 @@ def _decode(
     start = timeline.seek_point(int(order[0])) if seek and timeline is not None else None
     if start is not None:
         container.seek(start, stream=stream, backward=True)
-    else:
-        _rewind(container, stream)
     out: np.ndarray | None = None
     errors: list[str] = []
     pos, prev, count, at = 0, None, -1, -1
@@ -97,9 +95,17 @@ def _open(path: str):
     return container, stream
 
 
-def _rewind(container, stream) -> None:
-    """Back to the first packet, for decoding from the start after the scan."""
-    container.seek(0, backward=True)
+def _from_start(path: str, container, stream):
+    """(container, stream) at the first packet again: a seek, or where the stream cannot seek (a
+    raw H.264 stream), a fresh open."""
+    import av
+
+    try:
+        container.seek(0, backward=True)
+        return container, stream
+    except av.error.FFmpegError:
+        container.close()
+        return _open(path)
 
 
 def read(
@@ -109,20 +115,24 @@ def read(
     pick: Callable[[int], np.ndarray],
 ) -> tuple[np.ndarray, tuple[int, int]]:
     container, stream = _open(path)
-    with container:
+    try:
         if min(stream.codec_context.height, stream.codec_context.width) <= 0:
             raise ValueError("no frame size in the header")
-        timeline = scan(container, stream)
+        timeline = cached_scan(path, container, stream)
         if timeline is None:  # packets without pts: count them; frames are counted as decoded
-            _rewind(container, stream)
+            container, stream = _from_start(path, container, stream)
             order = pick(sum(1 for p in container.demux(stream) if p.size))
         else:
             order = pick(len(timeline))
-        decoded = _decode(container, stream, order, timeline, seek=True)
-        if decoded is None:  # a seek that could not honour the first index: from the start instead
-            _rewind(container, stream)
+        decoded = None
+        if timeline is not None and timeline.seek_point(int(order[0])) is not None:
+            decoded = _decode(container, stream, order, timeline, seek=True)
+        if decoded is None:  # the first GOP, or a seek that could not serve the first index
+            container, stream = _from_start(path, container, stream)
             decoded = _decode(container, stream, order, timeline, seek=False)
         assert decoded is not None  # without a seek, _decode returns the frames or raises
+    finally:
+        container.close()
     frames = upright(*decoded)
     native = (frames.shape[1], frames.shape[2])  # as displayed (a phone video's height and width swap)
     return resize(frames, target(*native)), native

@@ -14,6 +14,7 @@ import functools
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from fractions import Fraction
 
 import numpy as np
@@ -119,22 +120,14 @@ def clips() -> dict[str, str]:
     }
 
 
-def decode(name: str, path: str, indices: np.ndarray) -> np.ndarray:
-    """Frames `indices` of `path` through backend `name` (no time limit, native size)."""
-    from videomae.data.decoders import module
-
-    frames, _ = module(name).read(path, None, lambda h, w: None, lambda n: indices)
-    return frames
-
-
-@functools.cache
-def frame_check(name: str) -> str | None:
-    """None when backend `name` returns exactly the frames asked for on every probe clip; else
-    what it returned instead, in one line."""
+def frame_check(read: Callable) -> str | None:
+    """None when a backend's `read` (decoders/*.py) returns exactly the frames asked for on every
+    probe clip; else what it returned instead, in one line."""
     wrong = []
     for kind, path in clips().items():
         try:
-            got = [frame_index(f) for f in decode(name, path, WINDOW)]
+            frames, _ = read(path, None, lambda h, w: None, lambda n: WINDOW)
+            got = [frame_index(f) for f in frames]
         except Exception as err:
             wrong.append(f"{KINDS[kind]}: {type(err).__name__}")
             continue

@@ -8,6 +8,8 @@ places each decoded frame by its pts in that list; torchcodec is handed the list
 mapping. decord indexes frames itself and differs on some files (see decoders/decord.py).
 """
 
+import os
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,15 +30,22 @@ class Timeline:
     time_base: float
 
     def __post_init__(self):
-        object.__setattr__(self, "_at", {int(p): i for i, p in enumerate(self.pts.tolist())})
+        # most streams are on a regular grid (a constant frame rate): then an index is arithmetic
+        gaps = np.diff(self.pts)
+        step = int(gaps[0]) if len(gaps) and gaps[0] > 0 and (gaps == gaps[0]).all() else 0
+        object.__setattr__(self, "_step", step)
 
     def __len__(self) -> int:
         return len(self.pts)
 
     def index(self, pts: int) -> int:
         """The index of the frame shown at `pts` (the last one starting at or before it)."""
-        at = self._at.get(pts)  # type: ignore[attr-defined]  # set in __post_init__
-        return at if at is not None else max(int(np.searchsorted(self.pts, pts, side="right")) - 1, 0)
+        step: int = self._step  # type: ignore[attr-defined]  # set in __post_init__
+        if step:
+            at, off = divmod(pts - int(self.pts[0]), step)
+            if off == 0 and 0 <= at < len(self.pts):
+                return at
+        return max(int(np.searchsorted(self.pts, pts, side="right")) - 1, 0)
 
     def seek_point(self, index: int) -> int | None:
         """The pts of the last keyframe shown at or before frame `index`: decoding from there
@@ -52,6 +61,29 @@ class Timeline:
         """Each frame's duration (the last one's: the one before it), for torchcodec's mapping."""
         gaps = np.diff(self.pts)
         return np.append(gaps, gaps[-1] if len(gaps) else 1)
+
+
+# Timelines of the files read last, per process, up to this many frames in all (8 bytes each): a
+# long video read window after window (features, sliding windows) is scanned once, not per window.
+CACHE_FRAMES = 2_000_000
+_cache: OrderedDict[tuple, Timeline | None] = OrderedDict()
+_cached_frames = [0]
+
+
+def cached_scan(path: str, container, stream) -> Timeline | None:
+    """`scan`, from the cache while the file is unchanged (then the container is not read)."""
+    info = os.stat(path)
+    key = (path, stream.index, info.st_size, info.st_mtime_ns)
+    if key in _cache:
+        _cache.move_to_end(key)
+        return _cache[key]
+    timeline = scan(container, stream)
+    _cache[key] = timeline
+    _cached_frames[0] += len(timeline) if timeline is not None else 1
+    while _cached_frames[0] > CACHE_FRAMES and len(_cache) > 1:
+        _, dropped = _cache.popitem(last=False)
+        _cached_frames[0] -= len(dropped) if dropped is not None else 1
+    return timeline
 
 
 def scan(container, stream) -> Timeline | None:

@@ -8,7 +8,8 @@ from collections.abc import Callable
 import numpy as np
 
 from videomae.data.decoders.resize import resize
-from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, scan
+from videomae.data.decoders.selftest import clips
+from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan
 
 FIX = (
     "install FFmpeg's shared libraries (apt-get install ffmpeg, brew install ffmpeg or "
@@ -30,10 +31,8 @@ def missing() -> str | None:
 
 @functools.cache
 def _decodes() -> str | None:
-    from videomae.data.decoders import selftest
-
     try:
-        _open(selftest.clips()["vfr"], None).get_frame_at(0)
+        _open(clips()["vfr"], None).get_frame_at(0)
     except Exception as err:
         return f"torchcodec cannot decode: FFmpeg's shared libraries do not load ({_first(err)}): {FIX}"
     return None
@@ -72,7 +71,7 @@ def _timeline(path: str) -> Timeline | None:
         if not container.streams.video:
             raise ValueError("no video stream")
         stream = container.streams.best("video")  # as torchcodec picks it
-        return scan(container, stream)
+        return cached_scan(path, container, stream)
 
 
 def read(
