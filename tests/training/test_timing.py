@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_dir
 
 from videomae.data.video import VideoDecoder
 from videomae.errors import ConfigError
+from videomae.report import report
 from videomae.training.finetune import run as finetune_run
 from videomae.training.pretrain import run
 from videomae.training.timing import StepTiming
@@ -102,6 +103,11 @@ def test_model_bound_run(tmp_path, synthetic_root, capsys):
     lines = verdicts(out)
     assert len(lines) == 2 and all("model-bound" in line for line in lines)
     assert "compile=true" in lines[-1] and "num_workers" not in lines[-1]
+    table = report([str(tmp_path)])  # scripts/report.py: a column each, in per cent
+    row = table["rows"][0]
+    wait, mfu = table["header"].index("data wait"), table["header"].index("MFU")
+    assert row[wait] == summary["data_wait_fraction"] and row[mfu] == summary["mfu"]
+    assert f"| {summary['data_wait_fraction']:.1%} |" in table["text"]
 
 
 def test_advice_applies_to_the_run_only():
