@@ -314,6 +314,22 @@ def test_data_benchmark_runs(tmp_path):
     assert "backends" not in summary  # the loader comparison only
 
 
+def test_data_benchmark_loaders_ours_on_the_copy(tmp_path):
+    """Issue 29's comparison: ours on the re-encoded copy, the baseline on the untouched files."""
+    from videomae.benchmarks.data import decord_missing, main
+
+    summary = main(
+        ["--videos", "2", "--short-side", "64", "--video-seconds", "1", "--fps", "10", "--num-frames", "4",
+         "--sampling-rate", "2", "--input-size", "32", "--seconds", "0.3", "--rounds", "1", "--workers", "1",
+         "--warmup-batches", "1", "--cache-dir", str(tmp_path), "--sections", "loaders", "--num-sample", "1",
+         "--ours-on-copy", "--ours-backend", "pyav", "--copy-short-side", "64", "--json"]
+    )  # fmt: skip
+    assert summary["ours_on_copy"] and summary["backend"] == "pyav" and summary["num_sample"] == 1
+    assert summary["results"]["ours"]["clips_per_s_one_core"] > 0
+    assert ("ratio_one_core" in summary) == (decord_missing() is None)
+    assert list((tmp_path).glob("copy-*/*.mp4"))  # the copy ours read
+
+
 def test_data_benchmark_backends_on_a_videos_dir_and_its_copy(tmp_path, video_bank):
     from videomae.benchmarks.data import decord_missing, main
 

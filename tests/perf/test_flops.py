@@ -1,6 +1,8 @@
 """FLOPs per clip from the model's shapes (videomae.perf.flops) against an independent count:
 torch.utils.flop_counter.FlopCounterMode on the real models, forward and training step."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -8,7 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from videomae.masking import MaskGenerator
 from videomae.models import create_classifier, create_pretrain_model
-from videomae.perf.flops import classifier_flops, pretrain_flops
+from videomae.perf.flops import classifier_flops, module_flops, pretrain_flops
 from videomae.perf.peak import peak_flops, precision_kind, table_peak
 
 # FlopCounterMode counts only matmuls, as videomae.perf.flops does, so the two agree exactly
@@ -82,3 +84,13 @@ def test_peaks():
     assert peak_flops(torch.device("cpu"), "32", 2.5) == (2.5e12, "perf.peak_tflops")
     rate, source = peak_flops(torch.device("cpu"), "bf16-mixed")
     assert rate > 1e8 and source.startswith("measured matmul")
+
+
+def test_module_flops_sees_through_wrappers():
+    """A LightningModule's model under torch.compile's or FSDP's wrapper (`_orig_mod`, `module`)."""
+    model = create_pretrain_model("vit_tiny", num_frames=4, img_size=64, **SMALL)
+    masks = MaskGenerator("tube", 0.75, model.grid, 0.5)
+    expected = pretrain_flops(model, masks.num_masked, masks.num_decoded)
+    for wrapped in (model, SimpleNamespace(module=model), SimpleNamespace(_orig_mod=model)):
+        assert module_flops(SimpleNamespace(model=wrapped, mask_generator=masks)) == expected
+    assert module_flops(SimpleNamespace(model=torch.nn.Linear(2, 2))) is None

@@ -12,6 +12,8 @@ from hydra import compose, initialize_config_dir
 
 from videomae.data.video import VideoDecoder
 from videomae.errors import ConfigError
+from videomae.report import report
+from videomae.training.finetune import run as finetune_run
 from videomae.training.pretrain import run
 from videomae.training.timing import StepTiming
 from videomae.training.verdict import RunSettings, verdict_line
@@ -101,6 +103,11 @@ def test_model_bound_run(tmp_path, synthetic_root, capsys):
     lines = verdicts(out)
     assert len(lines) == 2 and all("model-bound" in line for line in lines)
     assert "compile=true" in lines[-1] and "num_workers" not in lines[-1]
+    table = report([str(tmp_path)])  # scripts/report.py: a column each, in per cent
+    row = table["rows"][0]
+    wait, mfu = table["header"].index("data wait"), table["header"].index("MFU")
+    assert row[wait] == summary["data_wait_fraction"] and row[mfu] == summary["mfu"]
+    assert f"| {summary['data_wait_fraction']:.1%} |" in table["text"]
 
 
 def test_advice_applies_to_the_run_only():
@@ -130,3 +137,21 @@ def test_advice_applies_to_the_run_only():
 def test_bad_peak_override_fails_with_one_line():
     with pytest.raises(ConfigError, match=r"perf.peak_tflops=-1 must be a positive number"):
         StepTiming(peak_tflops=-1)
+
+
+def test_finetune_run_times_the_classifier(tmp_path, synthetic_root, capsys):
+    """Fine-tuning gets the same split, its FLOPs those of the classifier on every token."""
+    with initialize_config_dir(config_dir=os.path.join(REPO, "configs"), version_base="1.3"):
+        cfg = compose(
+            "finetune",
+            overrides=[
+                *TINY, *tiny_overrides(synthetic_root), *TIMED[:-2], "data.augment.rand_augment=null",
+                "+trainer.limit_val_batches=0",
+            ],
+        )  # fmt: skip
+    finetune_run(cfg, str(tmp_path / "run"))
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["bound"] in ("loader-bound", "model-bound") and 0 < summary["mfu"] < 1.5
+    assert 0 <= summary["data_wait_fraction"] <= 1 and summary["step_time_s"] > 0
+    assert len(verdicts(capsys.readouterr().out)) == 2
+    assert "data.num_sample" not in summary["verdict"]  # a pre-training suggestion only

@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--gpu-clips-per-s", type=float, default=1000.0, help="model speed for cores per GPU (default 1000)")
     add("--device-transforms", action="store_true", help="backends section: also each backend with "
         "data.device_transforms (the loader's part: decode, draw, pad; not the device's)")  # fmt: skip
+    add("--ours-backend", default="auto", help="loaders section: our loader's data.backend (default auto)")
     add("--ours-on-copy", action="store_true", help="loaders section: ours reads the re-encoded copy, "
         "the baseline the untouched files")  # fmt: skip
     add("--no-copy", action="store_true", help="backends section: original files only, no re-encoded copy")

@@ -41,7 +41,12 @@ def _loader_makers(args, paths: list[str], ours_paths: list[str]) -> dict[str, L
     def ours(num_sample):
         samples = [(p, 0) for p in ours_paths]
         dataset = VideoClipDataset(
-            samples, sampler, transform, num_sample, decoder=VideoDecoder(), short_side=short_side
+            samples,
+            sampler,
+            transform,
+            num_sample,
+            decoder=VideoDecoder(backend=args.ours_backend),
+            short_side=short_side,
         )
         return dataset, max(1, args.batch_size // num_sample)
 
@@ -108,7 +113,7 @@ def loader_comparison(parser, args, paths: list[str], source: str) -> LoaderSumm
         "clip": f"{args.num_frames} x {args.sampling_rate} -> {args.input_size} px, multi-scale crop",
         "num_sample": args.num_sample,
         "workers": args.workers,
-        "backend": VideoDecoder().backend_name,
+        "backend": VideoDecoder(backend=args.ours_backend).backend_name,
         "ours_on_copy": bool(args.ours_on_copy),
         "results": results,
     }

@@ -12,6 +12,7 @@ block's last matmul). tests/perf/test_flops.py checks these against FlopCounterM
 models.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,12 @@ def _stack(blocks: nn.ModuleList) -> Stack:
     return Stack(int(first.norm1.normalized_shape[0]), len(blocks), int(first.mlp.fc1.out_features))
 
 
+def _tube(encoder) -> int:
+    """Inputs per token, C * t * p * p, from the conv's settings (its weight may be a shard)."""
+    proj = encoder.patch_embed.proj
+    return int(proj.in_channels * math.prod(proj.kernel_size))
+
+
 @dataclass(frozen=True)
 class ClipFlops:
     """FLOPs per clip: `forward`, of which `embed` in the tube embedding; `recomputed`: what
@@ -85,7 +92,7 @@ def pretrain_flops(model, num_masked: int, num_decoded: int | None = None) -> Cl
     visible = tokens - num_masked
     decoded = num_masked if num_decoded is None else num_decoded
     enc, dec = _stack(encoder.blocks), _stack(model.decoder.blocks)
-    tube = encoder.patch_embed.proj.weight[0].numel()  # C * t * p * p inputs per token
+    tube = _tube(encoder)
     embed = 2 * tube * enc.dim * visible
     enc_blocks = enc.forward(visible)
     to_decoder = 2 * enc.dim * dec.dim * visible
@@ -101,7 +108,7 @@ def classifier_flops(model) -> ClipFlops:
     encoder = model.encoder
     tokens = encoder.num_tokens
     enc = _stack(encoder.blocks)
-    tube = encoder.patch_embed.proj.weight[0].numel()
+    tube = _tube(encoder)
     blocks = enc.forward(tokens)
     embed = 2 * tube * enc.dim * tokens
     forward = embed + blocks + 2 * enc.dim * model.head.out_features
@@ -112,7 +119,10 @@ def module_flops(pl_module) -> ClipFlops | None:
     """FLOPs per training clip of a LightningModule of this framework (its `model`, and for
     pre-training its `mask_generator`); None for a model this module does not know."""
     model = getattr(pl_module, "model", None)
-    model = getattr(model, "_orig_mod", model)  # torch.compile keeps the module underneath
+    for _ in range(3):  # torch.compile's and FSDP's wrappers keep the model underneath
+        if isinstance(model, VideoMAEPretrain | VideoMAEClassifier):
+            break
+        model = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
     if isinstance(model, VideoMAEPretrain):
         masks = getattr(pl_module, "mask_generator", None)
         if masks is None:

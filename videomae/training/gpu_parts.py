@@ -93,16 +93,19 @@ def _variant(check: Check, kind: str, batch: int) -> dict:
 
 
 def _largest_batch(check: Check, kind: str) -> dict:
-    batch = check.sizes.max_batch
+    """The variant at --max-batch, halved after each out-of-memory error."""
+    batch, too_big = check.sizes.max_batch, list[int]()
     while True:
         try:
-            return _variant(check, kind, batch)
+            return {**_variant(check, kind, batch), "out_of_memory_at": too_big}
         except Exception as err:
             if not is_oom(err) or batch == 1:
                 raise
-            if check.device.type == "cuda":
-                torch.cuda.empty_cache()
-            batch //= 2
+        # outside the except block: the failed step's tensors are freed with its traceback
+        if check.device.type == "cuda":
+            torch.cuda.empty_cache()
+        too_big.append(batch)
+        batch //= 2
 
 
 def throughput(check: Check) -> dict:
