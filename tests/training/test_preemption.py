@@ -17,7 +17,7 @@ import time
 import pytest
 import torch
 from helpers import REPO, tiny_overrides
-from slurm_cluster import SlurmCluster, skip_reason
+from slurm_cluster import ClusterError, SlurmCluster, skip_reason
 
 from videomae.cli import other_rank_overrides
 from videomae.data.datamodule import WorkerInit
@@ -37,7 +37,11 @@ def slurm(tmp_path_factory):
     if reason:
         pytest.skip(reason)
     cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
-    cluster.start()
+    try:
+        cluster.start()
+    except (ClusterError, subprocess.SubprocessError) as err:  # packages there, daemons refused
+        cluster.stop()
+        pytest.skip(f"could not start a test SLURM cluster: {err}")
     yield cluster
     cluster.stop()
 
