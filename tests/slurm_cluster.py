@@ -53,6 +53,10 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
 """
 
 
+class ClusterError(RuntimeError):
+    """The daemons did not start (the reason, and where their logs are)."""
+
+
 def skip_reason() -> str | None:
     """Why a cluster cannot be started here, or None."""
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
@@ -102,14 +106,14 @@ class SlurmCluster:
             )
         self._run("slurmctld", "-f", self.conf)
         self._run("slurmd", "-f", self.conf)
-        deadline = time.time() + 60
+        deadline, state = time.time() + 60, ""
         while time.time() < deadline:
             state = self._run("sinfo", "-h", "-o", "%T", check=False).stdout.strip()
             if state == "idle":
                 return self.env
             time.sleep(0.5)
         self.stop()
-        raise RuntimeError(f"the test SLURM node did not become idle (state {state!r}); logs in {d}")
+        raise ClusterError(f"the test SLURM node did not become idle (state {state!r}); logs in {d}")
 
     def stop(self) -> None:
         self._run("scancel", "--full", "--user=root", check=False)

@@ -125,7 +125,9 @@ def outcome(run_dir: str, state: str | None, restarts: int, job) -> tuple[bool, 
     reason = summary.get("error") if status in ("failed", "stopped") else None
     reason = reason or last_error_line(job) or f"no summary.json in {run_dir}"
     where = f"SLURM state {state}{again}; " if state else ""
-    return False, f"{status or 'failed'}: {reason} ({where}log: {job.paths.stderr})"
+    # "running" (or no summary): the process died without a word, e.g. killed by a signal
+    said = status if status in ("failed", "stopped", "requeued") else "died"
+    return False, f"{said}: {reason} ({where}log: {job.paths.stderr})"
 
 
 def launch(self, job_overrides, initial_job_idx):

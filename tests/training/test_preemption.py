@@ -9,17 +9,21 @@ import glob
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
 
 import pytest
+import torch
 from helpers import REPO, tiny_overrides
-from slurm_cluster import SlurmCluster, skip_reason
+from slurm_cluster import ClusterError, SlurmCluster, skip_reason
 
+from videomae.cli import other_rank_overrides
+from videomae.data.datamodule import WorkerInit
 from videomae.sweep import job_overrides
-
-pytestmark = pytest.mark.slow
+from videomae.training import preemption
+from videomae.training.summary import RunSummary
 
 STEPS = 24  # 8 steps per epoch: the runs cross epoch ends
 SWEPT = ["data.num_workers=0,2", "+callbacks.pace.role=preempted,reference"]
@@ -33,7 +37,11 @@ def slurm(tmp_path_factory):
     if reason:
         pytest.skip(reason)
     cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
-    cluster.start()
+    try:
+        cluster.start()
+    except (ClusterError, subprocess.SubprocessError) as err:  # packages there, daemons refused
+        cluster.stop()
+        pytest.skip(f"could not start a test SLURM cluster: {err}")
     yield cluster
     cluster.stop()
 
@@ -137,6 +145,7 @@ def check_sweep(sweep: Sweep) -> None:
             assert loss == pytest.approx(expected, rel=1e-6, abs=1e-7), (num, step, loss, expected)
 
 
+@pytest.mark.slow
 def test_preempted_jobs_resume_exactly_with_and_without_workers(slurm, tmp_path, synthetic_root):
     """Pre-training and fine-tuning sweeps at once: each job with 0 or 2 DataLoader workers, one
     pre-empted once or twice, one not; all end COMPLETED with the same losses at every step."""
@@ -153,3 +162,44 @@ def test_preempted_jobs_resume_exactly_with_and_without_workers(slurm, tmp_path,
         sweep.proc.wait()
     for sweep in sweeps:
         check_sweep(sweep)
+
+
+class _Handlers(torch.utils.data.Dataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        return int(signal.getsignal(signal.SIGUSR1) == signal.SIG_IGN) + int(
+            signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+        )
+
+
+def test_dataloader_workers_ignore_the_signals_slurm_sends_the_whole_step():
+    loader = torch.utils.data.DataLoader(
+        _Handlers(), batch_size=1, num_workers=1, worker_init_fn=WorkerInit(0)
+    )
+    assert [int(b) for b in loader] == [2, 2]  # both ignored in the worker
+    assert signal.getsignal(signal.SIGTERM) != signal.SIG_IGN  # not in this process
+
+
+def test_requeue_names_the_array_task_and_the_summary_says_requeued(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "17")
+    assert preemption.job_id() == "17"
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "12")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    assert preemption.job_id() == "12_3"  # what scontrol requeue takes for an array task
+    with pytest.raises(SystemExit), RunSummary(str(tmp_path), "pretrain", overrides=[]):
+        sys.exit(preemption.REQUEUED_EXIT)
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "requeued"
+
+
+@pytest.mark.parametrize("variable", ["RANK", "LOCAL_RANK", "SLURM_PROCID"])
+def test_processes_other_than_rank_zero_write_no_config_or_log_file(monkeypatch, variable):
+    for name in ("RANK", "LOCAL_RANK", "SLURM_PROCID"):
+        monkeypatch.delenv(name, raising=False)
+    assert other_rank_overrides([]) == []
+    monkeypatch.setenv(variable, "0")
+    assert other_rank_overrides([]) == []
+    monkeypatch.setenv(variable, "1")
+    assert other_rank_overrides([]) == ["hydra.output_subdir=null", "hydra/job_logging=stdout"]
+    assert other_rank_overrides(["hydra.output_subdir=null", "hydra/job_logging=none"]) == []

@@ -33,11 +33,16 @@ def _on_requeue_signal(signum, frame) -> None:
     _requested.set()  # all a handler may safely do; the step boundary does the rest
 
 
+_installed = False
+
+
 def install() -> None:
     """Under SLURM (SLURM_JOB_ID set), make SIGUSR1 a request to save and requeue. Elsewhere
     SIGUSR1 keeps its default action. Installed once, before the Trainer, never removed."""
+    global _installed
     if os.environ.get("SLURM_JOB_ID") and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGUSR1, _on_requeue_signal)
+        _installed = True
 
 
 def requested() -> bool:
@@ -55,6 +60,8 @@ class RequeueOnSignal(pl.Callback):
     follows would be cut in the middle; the request then waits one step into the next epoch."""
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if not _installed:  # not under SLURM (the same on every rank): no collective per step
+            return
         flag = requested() and not trainer.is_last_batch
         if trainer.world_size > 1 and dist.is_available() and dist.is_initialized():
             tensor = torch.tensor([int(flag)], device=trainer.strategy.root_device)
