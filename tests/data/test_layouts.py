@@ -328,5 +328,11 @@ def test_prepare_names_only_the_files_it_wrote(tmp_path, video_bank, capsys):
     assert f"-> {tmp_path / 'train.csv'}" in out and (tmp_path / "train.csv").is_file()
     assert "val.csv" not in out.replace("no val.csv written", "") and not (tmp_path / "val.csv").exists()
     assert "  val: no videos, no val.csv written" in out and "  test: no videos, no test.csv written" in out
+    (tmp_path / "val.csv").write_text("a.mp4 0\n")  # not ours to delete, but said: the loader reads it
+    prepare("folder", str(tmp_path), check="exists")
+    assert (
+        f"  val: no videos, nothing written; warning: the {tmp_path / 'val.csv'} already there"
+        in capsys.readouterr().out
+    )
     with pytest.raises(ConfigError, match=r"--out .*train.csv/lists: cannot write there \(Not a directory\)"):
         prepare("folder", str(tmp_path), out=str(tmp_path / "train.csv" / "lists"), check="exists")

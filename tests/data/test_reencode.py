@@ -174,7 +174,7 @@ def reencode_script(*args: str) -> tuple[int, str, str]:
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = prepare_main([*args, "--workers", "1"])
+        code = prepare_main([*args] if "--workers" in args else [*args, "--workers", "1"])
     return code, out.getvalue(), err.getvalue()
 
 
@@ -286,7 +286,8 @@ def test_a_full_disk_stops_the_run_and_says_so(tmp_path, video_bank, monkeypatch
     assert not [f for _, _, fs in os.walk(dst) for f in fs if f.endswith((".mp4", ".tmp"))]
 
 
-def test_an_unwritable_dst_is_one_line(tmp_path, video_bank):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_an_unwritable_dst_is_one_line(tmp_path, video_bank, workers):
     src = str(tmp_path / "src")
     build("folder", src, video_bank)
     (tmp_path / "file").write_text("a file, not a folder")
@@ -301,7 +302,7 @@ def test_an_unwritable_dst_is_one_line(tmp_path, video_bank):
     dst = tmp_path / "copy"
     dst.mkdir()
     (dst / "train").write_text("in the way")
-    code, _, err = reencode_script("folder", "--root", src, "--reencode", str(dst))
+    code, _, err = reencode_script("folder", "--root", src, "--reencode", str(dst), "--workers", workers)
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("error: cannot write the copy: ") and str(dst / "train") in err
 

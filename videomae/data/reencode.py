@@ -22,6 +22,7 @@ is walked once: a symlink loop or a second link to a folder becomes a link in th
 """
 
 import errno
+import multiprocessing
 import os
 import re
 import shutil
@@ -120,7 +121,7 @@ def encode_all(
                 for job in jobs:
                     take(*_encode_one(job))
             else:
-                pool = ProcessPoolExecutor(workers)
+                pool = _pool(workers)
                 try:
                     for src, why in pool.map(_encode_one, jobs, chunksize=1):
                         take(src, why)
@@ -129,6 +130,17 @@ def encode_all(
         except (OSError, DiskFullError) as err:
             raise _stopped(err, written, len(jobs)) from None
     return written, failed
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes forked from a clean server process (spawned where there is none), never
+    from this one: a fork of a process whose FFmpeg has run threads (an earlier encoding here, a
+    notebook) can deadlock in the child, freeing a codec."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        context.set_forkserver_preload([__name__])  # imported once, in the server
+    return ProcessPoolExecutor(workers, mp_context=context)
 
 
 def _stopped(err: BaseException, written: int, total: int) -> RuntimeError:
