@@ -193,3 +193,15 @@ def test_a_files_timeline_is_listed_once_while_it_is_unchanged(indexed, tmp_path
     shutil.copyfile(indexed["open_gop"], path)  # the file changes: listed again
     assert indices(decoder.read(path, lambda n: np.array(LATE))) == LATE
     assert len(scans) == 2
+
+
+@pytest.mark.parametrize("kind", list(selftest.KINDS))
+def test_the_reencoded_copy_keeps_every_frame_index(indexed, tmp_path, kind):
+    """The copy (prepare_dataset.py --reencode) of a variable-frame-rate, open-GOP or B-frame AVI
+    source: its frame i is the source's frame i (a variable rate becomes the average rate)."""
+    from videomae.data.reencode import EncodeSettings, reencode_video
+
+    copy = str(tmp_path / "copy.mp4")
+    reencode_video(indexed[kind], copy, EncodeSettings(short_side=64))
+    frames = VideoDecoder(backend="pyav").read(copy, lambda n: np.arange(n))
+    assert indices(frames) == list(range(N))
