@@ -20,7 +20,7 @@ from helpers import REPO, tiny_overrides
 from slurm_cluster import ClusterError, SlurmCluster, skip_reason
 
 from videomae.cli import other_rank_overrides
-from videomae.data.datamodule import WorkerInit
+from videomae.data.workers import WorkerInit
 from videomae.sweep import job_overrides
 from videomae.training import preemption
 from videomae.training.summary import RunSummary

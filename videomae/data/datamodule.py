@@ -11,18 +11,16 @@ created inside the workers; the Trainer puts a DistributedSampler under the load
 """
 
 import os
-import signal
 import sys
 
 import pytorch_lightning as pl
-import torch
 from lightning_fabric.utilities.seed import pl_worker_init_function
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader
 
 from videomae.data.dataset import MultiViewDataset, VideoClipDataset
 from videomae.data.layouts import DatasetIndex, load_index
-from videomae.data.resume import ResumableLoader, SkippingBatchSampler
+from videomae.data.resume import training_loader
 from videomae.data.sampling import ClipSampler
 from videomae.data.settings import (
     AUGMENT_DEFAULTS,
@@ -37,6 +35,7 @@ from videomae.data.settings import (
 from videomae.data.synthetic import SyntheticSpec, ensure_synthetic
 from videomae.data.transforms import EvalTransform, FinetuneTransform, PretrainTransform
 from videomae.data.video import VideoDecoder, decode_short_side
+from videomae.data.workers import WorkerInit
 from videomae.errors import ConfigError
 
 
@@ -280,8 +279,9 @@ class VideoDataModule(pl.LightningDataModule):
 
     # --- loaders ------------------------------------------------------------------------------
 
-    def _worker_init(self) -> "WorkerInit":
-        return WorkerInit(self.trainer.global_rank if self.trainer is not None else rank_zero_only.rank)
+    def _worker_init(self) -> WorkerInit:
+        rank = self.trainer.global_rank if self.trainer is not None else rank_zero_only.rank
+        return WorkerInit(rank, seed_worker=pl_worker_init_function)
 
     def _loader(self, dataset, batch_size: int, train: bool) -> DataLoader:
         return DataLoader(
@@ -295,22 +295,14 @@ class VideoDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        """Batches that are a function of (seed, epoch, position): see videomae.data.resume.
-
-        Workers are not kept across epochs: each epoch's workers get that epoch's seeds.
-        """
-        drop_last = len(self.train_set) > self.batch_size
-        generator = torch.Generator()  # seeded per epoch by the loader; also drives the shuffle
-        sampler = RandomSampler(self.train_set, generator=generator)
-        return ResumableLoader(
+        """Batches that are a function of (seed, epoch, position): see videomae.data.resume."""
+        return training_loader(
             self.train_set,
-            batch_sampler=SkippingBatchSampler(sampler, self.batch_size, drop_last),
+            self.batch_size,
+            self.seed,
+            self._batches_done,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
-            generator=generator,
-            seed=self.seed,
-            batches_done=self._batches_done,
-            collate_fn=self.train_set.collate_fn,
             worker_init_fn=self._worker_init(),
         )
 
@@ -334,23 +326,3 @@ class VideoDataModule(pl.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader | list:
         return self.test_dataloader()
-
-
-class WorkerInit:
-    """A DataLoader worker's start: scheduler signals ignored, then Lightning's worker seeding.
-
-    SLURM signals every process of a job step (SIGUSR1 before the time limit, SIGTERM before a
-    kill). A forked worker would run its parent's handlers (save a checkpoint, requeue the job) or
-    die of SIGTERM mid-batch, failing the run ("DataLoader worker is killed by signal"); the
-    parent handles both and shuts its workers down (videomae.training.preemption). The seeding is
-    what Lightning installs when a loader has no worker_init_fn (seed_everything(workers=True)).
-    """
-
-    def __init__(self, rank: int):
-        self.rank = rank
-
-    def __call__(self, worker_id: int) -> None:
-        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if int(os.environ.get("PL_SEED_WORKERS", 0)):
-            pl_worker_init_function(worker_id, rank=self.rank)

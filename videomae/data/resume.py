@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 
 def derive_seed(*key: int) -> int:
@@ -83,3 +83,22 @@ class ResumableLoader(DataLoader):
 
     def load_state_dict(self, state: dict) -> None:
         pass
+
+
+def training_loader(
+    dataset, batch_size: int, seed: int, batches_done: Callable[[], int], **loader_args
+) -> ResumableLoader:
+    """Batches that are a function of (seed, epoch, position): shuffled by a generator the loader
+    seeds per epoch, the batches before `batches_done()` skipped without being read. Workers are
+    not kept across epochs: each epoch's workers get that epoch's seeds."""
+    generator = torch.Generator()
+    sampler = RandomSampler(dataset, generator=generator)
+    return ResumableLoader(
+        dataset,
+        batch_sampler=SkippingBatchSampler(sampler, batch_size, drop_last=len(dataset) > batch_size),
+        generator=generator,
+        seed=seed,
+        batches_done=batches_done,
+        collate_fn=dataset.collate_fn,
+        **loader_args,
+    )

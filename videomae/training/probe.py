@@ -25,6 +25,7 @@ import torch
 from pytorch_lightning.strategies import FSDPStrategy
 from torch.utils.data import DataLoader
 
+from videomae.data.workers import WorkerInit
 from videomae.errors import ConfigError
 from videomae.features import pooled_features
 from videomae.pixels import normalize_uint8
@@ -187,6 +188,7 @@ class OnlineProbe(pl.Callback):
             batch_size=self.settings["batch_size"],
             num_workers=self.num_workers,
             collate_fn=collate,
+            worker_init_fn=WorkerInit(rank),  # SLURM's signals are the training process's to handle
         )
         device = pl_module.device
         feature_parts: list[torch.Tensor] = []

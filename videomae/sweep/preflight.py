@@ -21,9 +21,11 @@ from hydra.errors import MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 
 from videomae.errors import ConfigError
-from videomae.sweep_jobs import use_final_states
+from videomae.sweep.jobs import use_final_states
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+CONFIG_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs"
+)
 
 
 def quiet_launcher_schema_warning() -> None:
@@ -123,7 +125,7 @@ def preflight(config_name: str, argv: list[str], check: Callable[[DictConfig], N
             except Exception as err:  # Hydra's composition errors, omegaconf's validation errors
                 errors.append((num, overrides, describe(err)))
     if not errors:
-        use_final_states()  # the submitit launchers report each job's final state (sweep_jobs)
+        use_final_states()  # the submitit launchers report each job's final state (sweep.jobs)
         return
     num, overrides, message = errors[0]
     if len(errors) == len(jobs) and len({e[2] for e in errors}) == 1:
