@@ -163,3 +163,38 @@ def test_overrides_are_bounded_too(tmp_path):
     export_ours(create_pretrain_model("vit_tiny", **TINY), path)
     with pytest.raises(CheckpointError, match="kwargs.depth=100000: expected an integer from 1 to 256"):
         model_from_checkpoint(path, depth=100000)
+
+
+@pytest.mark.parametrize("value", [None, "x", 0, -1, 10**9, [[1]], float("nan"), True])
+def test_any_bad_value_in_any_spec_field_is_a_checkpoint_error(tmp_path, value):
+    """Every field of our spec metadata, and every transformers config.json field, set to a bad
+    value: a CheckpointError (one message, no traceback) or a model, nothing else."""
+
+    def attempt(path):
+        try:
+            model_from_checkpoint(path)
+        except CheckpointError:
+            pass
+
+    good = _with_spec(tmp_path, "good2.safetensors", lambda s: None)
+    with safe_open(good, "pt") as f:
+        spec = json.loads(f.metadata()["videomae"])
+    fields = [("", key) for key in spec] + [("kwargs", key) for key in spec["kwargs"]]
+    for where, key in fields:
+
+        def change(s, where=where, key=key):
+            (s[where] if where else s)[key] = value
+
+        attempt(_with_spec(tmp_path, f"{where}.{key}.safetensors", change))
+    from transformers import VideoMAEConfig, VideoMAEForPreTraining
+
+    config = VideoMAEConfig(
+        image_size=32, patch_size=16, num_frames=4, hidden_size=32, num_hidden_layers=1,
+        num_attention_heads=2, intermediate_size=64, decoder_hidden_size=16, decoder_num_hidden_layers=1,
+        decoder_num_attention_heads=2, decoder_intermediate_size=32,
+    )  # fmt: skip
+    VideoMAEForPreTraining(config).save_pretrained(tmp_path / "hf")
+    data = json.loads((tmp_path / "hf" / "config.json").read_text())
+    for key in data:
+        (tmp_path / "hf" / "config.json").write_text(json.dumps({**data, key: value}))
+        attempt(tmp_path / "hf")

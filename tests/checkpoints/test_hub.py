@@ -345,7 +345,7 @@ def test_card_escapes_class_names_and_hides_local_paths(tmp_path):
         "dataset": "/data/my_set",
     }
     record = {"stage": "finetune", "config": {"data": {"name": "folder"}}, "pretrained": pretrained}
-    export_hf(model, tmp_path / "hf", labels=HOSTILE_NAMES, record=record)
+    export_hf(model, tmp_path / "hf", labels=HOSTILE_NAMES, record=record, license="mit`<b>x</b>`")
     card = (tmp_path / "hf" / "README.md").read_text()
     row = next(line for line in card.splitlines() if line.startswith("| classes |"))
     assert row.count("|") - row.count("\\|") == 3  # one label cell and one value cell, whatever the names
@@ -356,7 +356,7 @@ def test_card_escapes_class_names_and_hides_local_paths(tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in row and "\\[click\\](javascript:alert(1))" in row
     assert "alice" not in card and str(tmp_path) not in card
     assert "- from: `2026-12-01_10-00-00/checkpoints/last.ckpt` (lightning layout)" in card
-    assert "- dataset: my\\_set" in card
+    assert "- dataset: my\\_set" in card and "`mit'<b>x</b>'`." in card  # a license cannot close its code
     # the names themselves stay exact where machines read them
     config = json.loads((tmp_path / "hf" / "config.json").read_text())
     assert list(config["id2label"].values()) == HOSTILE_NAMES

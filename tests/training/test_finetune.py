@@ -225,7 +225,7 @@ def test_finetune_from_transformers_and_original_layouts(tmp_path, synthetic_roo
         assert torch.equal(
             m.model.encoder.blocks[0].attn.qkv.weight, state["encoder.blocks.0.attn.qkv.weight"]
         )
-        last = run(cfg, str(tmp_path / name))
+        last = run(cfg, str(tmp_path / f"run_{name}"))  # not in the folder of the weights
         assert os.path.isfile(last)
 
 

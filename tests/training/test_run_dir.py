@@ -79,3 +79,17 @@ def test_the_script_refuses_in_one_line_and_a_new_folder_runs(tmp_path, syntheti
     assert (folder / "metrics.csv").read_text() == "step,accuracy\n1,0.5\n"
     result = run_script("pretrain.py", *args, f"hydra.run.dir={tmp_path / 'new'}")
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_evaluate_out_with_the_users_files_is_refused_untouched(tmp_path):
+    from videomae.training.evaluate import evaluate
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "predictions.csv").write_text("video,label\nmine.mp4,3\n")
+    before = snapshot(folder)
+    with pytest.raises(
+        ConfigError, match=rf"^out={folder} holds predictions.csv but no summary.json of a run"
+    ):
+        evaluate(str(tmp_path / "run" / "checkpoints" / "last.ckpt"), out_dir=str(folder))
+    assert snapshot(folder) == before

@@ -215,7 +215,7 @@ def _closing_lines(facts: _Facts, license: str | None) -> list[str]:
         "",
         "## License",
         "",
-        f"`{license}`."
+        f"{code(license)}."
         if license
         else "Not set by the training run (`license: other`): set it, and "
         "check the terms of the training data, before sharing. The paper's released weights use "

@@ -207,7 +207,7 @@ def _unsupported(config: dict, task: str) -> list[str]:
     if get("num_channels", 3) != 3:
         problems.append(f"num_channels={get('num_channels', 3)} (only RGB)")
     patch = get("patch_size", 16)
-    if isinstance(patch, list | tuple) and len(set(patch)) != 1:
+    if isinstance(patch, list | tuple) and len(set(map(str, patch))) != 1:
         problems.append(f"patch_size={patch} (only square patches)")
     if task == "classification" and not get("use_mean_pooling", True):
         problems.append("use_mean_pooling=false (first-token pooling; only mean pooling exists here)")

@@ -47,6 +47,8 @@ RUN_FILES = frozenset(
         "pictures",  # reconstruction pictures
         "probe.json",
         "eval",  # fine-tuning's test=true
+        "predictions.csv",  # scripts/evaluate.py (in eval/ or out=DIR)
+        "metrics.json",
     }
 )
 # Hydra's job log (`<script>.log`), SLURM requeue checkpoints, TensorBoard events, temporary files.

@@ -126,8 +126,8 @@ def _check_shapes(kwargs: Mapping[str, Any], pretrain: bool, where: str) -> None
         if dim % heads:
             raise _fail(where, f"kwargs.{dim_key}={dim} is not divisible by kwargs.{heads_key}={heads}")
         ratio = kwargs.get(ratio_key)
-        if ratio is None:
-            continue
+        if ratio is None and (ratio_key == "decoder_mlp_ratio" or ratio_key not in kwargs):
+            continue  # decoder_mlp_ratio None: the encoder's
         _number(where, f"kwargs.{ratio_key}", ratio, 0.0, MAX_HIDDEN, open_low=True)
         if not 1 <= int(dim * ratio) <= MAX_HIDDEN:
             raise _fail(

@@ -15,7 +15,7 @@ from videomae.checkpoints.run_dir import run_checkpoint, run_dir_of
 from videomae.config_schema import validate_config
 from videomae.errors import CheckpointError, ConfigError
 from videomae.training.finetune_module import FinetuneModule
-from videomae.training.run import build_trainer, labeled_datamodule, quiet_warnings
+from videomae.training.run import build_trainer, check_fresh_dir, labeled_datamodule, quiet_warnings
 from videomae.training.summary import RunSummary, model_info
 
 
@@ -56,6 +56,7 @@ def evaluate(
     if out_dir is None:
         out_dir = os.path.join(run_dir_of(checkpoint), "eval")
     defining = [f"checkpoint={checkpoint}", *overrides, *(["ema=true"] if ema else [])]
+    check_fresh_dir(out_dir, "out")  # before summary.json: a user's files are never replaced
     with RunSummary(out_dir, "evaluate", overrides=defining) as summary:
         results = test_checkpoint(checkpoint, overrides, out_dir, ema, summary)
     return results

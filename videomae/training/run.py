@@ -161,18 +161,26 @@ def check_run_dir(cfg: DictConfig, run_dir: str) -> None:
         os.path.isfile(last_checkpoint(run_dir)) or glob.glob(os.path.join(run_dir, "hpc_ckpt_*.ckpt"))
     ):
         return
+    check_fresh_dir(run_dir, "hydra.run.dir")
+
+
+def check_fresh_dir(run_dir: str, key: str) -> None:
+    """`run_dir` (set by `key`) is new, empty or an earlier run's of this framework; else a
+    ConfigError naming what is there. Rank zero only, before the run writes anything."""
+    if rank_zero_only.rank != 0 or not os.path.isdir(run_dir):
+        return
     foreign = foreign_entries(run_dir)
     if foreign:
         raise ConfigError(
-            f"hydra.run.dir={run_dir} holds {_listing(foreign)}, which no run of this framework "
-            "writes; a run there would mix its files with them: choose a new or empty hydra.run.dir"
+            f"{key}={run_dir} holds {_listing(foreign)}, which no run of this framework "
+            f"writes; a run there would mix its files with them: choose a new or empty {key}"
         )
     ours = sorted(e for e in os.listdir(run_dir) if not HYDRA_FILES.match(e))
     if ours and not earlier_run(run_dir):
         raise ConfigError(
-            f"hydra.run.dir={run_dir} holds {_listing(ours)} but no summary.json of a run of this "
+            f"{key}={run_dir} holds {_listing(ours)} but no summary.json of a run of this "
             "framework, so they are not a run's, and a fresh run would replace them: choose a new or "
-            "empty hydra.run.dir"
+            f"empty {key}"
         )
 
 
