@@ -11,7 +11,7 @@ step boundary `RequeueOnSignal` turns the flag into Lightning's SIGTERM stop on 
 same step: `SaveOnSigterm` writes `last.ckpt` (the exact-resume path: step, optimizer, data
 position), then `run.fit` has rank 0 alone run `scontrol requeue` and every rank exit with
 REQUEUED_EXIT. A job that ends first just ends (exit 0). DataLoader workers ignore both signals
-(videomae.data.datamodule.WorkerInit): their parent stops them.
+(videomae.data.workers.WorkerInit): their parent stops them.
 """
 
 import os
