@@ -164,22 +164,46 @@ def test_preempted_jobs_resume_exactly_with_and_without_workers(slurm, tmp_path,
         check_sweep(sweep)
 
 
-class _Handlers(torch.utils.data.Dataset):
+class _Pids(torch.utils.data.Dataset):
+    """Item 0: the worker's pid and whether it ignores SIGUSR1; item 1 never comes (a worker stuck
+    in a decode, which the loader's shutdown must still end)."""
+
     def __len__(self):
         return 2
 
     def __getitem__(self, index):
-        return int(signal.getsignal(signal.SIGUSR1) == signal.SIG_IGN) + int(
-            signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
-        )
+        if index == 1:
+            time.sleep(600)
+        return torch.tensor([os.getpid(), int(signal.getsignal(signal.SIGUSR1) == signal.SIG_IGN)])
 
 
-def test_dataloader_workers_ignore_the_signals_slurm_sends_the_whole_step():
-    loader = torch.utils.data.DataLoader(
-        _Handlers(), batch_size=1, num_workers=1, worker_init_fn=WorkerInit(0)
-    )
-    assert [int(b) for b in loader] == [2, 2]  # both ignored in the worker
-    assert signal.getsignal(signal.SIGTERM) != signal.SIG_IGN  # not in this process
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie (exited, not yet reaped) is not alive
+        return f.read().split(") ")[-1][0] != "Z"
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _alive(pid)
+
+
+def test_dataloader_workers_leave_slurms_signals_to_their_parent_and_still_obey_its_shutdown():
+    loader = torch.utils.data.DataLoader(_Pids(), batch_size=1, num_workers=1, worker_init_fn=WorkerInit(0))
+    batches = iter(loader)
+    pid, ignores_usr1 = (int(v) for v in next(batches)[0])
+    assert ignores_usr1 and signal.getsignal(signal.SIGUSR1) != signal.SIG_IGN  # in the worker only
+    for name in ("USR1", "TERM"):  # as SLURM sends them: from another process than the parent
+        subprocess.run(["kill", f"-{name}", str(pid)], check=True)
+    time.sleep(1)
+    assert _alive(pid), "a worker died of a signal meant for its parent"
+    del batches  # the loader's shutdown: the stuck worker is joined, then terminated by its parent
+    assert _gone_within(pid, 30), "the loader's shutdown could not end a worker (its SIGTERM was ignored)"
 
 
 def test_requeue_names_the_array_task_and_the_summary_says_requeued(tmp_path, monkeypatch):
