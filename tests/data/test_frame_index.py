@@ -205,3 +205,22 @@ def test_the_reencoded_copy_keeps_every_frame_index(indexed, tmp_path, kind):
     reencode_video(indexed[kind], copy, EncodeSettings(short_side=64))
     frames = VideoDecoder(backend="pyav").read(copy, lambda n: np.arange(n))
     assert indices(frames) == list(range(N))
+
+
+MPEG_STREAMS = {  # MPEG program and transport streams (.mpg, .vob, .ts, .mts): no seek index
+    "ps.mpg": ("mpeg2video", {"bf": "2", "g": "12"}),
+    "ps.vob": ("mpeg2video", {"bf": "2", "g": "15"}),
+    "ts.ts": ("libx264", {"x264-params": "keyint=12:bframes=3:open-gop=1"}),
+}
+
+
+@pytest.mark.parametrize("name", list(MPEG_STREAMS))
+def test_pyav_gives_frame_i_in_mpeg_program_and_transport_streams(tmp_path, name):
+    """After a seek, FFmpeg's MPEG-PS demuxer stamps packets 1.5 frames early (frame i came back as
+    i+2) and MPEG-TS can land past the last keyframe (no frame at all): PyAV then decodes from the
+    start, where their timestamps are right."""
+    codec, options = MPEG_STREAMS[name]
+    path = write_indexed(str(tmp_path / name), 150, codec, options, block=16)
+    for window in (list(range(84, 148, 4)), list(range(110, 140, 2)), [149], [57, 58, 100, 101]):
+        frames = VideoDecoder(backend="pyav", timeout=None).read(path, lambda n, w=window: np.array(w))
+        assert indices(frames) == window, window
