@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from videomae.data.decoders import pyav
 from videomae.data.decoders.resize import resize
 from videomae.data.decoders.selftest import clips
 from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan
@@ -68,14 +69,21 @@ def _open(path: str, timeline: Timeline | None):
     return VideoDecoder(path, custom_frame_mappings=mapping, num_ffmpeg_threads=1, dimension_order="NHWC")
 
 
-def _timeline(path: str) -> Timeline | None:
+# FFmpeg's AVFMT_TS_DISCONT: MPEG program and transport streams (.mpg, .vob, .ts, .mts). They have no
+# seek index; torchcodec seeks them by byte and takes the demuxer's timestamps after the seek, which
+# are wrong there (frames 1 to 12 off, or no frame at all), in every seek mode.
+TS_DISCONT = 0x0200
+
+
+def _timeline(path: str) -> tuple[Timeline | None, bool]:
+    """The stream's timeline, and whether torchcodec can seek the container (see TS_DISCONT)."""
     import av
 
     with av.open(path) as container:
         if not container.streams.video:
             raise ValueError("no video stream")
         stream = container.streams.best("video")  # as torchcodec picks it
-        return cached_scan(path, container, stream)
+        return cached_scan(path, container, stream), not container.format.flags & TS_DISCONT
 
 
 def read(
@@ -84,7 +92,9 @@ def read(
     target: Callable[[int, int], tuple[int, int] | None],
     pick: Callable[[int], np.ndarray],
 ) -> tuple[np.ndarray, tuple[int, int]]:
-    timeline = _timeline(path)
+    timeline, seekable = _timeline(path)
+    if not seekable:  # PyAV gives frame i there (it checks the timestamps after a seek)
+        return pyav.read(path, known, target, pick)
     decoder = _open(path, timeline)
     meta = decoder.metadata
     order = pick(len(timeline) if timeline is not None else int(meta.num_frames or 0))
