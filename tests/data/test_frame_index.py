@@ -226,3 +226,41 @@ def test_frame_i_in_mpeg_program_and_transport_streams(tmp_path, name, backend):
     for window in ([0, 1, 2], list(range(84, 148, 4)), list(range(110, 140, 2)), [149], [57, 58, 100, 101]):
         frames = VideoDecoder(backend=backend, timeout=None).read(path, lambda n, w=window: np.array(w))
         assert indices(frames) == window, window
+
+
+BLOCKED_PYAV = """
+from videomae.data import decoders
+from videomae.errors import ConfigError
+for name in ("torchcodec", "auto"):
+    try:
+        print(name, "->", decoders.resolve(name))
+    except ConfigError as err:
+        print(name, "->", err)
+"""
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b.values[0] == "torchcodec"])
+def test_without_pyav_torchcodec_fails_at_start_up_and_auto_says_what_it_took(tmp_path, backend):
+    """torchcodec's frame list comes from PyAV: without PyAV it passed the start-up check (its
+    probe clips could not be written, so only the import was checked) and `auto` took it, then
+    every video failed to decode. decord, taken then, warns that its frames differ."""
+    (tmp_path / "av").mkdir()
+    (tmp_path / "av" / "__init__.py").write_text("raise ImportError('PyAV blocked here')\n")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), REPO, os.environ.get("PYTHONPATH", "")]),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", BLOCKED_PYAV], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == (
+        "torchcodec -> data.backend=torchcodec: torchcodec reads the frame list through PyAV, which does "
+        "not import (PyAV blocked here): pip install av"
+    )
+    if decoders.module("decord").missing() is None:
+        assert lines[1] == "auto -> decord"
+        assert out.stderr.count("warning: data.backend=auto uses decord, as no other decoder works here") == 1
+    else:
+        assert lines[1].startswith("auto -> data.backend=auto: no video decoder works here")

@@ -27,6 +27,11 @@ def missing() -> str | None:
         return f"torchcodec is not installed: pip install 'videomae[torchcodec]' (and {FIX})"
     except (RuntimeError, OSError) as err:  # an older torchcodec loads FFmpeg at import
         return f"torchcodec cannot load FFmpeg's shared libraries ({_first(err)}): {FIX}"
+    try:  # frame i's timestamp comes from PyAV's list of the packets (_timeline)
+        import av  # noqa: F401
+    except ImportError as err:
+        why = _first(err)
+        return f"torchcodec reads the frame list through PyAV, which does not import ({why}): pip install av"
     return _decodes()
 
 
