@@ -60,7 +60,7 @@ def resolve(name: str, check_frames: bool = True) -> str:
     `check_frames`: auto passes over a backend whose frames differ from the definition; one named
     explicitly is used, with a warning saying where it differs."""
     if name == "auto":
-        reasons = []
+        reasons: list[str] = []
         for candidate in AUTO_ORDER:
             reason = module(candidate).missing() or (frame_check(candidate) if check_frames else None)
             if reason is None:
