@@ -264,3 +264,13 @@ def test_without_pyav_torchcodec_fails_at_start_up_and_auto_says_what_it_took(tm
         assert out.stderr.count("warning: data.backend=auto uses decord, as no other decoder works here") == 1
     else:
         assert lines[1].startswith("auto -> data.backend=auto: no video decoder works here")
+
+
+@pytest.mark.parametrize("backend", EXACT)
+def test_frame_i_in_avi_of_keyframes_and_b_frames(tmp_path, backend):
+    """MPEG-4 AVI of I B B I B B (every anchor a keyframe): a seek to a keyframe's pts lands on
+    the next keyframe, decoded before the B-frames shown earlier; torchcodec gave frame i+3."""
+    path = write_indexed(str(tmp_path / "ibb.avi"), 60, "mpeg4", {"bf": "2", "g": "3"}, block=16)
+    for window in ([0, 1, 2, 3, 4, 5, 6], [5, 6], [30, 31, 32, 33], [50, 55, 57, 59]):
+        frames = VideoDecoder(backend=backend).read(path, lambda n, w=window: np.array(w))
+        assert indices(frames) == window, window

@@ -3,6 +3,7 @@ optional extra (`pip install 'videomae[torchcodec]'` plus FFmpeg 4-7 from the sy
 
 import functools
 import json
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -81,14 +82,38 @@ TS_DISCONT = 0x0200
 
 
 def _timeline(path: str) -> tuple[Timeline | None, bool]:
-    """The stream's timeline, and whether torchcodec can seek the container (see TS_DISCONT)."""
+    """The stream's timeline, and whether torchcodec seeks the file exactly (see TS_DISCONT and
+    _keys_seek_exactly)."""
     import av
 
     with av.open(path) as container:
         if not container.streams.video:
             raise ValueError("no video stream")
         stream = container.streams.best("video")  # as torchcodec picks it
-        return cached_scan(path, container, stream), not container.format.flags & TS_DISCONT
+        if container.format.flags & TS_DISCONT:
+            return None, False
+        timeline = cached_scan(path, container, stream)
+        info = os.stat(path)
+        return timeline, _keys_seek_exactly(path, info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _keys_seek_exactly(path: str, size: int, mtime: int) -> bool:
+    """False when a seek to a keyframe's pts can land on a later keyframe: a keyframe decoded (dts)
+    at or before an earlier keyframe's pts, as in MPEG-4 AVI of I B B I B B (all keyframes, the
+    AVI index in decode time). torchcodec then returned frame i+3 for frame i."""
+    import av
+
+    with av.open(path) as container:
+        keys = [
+            (p.pts, p.dts)
+            for p in container.demux(container.streams.best("video"))
+            if p.size and p.is_keyframe
+        ]
+    return not any(
+        later[1] is not None and earlier[0] is not None and later[1] <= earlier[0]
+        for earlier, later in zip(keys, keys[1:], strict=False)
+    )
 
 
 def read(
@@ -98,7 +123,7 @@ def read(
     pick: Callable[[int], np.ndarray],
 ) -> tuple[np.ndarray, tuple[int, int]]:
     timeline, seekable = _timeline(path)
-    if not seekable:  # PyAV gives frame i there (it checks the timestamps after a seek)
+    if not seekable:  # PyAV gives frame i there (it checks where a seek lands)
         return pyav.read(path, known, target, pick)
     decoder = _open(path, timeline)
     meta = decoder.metadata
