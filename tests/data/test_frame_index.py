@@ -274,3 +274,17 @@ def test_frame_i_in_avi_of_keyframes_and_b_frames(tmp_path, backend):
     for window in ([0, 1, 2, 3, 4, 5, 6], [5, 6], [30, 31, 32, 33], [50, 55, 57, 59]):
         frames = VideoDecoder(backend=backend).read(path, lambda n, w=window: np.array(w))
         assert indices(frames) == window, window
+
+
+def test_the_training_entry_point_loads_without_pyav(tmp_path):
+    """`auto` falls back to torchcodec or decord where PyAV does not import, but the synthetic
+    data module imported PyAV at load, so scripts/pretrain.py died at its imports first."""
+    (tmp_path / "av").mkdir()
+    (tmp_path / "av" / "__init__.py").write_text("raise ImportError('PyAV blocked here')\n")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), REPO, os.environ.get("PYTHONPATH", "")]),
+    }
+    code = "import videomae.training.pretrain, videomae.training.finetune; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]
