@@ -205,3 +205,86 @@ def test_the_reencoded_copy_keeps_every_frame_index(indexed, tmp_path, kind):
     reencode_video(indexed[kind], copy, EncodeSettings(short_side=64))
     frames = VideoDecoder(backend="pyav").read(copy, lambda n: np.arange(n))
     assert indices(frames) == list(range(N))
+
+
+MPEG_STREAMS = {  # MPEG program and transport streams (.mpg, .vob, .ts, .mts): no seek index
+    "ps.mpg": ("mpeg2video", {"bf": "2", "g": "12"}),
+    "ps.vob": ("mpeg2video", {"bf": "2", "g": "15"}),
+    "ts.ts": ("libx264", {"x264-params": "keyint=12:bframes=3:open-gop=1"}),
+}
+
+
+@pytest.mark.parametrize("name", list(MPEG_STREAMS))
+@pytest.mark.parametrize("backend", EXACT)
+def test_frame_i_in_mpeg_program_and_transport_streams(tmp_path, name, backend):
+    """After a seek, FFmpeg's MPEG-PS demuxer stamps packets 1.5 frames early (frame i came back as
+    i+2) and MPEG-TS can land past the last keyframe (no frame at all): PyAV then decodes from the
+    start, where their timestamps are right; torchcodec (wrong in every seek mode there, even
+    frame 0) hands such files to PyAV."""
+    codec, options = MPEG_STREAMS[name]
+    path = write_indexed(str(tmp_path / name), 150, codec, options, block=16)
+    for window in ([0, 1, 2], list(range(84, 148, 4)), list(range(110, 140, 2)), [149], [57, 58, 100, 101]):
+        frames = VideoDecoder(backend=backend, timeout=None).read(path, lambda n, w=window: np.array(w))
+        assert indices(frames) == window, window
+
+
+BLOCKED_PYAV = """
+from videomae.data import decoders
+from videomae.errors import ConfigError
+for name in ("torchcodec", "auto"):
+    try:
+        print(name, "->", decoders.resolve(name))
+    except ConfigError as err:
+        print(name, "->", err)
+"""
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b.values[0] == "torchcodec"])
+def test_without_pyav_torchcodec_fails_at_start_up_and_auto_says_what_it_took(tmp_path, backend):
+    """torchcodec's frame list comes from PyAV: without PyAV it passed the start-up check (its
+    probe clips could not be written, so only the import was checked) and `auto` took it, then
+    every video failed to decode. decord, taken then, warns that its frames differ."""
+    (tmp_path / "av").mkdir()
+    (tmp_path / "av" / "__init__.py").write_text("raise ImportError('PyAV blocked here')\n")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), REPO, os.environ.get("PYTHONPATH", "")]),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", BLOCKED_PYAV], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == (
+        "torchcodec -> data.backend=torchcodec: torchcodec reads the frame list through PyAV, which does "
+        "not import (PyAV blocked here): pip install av"
+    )
+    if decoders.module("decord").missing() is None:
+        assert lines[1] == "auto -> decord"
+        assert out.stderr.count("warning: data.backend=auto uses decord, as no other decoder works here") == 1
+    else:
+        assert lines[1].startswith("auto -> data.backend=auto: no video decoder works here")
+
+
+@pytest.mark.parametrize("backend", EXACT)
+def test_frame_i_in_avi_of_keyframes_and_b_frames(tmp_path, backend):
+    """MPEG-4 AVI of I B B I B B (every anchor a keyframe): a seek to a keyframe's pts lands on
+    the next keyframe, decoded before the B-frames shown earlier; torchcodec gave frame i+3."""
+    path = write_indexed(str(tmp_path / "ibb.avi"), 60, "mpeg4", {"bf": "2", "g": "3"}, block=16)
+    for window in ([0, 1, 2, 3, 4, 5, 6], [5, 6], [30, 31, 32, 33], [50, 55, 57, 59]):
+        frames = VideoDecoder(backend=backend).read(path, lambda n, w=window: np.array(w))
+        assert indices(frames) == window, window
+
+
+def test_the_training_entry_point_loads_without_pyav(tmp_path):
+    """`auto` falls back to torchcodec or decord where PyAV does not import, but the synthetic
+    data module imported PyAV at load, so scripts/pretrain.py died at its imports first."""
+    (tmp_path / "av").mkdir()
+    (tmp_path / "av" / "__init__.py").write_text("raise ImportError('PyAV blocked here')\n")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), REPO, os.environ.get("PYTHONPATH", "")]),
+    }
+    code = "import videomae.training.pretrain, videomae.training.finetune; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]

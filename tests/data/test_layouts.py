@@ -110,6 +110,22 @@ def test_k400_layout(tmp_path, video_bank):
     assert os.path.basename(index.splits["train"][1][0]) == "trVid001xY__000010_000020.mp4"
 
 
+def test_k400_clip_listed_under_two_labels_takes_each_class_folders_file(tmp_path, video_bank):
+    """The same youtube_id and times under two labels: each row gets the file in its label's
+    folder (the first in sorted order went to both rows, and the other file was never read)."""
+    build_k400(str(tmp_path), video_bank)
+    with open(tmp_path / "annotations" / "train.csv", "a", newline="") as f:
+        f.write("zumba,dupId,0,10,train\nair drumming,dupId,0,10,train\n")
+    for label in ("zumba", "air_drumming"):  # folders with underscores for spaces too
+        place(video_bank, "mp4", str(tmp_path / "train" / label / "dupId_000000_000010.mp4"))
+    index = load_index("k400", str(tmp_path))
+    rows = [(p, index.classes[c]) for p, c in index.splits["train"] if "dupId" in p]
+    assert [(os.path.basename(os.path.dirname(p)), c) for p, c in rows] == [
+        ("zumba", "zumba"),
+        ("air_drumming", "air drumming"),
+    ]
+
+
 def test_k400_csv_at_root_is_not_mistaken_for_our_list(tmp_path, video_bank):
     build_k400(str(tmp_path), video_bank)
     os.replace(tmp_path / "annotations" / "train.csv", tmp_path / "train.csv")

@@ -2,6 +2,7 @@
 
 import os
 import random
+import re
 import time
 from functools import partial
 
@@ -158,6 +159,19 @@ def test_all_broken_stops_with_examples(video_bank, tmp_path):
         DataError, match=r"(?s)20 videos in a row could not be read.*missing\d.mp4: no such file"
     ):
         pretrain_dataset(samples)[0]
+
+
+def test_a_video_path_that_is_not_a_file_says_what_it_is(tmp_path):
+    """A FIFO or a folder named like a video (a live camera feed, a half-made copy) was reported
+    as 'no such file', although it is there."""
+    fifo, folder = str(tmp_path / "live.mp4"), str(tmp_path / "dir.mp4")
+    os.mkfifo(fifo)
+    os.mkdir(folder)
+    for path, kind in ((fifo, "a named pipe (FIFO)"), (folder, "a folder")):
+        with pytest.raises(VideoReadError, match=f"^{re.escape(f'{path}: not a regular file ({kind})')}$"):
+            VideoDecoder(timeout=5).read(path, lambda n: [0])
+    with pytest.raises(VideoReadError, match=r": no such file$"):
+        VideoDecoder().read(str(tmp_path / "gone.mp4"), lambda n: [0])
 
 
 def test_repeated_sampling_and_short_video(video_bank):

@@ -198,6 +198,43 @@ def test_dst_reached_through_a_symlink_to_src_is_refused_before_writing(tmp_path
     assert os.listdir(tmp_path / "elsewhere") == []
 
 
+@pytest.fixture
+def bind_mount():
+    """mount --bind (root only; skipped where mounts are not allowed); unmounted after the test."""
+    import subprocess
+
+    mounted = []
+
+    def mount(source, target):
+        os.makedirs(target, exist_ok=True)
+        out = subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True, text=True)
+        if out.returncode != 0:
+            pytest.skip(f"cannot bind-mount here: {out.stderr.strip()[:100]}")
+        mounted.append(str(target))
+
+    yield mount
+    for target in reversed(mounted):
+        subprocess.run(["umount", target], check=False)
+
+
+def test_dst_in_a_linked_folder_through_a_mount_is_refused(tmp_path, video_bank, bind_mount):
+    """--root reads a folder through a link; DST lies in that folder (or holds it) only through a
+    bind mount: no path comparison sees it, the folder's identity does."""
+    src, outside = tmp_path / "src", tmp_path / "outside"
+    build("folder", str(src), video_bank)
+    place(video_bank, "mp4", str(outside / "x" / "e.mp4"))
+    os.symlink(outside / "x", src / "train" / "a" / "ext")  # --root reads outside/x through it
+    bind_mount(outside, tmp_path / "view")
+    before = tree(str(outside))
+    for dst in (tmp_path / "view" / "x" / "copy", tmp_path / "view"):
+        code, _, err = reencode_script(
+            "folder", "--root", str(src), "--reencode", str(dst), "--short-side", "32"
+        )
+        assert code == 2 and err.count("\n") == 1 and "must be outside --root" in err, (dst, err)
+        assert "through a mount" in err
+    assert tree(str(outside)) == before
+
+
 def test_a_symlink_loop_is_copied_once(tmp_path, video_bank, capsys):
     src, dst = str(tmp_path / "src"), str(tmp_path / "copy")
     build("folder", src, video_bank)

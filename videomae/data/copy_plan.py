@@ -109,10 +109,13 @@ def check_apart(src_root: str, dst_root: str, folders: list[str]) -> None:
     src_keys, dst_keys = _identities(src_root), _identities(dst_root)
     if (src_keys and src_keys[0] in dst_keys) or (os.path.exists(dst_root) and dst_keys[0] in src_keys):
         raise ConfigError(f"{what}: one is the other, or lies in it, through a mount")
-    for folder in folders:  # folders reached from --root through links
+    for folder in folders:  # folders reached from --root through links, or a mount of one
         real = os.path.realpath(folder)
         if _inside(real_dst, real) or _inside(real, real_dst):
             raise ConfigError(f"{what}: {folder} in --root leads to {real}")
+        keys = _identities(folder)
+        if keys and (keys[0] in dst_keys or (os.path.exists(dst_root) and dst_keys[0] in keys)):
+            raise ConfigError(f"{what}: {folder} (read from --root) holds DST or lies in it, through a mount")
 
 
 def writable(dst_root: str) -> None:

@@ -22,7 +22,6 @@ import tempfile
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import av
 import numpy as np
 
 from videomae.data.annotations import write_list
@@ -246,7 +245,10 @@ def render_objects(label: int, spec: SyntheticSpec, rng: np.random.Generator) ->
 
 
 def write_video(path: str, frames: np.ndarray, fps: int) -> None:
-    """H.264 mp4 (yuv420p) through PyAV."""
+    """H.264 mp4 (yuv420p) through PyAV (imported here: training on real videos runs without it,
+    through torchcodec or decord, as data.backend=auto allows)."""
+    import av
+
     with av.open(path, "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]

@@ -10,6 +10,7 @@ DataLoader worker), never before the fork.
 import math
 import os
 import queue
+import stat
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -89,6 +90,18 @@ class _Watchdog:
         return value
 
 
+def _not_a_file(path: str) -> str:
+    """Why `path` is not a video file to read: missing, or a folder, FIFO, socket or device."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as err:
+        return f"cannot be read ({err.strerror})"
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"))
+    return f"not a regular file ({next((k for test, k in kinds if test(mode)), 'a device')})"
+
+
 class VideoDecoder:
     """Decodes the frames a sampler picks, as one sorted batch fetch, at a reduced size when asked.
 
@@ -140,7 +153,7 @@ class VideoDecoder:
         """
         sizes = self._state()
         if not os.path.isfile(path):
-            raise VideoReadError(f"{path}: no such file")
+            raise VideoReadError(f"{path}: {_not_a_file(path)}")
         if os.path.getsize(path) == 0:
             raise VideoReadError(f"{path}: empty file")
         known, backend = sizes.get(path), self._module

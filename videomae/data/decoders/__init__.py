@@ -49,16 +49,27 @@ def frame_check(name: str) -> str | None:
     return selftest.frame_check(module(name).read)
 
 
+@functools.cache
+def _warn_once(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def resolve(name: str, check_frames: bool = True) -> str:
     """The backend `name` stands for here (auto: the first usable one), checked to decode now, so
     that a missing library fails at start-up with the fix, not inside a loader worker.
     `check_frames`: auto passes over a backend whose frames differ from the definition; one named
     explicitly is used, with a warning saying where it differs."""
     if name == "auto":
-        reasons = []
+        reasons: list[str] = []
         for candidate in AUTO_ORDER:
             reason = module(candidate).missing() or (frame_check(candidate) if check_frames else None)
             if reason is None:
+                if candidate == "decord":  # its frame check needs PyAV's clips: it may not have run
+                    _warn_once(
+                        f"warning: data.backend=auto uses decord, as no other decoder works here "
+                        f"({'; '.join(reasons)}); decord's frame i is not the i-th in presentation "
+                        "order on open-GOP H.264 and MPEG-4 B-frame AVI"
+                    )
                 return candidate
             reasons.append(f"{candidate}: {reason}")
         raise ConfigError("data.backend=auto: no video decoder works here; " + "; ".join(reasons))

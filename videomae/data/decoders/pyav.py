@@ -63,6 +63,8 @@ def _decode(
                 if frame.pts < start:
                     continue  # an open GOP's leading frame: its references lie before the seek point
             at = timeline.index(frame.pts) if timeline is not None and frame.pts is not None else count
+            if start is not None and timeline is not None and timeline.pts[at] != frame.pts:
+                return None  # a pts the file does not hold: MPEG-PS stamps packets wrongly after a seek
             if start is not None and prev is None and at > order[0]:
                 return None
             if out is None:
@@ -77,6 +79,8 @@ def _decode(
         if pos == len(order) and out is not None and prev is not None:
             return out, prev.rotation
     if prev is None or out is None or order[-1] - at > TAIL_SLACK:
+        if start is not None:  # MPEG-TS can seek past its last keyframe: try from the start
+            return None
         why = f" ({errors[0]})" if errors else ""
         raise ValueError(f"the stream ends before frame {int(order[pos])}{why}")
     out[pos:] = prev.to_ndarray(format="rgb24")

@@ -3,10 +3,12 @@ optional extra (`pip install 'videomae[torchcodec]'` plus FFmpeg 4-7 from the sy
 
 import functools
 import json
+import os
 from collections.abc import Callable
 
 import numpy as np
 
+from videomae.data.decoders import pyav
 from videomae.data.decoders.resize import resize
 from videomae.data.decoders.selftest import clips
 from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan
@@ -26,6 +28,11 @@ def missing() -> str | None:
         return f"torchcodec is not installed: pip install 'videomae[torchcodec]' (and {FIX})"
     except (RuntimeError, OSError) as err:  # an older torchcodec loads FFmpeg at import
         return f"torchcodec cannot load FFmpeg's shared libraries ({_first(err)}): {FIX}"
+    try:  # frame i's timestamp comes from PyAV's list of the packets (_timeline)
+        import av  # noqa: F401
+    except ImportError as err:
+        why = _first(err)
+        return f"torchcodec reads the frame list through PyAV, which does not import ({why}): pip install av"
     return _decodes()
 
 
@@ -68,14 +75,45 @@ def _open(path: str, timeline: Timeline | None):
     return VideoDecoder(path, custom_frame_mappings=mapping, num_ffmpeg_threads=1, dimension_order="NHWC")
 
 
-def _timeline(path: str) -> Timeline | None:
+# FFmpeg's AVFMT_TS_DISCONT: MPEG program and transport streams (.mpg, .vob, .ts, .mts). They have no
+# seek index; torchcodec seeks them by byte and takes the demuxer's timestamps after the seek, which
+# are wrong there (frames 1 to 12 off, or no frame at all), in every seek mode.
+TS_DISCONT = 0x0200
+
+
+def _timeline(path: str) -> tuple[Timeline | None, bool]:
+    """The stream's timeline, and whether torchcodec seeks the file exactly (see TS_DISCONT and
+    _keys_seek_exactly)."""
     import av
 
     with av.open(path) as container:
         if not container.streams.video:
             raise ValueError("no video stream")
         stream = container.streams.best("video")  # as torchcodec picks it
-        return cached_scan(path, container, stream)
+        if container.format.flags & TS_DISCONT:
+            return None, False
+        timeline = cached_scan(path, container, stream)
+        info = os.stat(path)
+        return timeline, _keys_seek_exactly(path, info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _keys_seek_exactly(path: str, size: int, mtime: int) -> bool:
+    """False when a seek to a keyframe's pts can land on a later keyframe: a keyframe decoded (dts)
+    at or before an earlier keyframe's pts, as in MPEG-4 AVI of I B B I B B (all keyframes, the
+    AVI index in decode time). torchcodec then returned frame i+3 for frame i."""
+    import av
+
+    with av.open(path) as container:
+        keys = [
+            (p.pts, p.dts)
+            for p in container.demux(container.streams.best("video"))
+            if p.size and p.is_keyframe
+        ]
+    return not any(
+        later[1] is not None and earlier[0] is not None and later[1] <= earlier[0]
+        for earlier, later in zip(keys, keys[1:], strict=False)
+    )
 
 
 def read(
@@ -84,7 +122,9 @@ def read(
     target: Callable[[int, int], tuple[int, int] | None],
     pick: Callable[[int], np.ndarray],
 ) -> tuple[np.ndarray, tuple[int, int]]:
-    timeline = _timeline(path)
+    timeline, seekable = _timeline(path)
+    if not seekable:  # PyAV gives frame i there (it checks where a seek lands)
+        return pyav.read(path, known, target, pick)
     decoder = _open(path, timeline)
     meta = decoder.metadata
     order = pick(len(timeline) if timeline is not None else int(meta.num_frames or 0))

@@ -151,10 +151,10 @@ def list_videos(directory: str, notes: list[str]) -> list[str]:
     return sorted(videos)
 
 
-def index_videos(directory: str, notes: list[str]) -> dict[str, str]:
-    """file stem -> path for every video under `directory`, for layouts whose annotation files
-    name videos by stem (Kinetics); the first path in sorted order wins."""
-    index: dict[str, str] = {}
+def index_videos(directory: str, notes: list[str]) -> dict[str, list[str]]:
+    """file stem -> every path with that stem under `directory` (sorted), for layouts whose
+    annotation files name videos by stem (Kinetics): the same clip can sit in two class folders."""
+    index: dict[str, list[str]] = {}
     for path in list_videos(directory, notes):
-        index.setdefault(os.path.splitext(os.path.basename(path))[0], path)
+        index.setdefault(os.path.splitext(os.path.basename(path))[0], []).append(path)
     return index

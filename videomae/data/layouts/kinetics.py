@@ -43,6 +43,15 @@ def _k400_csv(root: str, split: str) -> str | None:
     return None
 
 
+def _pick(paths: list[str] | None, label: str, directory: str, stem: str) -> str:
+    """The video of a CSV row: of the files with its stem, the one in the folder of its label
+    (a clip listed under two labels sits in both class folders; spaces may be underscores)."""
+    if not paths:
+        return os.path.join(directory, stem + ".mp4")
+    folders = {label, label.replace(" ", "_")}
+    return next((p for p in paths if os.path.basename(os.path.dirname(p)) in folders), paths[0])
+
+
 def k400(root: str) -> DatasetIndex:
     """CSV files `label,youtube_id,time_start,time_end,split` (train.csv, validate.csv, test.csv,
     often in annotations/); videos `<youtube_id>_<start:06d>_<end:06d>.mp4` under train/, val/
@@ -95,7 +104,7 @@ def k400(root: str) -> DatasetIndex:
                 raise AnnotationError(
                     f"{path}:{number}: label {label!r} is not a class of {csv_files['train']}"
                 )
-            samples.append((videos.get(stem, os.path.join(directory, stem + ".mp4")), label_of[label]))
+            samples.append((_pick(videos.get(stem), label, directory, stem), label_of[label]))
         splits[split_name] = samples
     splits.setdefault("val", [])
     splits.setdefault("test", splits["val"])
