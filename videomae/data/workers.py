@@ -42,6 +42,6 @@ def obey_sigterm_from_parent_only() -> None:
         while True:
             info = signal.sigwaitinfo({signal.SIGTERM})
             if info.si_pid == parent:
-                os._exit(128 + signal.SIGTERM)
+                os._exit(0)  # as torch's own worker handler does: the loader's SIGCHLD check passes
 
     threading.Thread(target=wait, name="sigterm-from-parent", daemon=True).start()
