@@ -30,6 +30,7 @@ from videomae import (
     model_from_checkpoint,
 )
 from videomae.checkpoints import io as ckpt_io
+from videomae.checkpoints.record import training_record
 from videomae.errors import CheckpointError
 from videomae.masking import MaskGenerator
 
@@ -594,6 +595,7 @@ def test_a_plain_pickle_is_named_as_one_and_runs_nothing(tmp_path, recwarn, prot
         pickle.dump({"model": {"w": [1.0]}, "payload": Exploit(marker)}, f, protocol=protocol)
     with pytest.raises(CheckpointError, match=r"evil.pth: a plain Python pickle \(.* bytes\), not a PyTorch"):
         load_weights(create_pretrain_model("vit_tiny", **TINY), tmp_path / "evil.pth")
+    assert training_record(tmp_path / "evil.pth") is None  # fine-tuning's pretrained= reads it too
     assert not marker.exists() and not [w for w in recwarn if "pickle protocol" in str(w.message)]
 
 

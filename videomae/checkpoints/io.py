@@ -104,6 +104,15 @@ def _why_unreadable(path: Path, err: Exception) -> str:
     return f"not a checkpoint ({size} bytes; neither a PyTorch nor a safetensors file)"
 
 
+def load_torch(path: str | Path, mmap: bool = False) -> Any:
+    """torch.load as every reader here calls it: weights_only (no code from the file runs), the
+    original's argparse options allowed, and no warning of a pickle protocol torch does not read
+    (it fails next, and the caller says why in one line)."""
+    with torch.serialization.safe_globals(SAFE_GLOBALS), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol")
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+
+
 def read_tensors(path: str | Path, mmap: bool = False) -> tuple[Any, dict[str, str]]:
     """The object stored in a torch or safetensors file and the safetensors metadata ({} for torch).
 
@@ -125,11 +134,8 @@ def read_tensors(path: str | Path, mmap: bool = False) -> tuple[Any, dict[str, s
         except (SafetensorError, OSError) as err:
             raise CheckpointError(f"{path}: broken safetensors file (truncated or corrupt): {err}") from None
     try:
-        with torch.serialization.safe_globals(SAFE_GLOBALS), warnings.catch_warnings():
-            # torch warns of a pickle protocol it does not read before it fails; the error says more
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            # mmap: tensors stay on disk until used (a large checkpoint read for its step only)
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap), {}
+        # mmap: tensors stay on disk until used (a large checkpoint read for its step only)
+        return load_torch(path, mmap=mmap), {}
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file; all mean the same
         found = re.search(r"GLOBAL (\S+)", str(err))
         if found:
