@@ -84,11 +84,23 @@ class ResumedMetrics(pl.Callback):
     checkpoint is written (rows before it are never logged again), and a resume drops the rows
     its training repeats."""
 
+    _aligned = False
+
     def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
         for logger in trainer.loggers:
             logger.save()
 
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        # The step Lightning writes on a row counts optimizer steps like global_step, but the
+        # epoch loop of a run resumed from an epoch-end checkpoint without validation (fine-tuning
+        # on a list with no val split) restarts it one too high: every row after the resume was
+        # labelled a step late. Set as the first batch starts: the loop's restart is done by then.
+        if not self._aligned:
+            trainer.fit_loop.epoch_loop._batches_that_stepped = trainer.global_step
+            self._aligned = True
+
     def on_train_start(self, trainer, pl_module) -> None:
+        self._aligned = False
         if trainer.global_step > 0:
             for logger in trainer.loggers:
                 if isinstance(logger, ContinuedCSVLogger):
