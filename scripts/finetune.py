@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from videomae.cli import other_rank_overrides, reported_errors
 from videomae.sweep import preflight
 from videomae.training.finetune import check_config, run
+from videomae.training.run_dir_first import check_run_dir_first
 
 
 @hydra.main(config_path="../configs", config_name="finetune", version_base="1.3")
@@ -23,5 +24,6 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     sys.argv += other_rank_overrides(sys.argv[1:])  # torchrun/srun: only rank 0 writes the run dir
+    check_run_dir_first("finetune", sys.argv[1:])  # before Hydra writes .hydra/ into it
     preflight("finetune", sys.argv[1:], check_config)  # a sweep: every job checked before any starts
     main()

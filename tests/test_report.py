@@ -38,6 +38,7 @@ def make_run(root, name, summary=None, csv=None, overrides_yaml=None, raw_summar
         (dict(raw_summary=b"[]"), "summary.json: holds a JSON list, not an object"),
         (dict(raw_summary=b"null"), "summary.json: holds a JSON null, not an object"),
         (dict(raw_summary=b"\xff\xfe{}"), "summary.json: 'utf-8' codec can't decode"),
+        (dict(raw_summary=b"[" * 100_000 + b"]" * 100_000), "summary.json: JSON nested too deeply"),
         (dict(summary={"overrides": 5}), "summary.json: overrides=5: not a list of KEY=VALUE: ignored"),
         (dict(csv=b"epoch,step,train/loss\n0,0,\xff\xfe1.0\n"), "metrics.csv: not readable as UTF-8 CSV"),
         (

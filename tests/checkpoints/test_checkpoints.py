@@ -7,6 +7,7 @@ bit-equality for round trips through our own code.
 import argparse
 import json
 import os
+import pickle
 import runpy
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from videomae import (
     model_from_checkpoint,
 )
 from videomae.checkpoints import io as ckpt_io
+from videomae.checkpoints.record import training_record
 from videomae.errors import CheckpointError
 from videomae.masking import MaskGenerator
 
@@ -582,6 +584,19 @@ def test_pickled_code_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="refused.*posix.system|refused.*system"):
         load_weights(create_pretrain_model("vit_tiny", **TINY), tmp_path / "evil.pth")
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [4, pickle.HIGHEST_PROTOCOL])
+def test_a_plain_pickle_is_named_as_one_and_runs_nothing(tmp_path, recwarn, protocol):
+    """A .pth written by pickle.dump (protocol 4 and up), not torch.save, was 'truncated or
+    corrupt' (and torch warned about its protocol): it is complete, just not a checkpoint."""
+    marker = tmp_path / "pwned"
+    with open(tmp_path / "evil.pth", "wb") as f:
+        pickle.dump({"model": {"w": [1.0]}, "payload": Exploit(marker)}, f, protocol=protocol)
+    with pytest.raises(CheckpointError, match=r"evil.pth: a plain Python pickle \(.* bytes\), not a PyTorch"):
+        load_weights(create_pretrain_model("vit_tiny", **TINY), tmp_path / "evil.pth")
+    assert training_record(tmp_path / "evil.pth") is None  # fine-tuning's pretrained= reads it too
+    assert not marker.exists() and not [w for w in recwarn if "pickle protocol" in str(w.message)]
 
 
 # --- the command line ----------------------------------------------------------------------------

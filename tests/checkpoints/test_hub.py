@@ -360,3 +360,20 @@ def test_card_escapes_class_names_and_hides_local_paths(tmp_path):
     # the names themselves stay exact where machines read them
     config = json.loads((tmp_path / "hf" / "config.json").read_text())
     assert list(config["id2label"].values()) == HOSTILE_NAMES
+
+
+def test_card_neither_reverses_nor_floods_on_a_class_name(tmp_path):
+    """A name with a right-to-left override showed every name after it reversed (the card could
+    read as anything), and a 5000-character name filled the classes row."""
+    names = ["abc\u202edcba", "\u2067x\u2069", "b" * 5000, "after"]
+    model = videomae.create_classifier(
+        "vit_tiny", len(names), embed_dim=32, depth=1, num_heads=2, num_frames=4, img_size=32
+    )
+    export_hf(model, tmp_path / "hf", labels=names)
+    card = (tmp_path / "hf" / "README.md").read_text()
+    row = next(line for line in card.splitlines() if line.startswith("| classes |"))
+    assert not re.search("[\u202a-\u202e\u2066-\u2069]", card)
+    assert "abcU+202Edcba" in row and "U+2067xU+2069" in row and ", after |" in row
+    assert len(row) < 400 and "b" * 80 + "..." in row
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert list(config["id2label"].values()) == names

@@ -13,6 +13,7 @@ from transformers import VideoMAEConfig, VideoMAEForPreTraining
 import videomae
 from videomae.data.annotations import AnnotationError
 from videomae.errors import CheckpointError, ConfigError
+from videomae.training.evaluate import load_finetuned
 from videomae.training.finetune import build_module, load_pretrained, run
 from videomae.training.finetune_module import FinetuneModule, accuracies, video_predictions
 from videomae.training.optim import build_adamw, param_group_names, param_groups
@@ -312,3 +313,17 @@ def test_finetune_script_errors_are_one_clear_message(tmp_path, synthetic_root):
     )
     result = run_script("finetune.py", *args, "pretrained=/no/such/run", timeout=120)
     assert result.returncode == 2 and "error: pretrained=/no/such/run does not exist" in result.stderr
+
+
+def test_evaluate_names_a_folder_that_is_not_a_run(tmp_path):
+    """checkpoint=DIR without checkpoints/last.ckpt (a transformers export, an empty folder) said
+    the folder 'does not exist'."""
+    (tmp_path / "export").mkdir()
+    with pytest.raises(ConfigError) as err:
+        load_finetuned(str(tmp_path / "export"))
+    assert str(err.value) == (
+        f"checkpoint={tmp_path / 'export'} is a folder without checkpoints/last.ckpt: give a fine-tuning "
+        "run directory or one of its checkpoints"
+    )
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_finetuned(str(tmp_path / "nothing"))

@@ -10,7 +10,7 @@ import time
 
 import pytest
 import torch
-from helpers import REPO, TINY, tiny_overrides
+from helpers import REPO, TINY, tiny_overrides, write_clip
 from hydra import compose, initialize_config_dir
 
 from videomae.errors import ConfigError
@@ -142,3 +142,73 @@ def test_sigterm_to_every_process_with_workers_saves_and_resumes(tmp_path, synth
     assert sorted(after) == list(range(saved, STEPS))
     for step, loss in after.items():
         assert loss == pytest.approx(reference[step], rel=1e-6, abs=1e-7), (step, loss, reference[step])
+
+
+def loss_rows(run_dir) -> list[tuple[int, float]]:
+    """Every training-loss row of metrics.csv, in file order (a dict by step would hide a row
+    written twice)."""
+    with open(os.path.join(run_dir, "metrics.csv"), encoding="utf-8") as f:
+        return [(int(r["step"]), float(r["train/loss"])) for r in csv.DictReader(f) if r.get("train/loss")]
+
+
+def kill_past_checkpoint(cmd, run_dir, after_step) -> int:
+    """Start a run and SIGKILL it once its checkpoint is past `after_step` and metrics.csv holds
+    rows of two steps after the checkpoint's; returns the checkpoint's step."""
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = os.path.join(run_dir, "checkpoints", "last.ckpt")
+    deadline, saved = time.time() + 180, -1
+    while time.time() < deadline and proc.poll() is None:
+        if saved < after_step and os.path.exists(last):
+            saved = torch.load(last, weights_only=True)["global_step"]
+        elif saved >= after_step and max((s for s, _ in loss_rows(run_dir)), default=-1) >= saved + 1:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.kill()
+    proc.wait(timeout=120)
+    return torch.load(last, weights_only=True)["global_step"]
+
+
+@pytest.mark.slow
+def test_sigkill_and_resume_leave_every_step_once_in_metrics_csv(tmp_path, synthetic_root, reference):
+    """Rows of steps before the checkpoint must be on disk when it is (they are never logged
+    again), and rows of steps after it, which the resume logs again, must not stay twice."""
+    run_dir = tmp_path / "run"
+    cmd = pretrain_cmd(synthetic_root, run_dir, "probe.enabled=false")
+    saved = kill_past_checkpoint(cmd, run_dir, after_step=8)
+    assert 8 <= saved < STEPS and max(s for s, _ in loss_rows(run_dir)) > saved
+    resumed = subprocess.run([*cmd, "ckpt_path=last"], cwd=REPO, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    rows = loss_rows(run_dir)
+    assert [step for step, _ in rows] == list(range(STEPS))
+    for step, loss in rows:
+        assert loss == pytest.approx(reference[step], rel=1e-6, abs=1e-7), (step, loss, reference[step])
+
+
+@pytest.mark.slow
+def test_a_killed_finetuning_run_resumed_labels_every_step_once(tmp_path):
+    """Fine-tuning on a folder without a val split checkpoints at epoch ends with no validation:
+    Lightning restarted the row step one too high, so after a resume every row was labelled a
+    step late (step 4 missing, the last step written as max_steps)."""
+    root = tmp_path / "videos"
+    for c in range(3):
+        for i in range(3):
+            (root / f"c{c}").mkdir(parents=True, exist_ok=True)
+            write_clip(str(root / f"c{c}" / f"v{i}.mp4"), seed=10 * c + i)
+    steps = 16
+    tiny = [a for a in TINY if not a.startswith(("logger=", "trainer.max_steps="))]
+    script = os.path.join(REPO, "scripts", "finetune.py")
+    base = [sys.executable, script, *tiny, "dataset=folder", f"data.root={root}", "logger=csv",
+            "trainer.log_every_n_steps=1", f"trainer.max_steps={steps}"]  # fmt: skip
+    reference = subprocess.run(
+        [*base, f"hydra.run.dir={tmp_path / 'ref'}"], cwd=REPO, capture_output=True, text=True
+    )
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    cmd = [*base, f"hydra.run.dir={tmp_path / 'run'}"]
+    saved = kill_past_checkpoint(cmd, tmp_path / "run", after_step=1)
+    resumed = subprocess.run([*cmd, "ckpt_path=last"], cwd=REPO, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    rows, expected = loss_rows(tmp_path / "run"), loss_rows(tmp_path / "ref")
+    assert 0 < saved < steps and [s for s, _ in rows] == list(range(steps))
+    for (step, loss), (_, ref) in zip(rows, expected, strict=True):
+        assert loss == pytest.approx(ref, rel=1e-6, abs=1e-7), (step, loss, ref)

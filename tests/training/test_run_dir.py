@@ -93,3 +93,33 @@ def test_evaluate_out_with_the_users_files_is_refused_untouched(tmp_path):
     ):
         evaluate(str(tmp_path / "run" / "checkpoints" / "last.ckpt"), out_dir=str(folder))
     assert snapshot(folder) == before
+
+
+def tree(folder) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("kind", ["hydra_only", "foreign", "file"])
+def test_the_script_refuses_before_hydra_writes_into_the_folder(tmp_path, kind):
+    """Hydra writes .hydra/ and the log into hydra.run.dir before a run's own check: a folder
+    holding only the user's .hydra/ had its config files overwritten and the run went on, a
+    refused folder kept Hydra's files, and a file ended in Hydra's FileExistsError."""
+    target = tmp_path / "target"
+    if kind == "file":
+        target.write_text("mine")
+    else:
+        (target / ".hydra").mkdir(parents=True)
+        (target / ".hydra" / "config.yaml").write_text("my: config\n")
+        if kind == "foreign":
+            (target / "notes.txt").write_text("mine")
+    before = tree(tmp_path)
+    result = run_script("pretrain.py", *tiny_overrides(str(tmp_path / "videos")), f"hydra.run.dir={target}")
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    why = {
+        "hydra_only": "holds .hydra but no summary.json of a run of this framework",
+        "foreign": "holds notes.txt, which no run of this framework writes",
+        "file": "is a file, not a directory",
+    }[kind]
+    assert len(lines) == 1 and lines[0].startswith(f"error: hydra.run.dir={target} {why}"), lines
+    assert tree(tmp_path) == before and not (tmp_path / "videos").exists()

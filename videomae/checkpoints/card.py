@@ -14,6 +14,7 @@ from videomae.checkpoints.card_sections import (
     finetuning_lines,
     pretraining_lines,
     sampling_note,
+    shortened,
     text,
     usage_lines,
 )
@@ -172,7 +173,7 @@ def _model_lines(facts: _Facts, num_params: int, spec: dict) -> list[str]:
         f"| tokens | tubelet {k['tubelet_size']}, patch {patch} x {patch}: {tokens} tokens |",
     ]
     if task == "classification":
-        shown = ", ".join(map(text, labels[:10])) + (
+        shown = ", ".join(text(shortened(name)) for name in labels[:10]) + (
             f", ... ({len(labels)} in all)" if len(labels) > 10 else ""
         )
         named = not all(name == f"LABEL_{i}" for i, name in enumerate(labels))

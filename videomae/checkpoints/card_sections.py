@@ -14,10 +14,19 @@ import re
 # Markdown's inline syntax (emphasis, code, links, tables, strikethrough) and backslash itself.
 _MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Bidirectional embeddings, overrides and isolates: one would show the rest of its line reversed.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def _one_line(value) -> str:
-    return _CONTROL.sub("", " ".join(str(value).split()))
+    line = _CONTROL.sub("", " ".join(str(value).split()))
+    return _BIDI.sub(lambda m: f"U+{ord(m.group()):04X}", line)
+
+
+def shortened(value, limit: int = 80) -> str:
+    """A name as a list on the card shows it: its first `limit` characters (config.json keeps it whole)."""
+    name = str(value)
+    return name if len(name) <= limit else name[:limit] + "..."
 
 
 def text(value) -> str:

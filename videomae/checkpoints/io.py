@@ -7,6 +7,7 @@ leaves the old file or the new one, never half of one, and a full disk ends with
 import argparse
 import json
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,15 @@ def _is_zip(path: Path) -> bool:
         return f.read(4) == b"PK\x03\x04"
 
 
+# torch's legacy format opens with this number pickled (protocol 2, LONG1 of 10 bytes).
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+
+
+def _is_legacy_torch(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(len(_LEGACY_MAGIC)) == _LEGACY_MAGIC
+
+
 def _why_unreadable(path: Path, err: Exception) -> str:
     """What is wrong with a file torch could not load, in words (never torch's weights_only advice)."""
     size = path.stat().st_size
@@ -84,9 +94,23 @@ def _why_unreadable(path: Path, err: Exception) -> str:
         text = str(err).split("WeightsUnpickler error:")[-1].strip()
         reason = next((line for line in text.splitlines() if "weights_only" not in line), "")
         return f"a corrupt PyTorch archive ({size} bytes): {reason[:200] or type(err).__name__}"
+    if head[:1] == b"\x80" and not _is_legacy_torch(path):
+        return (
+            f"a plain Python pickle ({size} bytes), not a PyTorch or safetensors checkpoint: refused "
+            "(unpickling can run code from the file); save the state dict with torch.save"
+        )
     if head[:1] == b"\x80":  # torch's legacy (pickle) format
         return f"truncated or corrupt ({size} bytes of a legacy PyTorch pickle file)"
     return f"not a checkpoint ({size} bytes; neither a PyTorch nor a safetensors file)"
+
+
+def load_torch(path: str | Path, mmap: bool = False) -> Any:
+    """torch.load as every reader here calls it: weights_only (no code from the file runs), the
+    original's argparse options allowed, and no warning of a pickle protocol torch does not read
+    (it fails next, and the caller says why in one line)."""
+    with torch.serialization.safe_globals(SAFE_GLOBALS), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol")
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
 
 
 def read_tensors(path: str | Path, mmap: bool = False) -> tuple[Any, dict[str, str]]:
@@ -110,9 +134,8 @@ def read_tensors(path: str | Path, mmap: bool = False) -> tuple[Any, dict[str, s
         except (SafetensorError, OSError) as err:
             raise CheckpointError(f"{path}: broken safetensors file (truncated or corrupt): {err}") from None
     try:
-        with torch.serialization.safe_globals(SAFE_GLOBALS):
-            # mmap: tensors stay on disk until used (a large checkpoint read for its step only)
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap), {}
+        # mmap: tensors stay on disk until used (a large checkpoint read for its step only)
+        return load_torch(path, mmap=mmap), {}
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file; all mean the same
         found = re.search(r"GLOBAL (\S+)", str(err))
         if found:

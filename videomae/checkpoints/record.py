@@ -9,10 +9,9 @@ import json
 import os
 from pathlib import Path
 
-import torch
 import yaml
 
-from videomae.checkpoints.io import SAFE_GLOBALS
+from videomae.checkpoints.io import load_torch
 from videomae.checkpoints.run_dir import run_checkpoint, run_dir_of
 
 EVAL_METRICS = "metrics.json"  # in the run's eval/ directory, next to predictions.csv
@@ -20,11 +19,10 @@ EVAL_METRICS = "metrics.json"  # in the run's eval/ directory, next to predictio
 
 def _load_torch(path: Path):
     """weights_only, as every checkpoint read here: no code from the file runs."""
-    with torch.serialization.safe_globals(SAFE_GLOBALS):  # the original's argparse options
-        try:  # mmap: only the few metadata entries are read, not gigabytes of weights
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError:  # a file of the legacy (non-zip) format cannot be memory-mapped
-            return torch.load(path, map_location="cpu", weights_only=True)
+    try:  # mmap: only the few metadata entries are read, not gigabytes of weights
+        return load_torch(path, mmap=True)
+    except RuntimeError:  # a file of the legacy (non-zip) format cannot be memory-mapped
+        return load_torch(path)
 
 
 def _hydra_config(run_dir: Path) -> dict | None:

@@ -89,10 +89,12 @@ def load_run(path: str) -> Run:
                 raise ValueError(f"holds a JSON {'null' if summary is None else kind}, not an object")
             run.summary = summary
             run.status = str(run.summary.get("status", "unknown"))
-        except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        # UnicodeDecodeError and JSONDecodeError are ValueErrors; json recurses once per [ or {
+        except (OSError, ValueError, RecursionError) as err:
+            why = "JSON nested too deeply to read" if isinstance(err, RecursionError) else err
             run.status = "unreadable"
-            run.summary = {"error": f"{FILENAME}: {err}"}
-            run.problems.append(f"{FILENAME}: {err}: its row has no metrics")
+            run.summary = {"error": f"{FILENAME}: {why}"}
+            run.problems.append(f"{FILENAME}: {why}: its row has no metrics")
     else:
         run.status = "no summary"  # started before summaries existed, or died before writing one
     run.kind = str(run.summary.get("kind", ""))
@@ -138,7 +140,7 @@ def pretraining_overrides(pretrained) -> dict[str, str]:
     try:
         with open(summary_path, encoding="utf-8") as f:
             linked = json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(linked, dict) or linked.get("kind") != "pretrain":
         return {}

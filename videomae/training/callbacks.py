@@ -13,6 +13,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from videomae.checkpoints.run_dir import LAST, checkpoint_dir
 from videomae.errors import DataError
+from videomae.training.loggers import ResumedMetrics
 from videomae.training.pictures import ReconstructionPictures
 from videomae.training.preemption import RequeueOnSignal
 from videomae.training.probe import OnlineProbe
@@ -146,7 +147,8 @@ class SkippedVideos(pl.Callback):
 
 def build_callbacks(cfg: DictConfig, run_dir: str) -> list[pl.Callback]:
     """Checkpoints (a rolling last.ckpt, epochNNNN.ckpt every `checkpoint.every_n_epochs`),
-    throughput, step timing (`perf.*`), SIGTERM save, skipped-video accounting, then what the
+    throughput, step timing (`perf.*`), SIGTERM save, metrics.csv kept whole over a resume,
+    skipped-video accounting, then what the
     config adds: the online probe (`probe.*`), reconstruction pictures (`viz.*`), progress
     (`progress.*`) and any
     `callbacks.*` given by `_target_`."""
@@ -171,6 +173,7 @@ def build_callbacks(cfg: DictConfig, run_dir: str) -> list[pl.Callback]:
         step_timing(cfg),
         SaveOnSigterm(directory),
         RequeueOnSignal(),
+        ResumedMetrics(),
         SkippedVideos(
             max_fraction=float(cfg.data.max_skip_fraction),
             check_after=int(cfg.data.skip_check_after),

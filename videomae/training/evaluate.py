@@ -22,6 +22,11 @@ from videomae.training.summary import RunSummary, model_info
 def load_finetuned(path: str, ema: bool = False) -> tuple[FinetuneModule, dict]:
     """The FinetuneModule a fine-tuning checkpoint describes, with its weights; and its config."""
     path = run_checkpoint(path)
+    if os.path.isdir(path):
+        raise ConfigError(
+            f"checkpoint={path} is a folder without checkpoints/last.ckpt: give a fine-tuning run "
+            "directory or one of its checkpoints"
+        )
     if not os.path.isfile(path):
         raise ConfigError(f"checkpoint={path} does not exist")
     ckpt, _ = read_tensors(path)  # the one safe reader: no code runs, one-line errors

@@ -4,6 +4,7 @@ import csv
 import netrc
 import os
 
+import pytorch_lightning as pl
 from lightning_fabric.loggers.logger import rank_zero_experiment
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
@@ -44,6 +45,66 @@ class ContinuedCSVLogger(CSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _ContinuedWriter(log_dir=self.log_dir)
         return self._experiment
+
+    @rank_zero_only
+    def drop_rows_from(self, step: int) -> None:
+        """Drop the rows that a resume from global step `step` logs again: training rows of steps
+        `step` and later (a row's step is the number of steps before it), and probe rows past
+        `step` (the probe's record of the restored state itself is kept, as in probe.json). A
+        row cut short by a kill mid-write goes too."""
+        path = os.path.join(self.log_dir, ExperimentWriter.NAME_METRICS_FILE)
+        if not os.path.isfile(path):
+            return
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            reader = csv.DictReader(f)
+            header, rows = reader.fieldnames or [], list(reader)
+        kept = [row for row in rows if _logged_before(row, step)]
+        if len(kept) == len(rows):
+            return
+        with open(f"{path}.tmp", "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(kept)
+        os.replace(f"{path}.tmp", path)
+
+
+def _logged_before(row: dict, step: int) -> bool:
+    if None in row or None in row.values():  # fewer or more fields than the header
+        return False
+    try:
+        row_step = int(row.get("step", ""))
+    except ValueError:
+        return False
+    probed = any(value for key, value in row.items() if key.startswith("probe/"))
+    return row_step < step or (probed and row_step == step)
+
+
+class ResumedMetrics(pl.Callback):
+    """metrics.csv after a kill and resume holds every step once: the loggers are flushed as a
+    checkpoint is written (rows before it are never logged again), and a resume drops the rows
+    its training repeats."""
+
+    _aligned = False
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        for logger in trainer.loggers:
+            logger.save()
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        # The step Lightning writes on a row counts optimizer steps like global_step, but the
+        # epoch loop of a run resumed from an epoch-end checkpoint without validation (fine-tuning
+        # on a list with no val split) restarts it one too high: every row after the resume was
+        # labelled a step late. Set as the first batch starts: the loop's restart is done by then.
+        if not self._aligned:
+            trainer.fit_loop.epoch_loop._batches_that_stepped = trainer.global_step
+            self._aligned = True
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._aligned = False
+        if trainer.global_step > 0:
+            for logger in trainer.loggers:
+                if isinstance(logger, ContinuedCSVLogger):
+                    logger.drop_rows_from(trainer.global_step)
 
 
 def build_logger(cfg: dict, run_dir: str, resuming: bool = False) -> Logger | bool:

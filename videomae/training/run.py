@@ -150,21 +150,22 @@ def _listing(names: list[str], limit: int = 6) -> str:
     return ", ".join(names[:limit]) + more
 
 
-def check_run_dir(cfg: DictConfig, run_dir: str) -> None:
+def check_run_dir(cfg: DictConfig, run_dir: str, hydra_wrote: bool = True) -> None:
     """A fresh run writes only into a directory that is empty or an earlier run's of this
     framework: it replaces metrics.csv, summary.json, probe.json, ..., and a user's files of those
     names must not go. Checked before anything is written (summary.json included); a resume (a
-    checkpoint for ckpt_path=last|auto) continues its own directory."""
+    checkpoint for ckpt_path=last|auto) continues its own directory. `hydra_wrote`: Hydra's .hydra/
+    and log there are this run's (False: checked before Hydra starts, videomae.sweep.preflight)."""
     if rank_zero_only.rank != 0 or not os.path.isdir(run_dir):
         return
     if str(cfg.get("ckpt_path")) in ("last", "auto") and (
         os.path.isfile(last_checkpoint(run_dir)) or glob.glob(os.path.join(run_dir, "hpc_ckpt_*.ckpt"))
     ):
         return
-    check_fresh_dir(run_dir, "hydra.run.dir")
+    check_fresh_dir(run_dir, "hydra.run.dir", hydra_wrote)
 
 
-def check_fresh_dir(run_dir: str, key: str) -> None:
+def check_fresh_dir(run_dir: str, key: str, hydra_wrote: bool = True) -> None:
     """`run_dir` (set by `key`) is new, empty or an earlier run's of this framework; else a
     ConfigError naming what is there. Rank zero only, before the run writes anything."""
     if rank_zero_only.rank != 0 or not os.path.isdir(run_dir):
@@ -175,7 +176,7 @@ def check_fresh_dir(run_dir: str, key: str) -> None:
             f"{key}={run_dir} holds {_listing(foreign)}, which no run of this framework "
             f"writes; a run there would mix its files with them: choose a new or empty {key}"
         )
-    ours = sorted(e for e in os.listdir(run_dir) if not HYDRA_FILES.match(e))
+    ours = sorted(e for e in os.listdir(run_dir) if not (hydra_wrote and HYDRA_FILES.match(e)))
     if ours and not earlier_run(run_dir):
         raise ConfigError(
             f"{key}={run_dir} holds {_listing(ours)} but no summary.json of a run of this "
