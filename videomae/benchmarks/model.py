@@ -20,9 +20,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from videomae.checkpoints.hf_twin import hf_pretrain_twin
 from videomae.masking import MaskGenerator
 from videomae.models import create_pretrain_model
+from videomae.perf.peak import DTYPES, measured_rate
 from videomae.training.optim import build_adamw, param_group_names, param_groups
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def parse_args(argv):
@@ -46,24 +45,6 @@ def parse_args(argv):
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def matmul_rate(device: torch.device, dtype: torch.dtype) -> float:
-    """Dense matrix-multiply FLOP/s of this device: the denominator of FLOP utilisation."""
-    n = 8192 if device.type == "cuda" else 2048
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    a @ b
-    reps = 20 if device.type == "cuda" else 3
-    best = 0.0
-    for _ in range(5):  # the best of several tries: noise only ever slows a matmul down
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(reps):
-            a @ b
-        sync(device)
-        best = max(best, 2 * n**3 * reps / (time.perf_counter() - start))
-    return best
 
 
 class Runner:
@@ -155,7 +136,10 @@ def main(argv=None) -> dict:
 
     flops = {r.name: step_flops(r, videos, masks) for r in runners}
     first_losses = time_interleaved(runners, videos, masks, args.warmup, args.steps)
-    rate = matmul_rate(device, DTYPES[args.precision] if device.type == "cuda" else torch.float32)
+    # the denominator of FLOP utilisation: the same measured rate as a run's perf/mfu falls back to
+    rate = measured_rate(
+        device.type, device.index, args.precision, size=8192 if device.type == "cuda" else 2048
+    )
 
     results = {
         "config": vars(args),
