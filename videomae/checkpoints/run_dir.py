@@ -53,12 +53,12 @@ RUN_FILES = frozenset(
 )
 # Hydra's job log (`<script>.log`), SLURM requeue checkpoints, TensorBoard events, temporary files.
 RUN_PATTERNS = re.compile(
-    r"^((pretrain|finetune|evaluate)\.log|hpc_ckpt_\d+\.ckpt|events\.out\.tfevents\..+"
+    r"^((pretrain|finetune|distill|evaluate)\.log|hpc_ckpt_\d+\.ckpt|events\.out\.tfevents\..+"
     r"|\..+\.[0-9a-f]{32}\.tmp|probe\.json\.tmp)$"
 )
 # What Hydra writes into the run directory before the run's own code starts.
-HYDRA_FILES = re.compile(r"^(\.hydra|(pretrain|finetune|evaluate)\.log)$")
-RUN_KINDS = ("pretrain", "finetune", "evaluate")
+HYDRA_FILES = re.compile(r"^(\.hydra|(pretrain|finetune|distill|evaluate)\.log)$")
+RUN_KINDS = ("pretrain", "finetune", "distill", "evaluate")
 
 
 def foreign_entries(run_dir: str) -> list[str]:

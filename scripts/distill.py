@@ -1,0 +1,29 @@
+"""Distil a student VideoMAE from a frozen teacher on unlabeled videos (docs/distillation.md).
+
+python scripts/distill.py teacher=PATH model=vit_small dataset=k400 data.root=/data/k400
+python scripts/distill.py teacher=PATH distill.target=features|logits ...
+"""
+
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from videomae.cli import other_rank_overrides, reported_errors
+from videomae.sweep import preflight
+from videomae.training.distill import check_config, run
+from videomae.training.run_dir_first import check_run_dir_first
+
+
+@hydra.main(config_path="../configs", config_name="distill", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    with reported_errors():
+        run(cfg, HydraConfig.get().runtime.output_dir)
+
+
+if __name__ == "__main__":
+    sys.argv += other_rank_overrides(sys.argv[1:])  # torchrun/srun: only rank 0 writes the run dir
+    check_run_dir_first("distill", sys.argv[1:])  # before Hydra writes .hydra/ into it
+    preflight("distill", sys.argv[1:], check_config)  # a sweep: every job checked before any starts
+    main()

@@ -1,0 +1,196 @@
+"""LightningModule for distilling a student VideoMAE from a frozen teacher (videomae.models.distill).
+
+The student is a `VideoMAEPretrain` (`self.model`), so its checkpoints are pre-training checkpoints
+that load wherever one does (`pretrained=`, `init=`, convert, HF export). Its pixel decoder is not
+trained here (frozen at init). The distillation heads (`self.heads`: predictor or projectors) are
+saved beside the state dict, under `distill_heads`, so a resume continues them exactly while the
+student's state dict holds only the student. The teacher is not a submodule and is never saved.
+"""
+
+import torch
+from torch import nn
+
+from videomae.errors import ConfigError
+from videomae.masking import MaskGenerator
+from videomae.models import create_pretrain_model
+from videomae.models.distill import (
+    LOSSES,
+    TARGETS,
+    FeatureProjectors,
+    LatentPredictor,
+    LogitHead,
+    encode_blocks,
+    kd_loss,
+    nested_masks,
+    pool_to_student,
+    regression_loss,
+    to_teacher_grid,
+)
+from videomae.training.optim import build_adamw, param_group_names, param_groups, per_step_schedule, scaled_lr
+from videomae.training.pretrain_module import PretrainModule
+from videomae.training.teacher import check_grids, load_teacher, teacher_classes, teacher_dtype
+
+HEADS_KEY = "distill_heads"  # the checkpoint's entry for the heads' weights, beside state_dict
+
+
+def block_numbers(key: str, values, depth: int) -> list[int]:
+    """1-based block numbers from a config list; -1 is the last block. One-line error otherwise."""
+    numbers = [int(v) + depth + 1 if int(v) < 0 else int(v) for v in values]
+    if not numbers or any(not 1 <= n <= depth for n in numbers):
+        raise ConfigError(f"{key}={list(values)}: block numbers must be in 1..{depth} (or -1 for the last)")
+    return numbers
+
+
+def check_settings(distill: dict) -> None:
+    """The `distill.*` values that need no model: one line naming the key, value and choices."""
+    if distill["target"] not in TARGETS:
+        raise ConfigError(f"distill.target={distill['target']!r} is not one of {', '.join(TARGETS)}")
+    if distill["loss"] not in LOSSES:
+        raise ConfigError(f"distill.loss={distill['loss']!r} is not one of {', '.join(LOSSES)}")
+    if not 0.0 <= float(distill["teacher_mask_ratio"]) < 1.0:
+        raise ConfigError(f"distill.teacher_mask_ratio={distill['teacher_mask_ratio']} must be in [0, 1)")
+    if float(distill["temperature"]) <= 0:
+        raise ConfigError(f"distill.temperature={distill['temperature']} must be > 0")
+
+
+class DistillModule(PretrainModule):
+    """`model`: the student (name and overrides); `mask`: the student's mask; `distill`: target,
+    loss and heads (configs/distill.yaml); `teacher`: the teacher checkpoint's path."""
+
+    def __init__(
+        self,
+        model: dict,
+        mask: dict,
+        optim: dict,
+        distill: dict,
+        teacher: str,
+        seed: int = 0,
+        max_nonfinite_steps: int = 20,
+        compile: bool = False,
+    ):
+        super(PretrainModule, self).__init__()  # VideoModule: the student and heads are built here
+        self.save_hyperparameters()
+        check_settings(distill)
+        self.nonfinite_in_a_row = 0
+        self.nonfinite_total = 0
+        student = create_pretrain_model(**model)
+        for part in (student.decoder, student.encoder_to_decoder):
+            part.requires_grad_(False)
+        student.mask_token.requires_grad_(False)
+        target = distill["target"]
+        grid = student.grid
+        frames, size = grid[0] * student.tubelet_size, grid[1] * student.patch_size
+        teacher_model, self.teacher_report = load_teacher(teacher, frames, size, target)
+        self.factors = check_grids(teacher, teacher_model, grid)
+        self.frozen = [teacher_model]  # a list: not a submodule, so never in state_dict nor moved by Lightning
+        self.mask_generator = MaskGenerator(mask["type"], float(mask["ratio"]), grid)
+        t_dim, s_dim = teacher_model.encoder.embed_dim, student.encoder.embed_dim
+        if target == "latent":
+            p = distill["predictor"]
+            self.heads: nn.Module = LatentPredictor(
+                s_dim, t_dim, student.encoder.num_tokens, p["width"], p["depth"], p["num_heads"]
+            )
+        elif target == "features":
+            self.student_blocks = block_numbers(
+                "distill.student_blocks", distill["student_blocks"], len(student.encoder.blocks)
+            )
+            self.teacher_blocks = block_numbers(
+                "distill.teacher_blocks", distill["teacher_blocks"], len(teacher_model.encoder.blocks)
+            )
+            if len(self.student_blocks) != len(self.teacher_blocks):
+                raise ConfigError(
+                    f"distill.student_blocks={list(distill['student_blocks'])} and distill.teacher_blocks="
+                    f"{list(distill['teacher_blocks'])} must pair up (as many of each)"
+                )
+            self.heads = FeatureProjectors(s_dim, t_dim, len(self.student_blocks))
+            # Blocks past the last aligned one (and the final norm) get no gradient: frozen, so
+            # that DDP finds no unused trainable parameter.
+            for block in student.encoder.blocks[max(self.student_blocks) :]:
+                block.requires_grad_(False)
+            student.encoder.norm.requires_grad_(False)
+        else:
+            self.heads = LogitHead(s_dim, teacher_classes(teacher_model))
+        self.attach_model(student)
+        self.head_names = param_group_names(self.heads, optim["weight_decay"])
+        self.compile_model(compile)
+
+    @property
+    def teacher(self) -> nn.Module:
+        return self.frozen[0]
+
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        dtype = teacher_dtype(self.hparams.distill["teacher_precision"], self.device)
+        self.teacher.to(device=self.device, dtype=dtype)
+
+    # --- the losses ---------------------------------------------------------------------------
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
+        loss = self.distill_loss(self.pixels(batch["video"]))
+        if not self.all_ranks_finite(loss):
+            self.skip_nonfinite_step()
+            return None
+        self.nonfinite_in_a_row = 0
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"], prog_bar=True)
+        return loss
+
+    @torch.no_grad()
+    def teacher_tokens(self, videos: torch.Tensor, mask: torch.Tensor | None, after: list[int] | None):
+        """The teacher's tokens on the student's grid: its output tokens (after=None), or those
+        after each block in `after`; `mask`: on the student's grid, the teacher's own."""
+        teacher = self.teacher
+        dtype = next(teacher.parameters()).dtype
+        videos = videos.to(dtype)
+        t_mask = None if mask is None else to_teacher_grid(mask, self.model.grid, self.factors)
+        if after is None:
+            outputs = [teacher.encoder(videos)]
+        else:
+            outputs = encode_blocks(teacher.encoder, videos, t_mask, after)
+        grids = (teacher.encoder.grid, self.model.grid)
+        return [pool_to_student(x.float(), t_mask, *grids) for x in outputs]
+
+    def distill_loss(self, videos: torch.Tensor) -> torch.Tensor:
+        d = self.hparams.distill
+        target, B = d["target"], videos.shape[0]
+        if target == "logits":
+            with torch.no_grad():
+                teacher = self.teacher
+                teacher_logits = teacher(videos.to(next(teacher.parameters()).dtype)).float()
+            return kd_loss(self.heads(self.model.encoder(videos)), teacher_logits, d["temperature"])
+        if target == "latent":
+            mask = self.mask_generator(B, videos.device)
+            pred = self.heads(self.model.encoder(videos, mask), mask)
+            tokens = self.teacher_tokens(videos, None, None)[0]
+            goal = tokens[mask].reshape(B, -1, tokens.shape[-1])
+            return regression_loss(pred, goal, d["loss"], d["norm_targets"])
+        ratio = float(d["teacher_mask_ratio"])
+        mask, t_mask = nested_masks(
+            B, self.model.grid, self.mask_generator.type, self.mask_generator.ratio, ratio, videos.device
+        )
+        student = self.heads(encode_blocks(self.model.encoder, videos, mask, self.student_blocks))
+        goals = self.teacher_tokens(videos, t_mask if ratio > 0 else None, self.teacher_blocks)
+        losses = [
+            regression_loss(s, g[~mask].reshape(B, -1, g.shape[-1]), d["loss"], d["norm_targets"])
+            for s, g in zip(student, goals, strict=True)
+        ]
+        return torch.stack(losses).mean()
+
+    # --- optimizer and checkpoints ------------------------------------------------------------
+
+    def configure_optimizers(self):
+        """AdamW over the student's groups and the heads' (training.optim), one schedule."""
+        cfg = self.hparams.optim
+        batch = self.effective_batch()
+        groups = param_groups(self.model, self.param_names) + param_groups(self.heads, self.head_names)
+        optimizer = build_adamw(
+            groups, scaled_lr(cfg["base_lr"], batch), cfg["betas"], fused=self.device.type == "cuda"
+        )
+        return per_step_schedule(self.trainer, optimizer, cfg, batch)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["state_dict"]
+        checkpoint[HEADS_KEY] = {k: state.pop(k) for k in [k for k in state if k.startswith("heads.")]}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["state_dict"].update(checkpoint.get(HEADS_KEY, {}))
