@@ -25,6 +25,7 @@ from hydra import compose, initialize_config_dir
 
 from videomae.checkpoints.run_dir import last_checkpoint
 from videomae.demo_report import ARMS, plot_demo, read_curves
+from videomae.experiments import distill_compare
 from videomae.training import evaluate, finetune, pretrain
 
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
@@ -50,6 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--finetune-epochs", type=int, default=30)
     p.add_argument("--reuse", action="store_true", help="keep a finished pre-training in --out")
     p.add_argument("--set", nargs="*", default=[], help="extra overrides for every stage (KEY=VALUE)")
+    p.add_argument("--distill", action="store_true", help="distillation vs pixel pre-training (docs/distillation.md)")
     return p.parse_args(argv)
 
 
@@ -191,6 +193,8 @@ def spread(values: list[float]) -> str:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     out = os.path.abspath(args.out)
+    if args.distill:
+        return distill_compare.compare(distill_compare.settings(args))
     if not args.seeds:
         return run_seed(args, args.seed, out)
     runs = [run_seed(args, seed, os.path.join(out, f"seed{seed}")) for seed in args.seeds]

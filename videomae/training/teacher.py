@@ -10,6 +10,7 @@ from torch import nn
 
 from videomae.checkpoints.layouts import checkpoint_spec, read_checkpoint
 from videomae.checkpoints.load import apply_checkpoint
+from videomae.checkpoints.run_dir import run_checkpoint
 from videomae.checkpoints.spec import build_model
 from videomae.errors import ConfigError
 from videomae.models.classifier import VideoMAEClassifier
@@ -24,8 +25,11 @@ def load_teacher(path: str, num_frames: int, img_size: int, target: str) -> tupl
     that does not fit the student's input or the target."""
     if not path or str(path) in ("None", "null", "???"):
         raise ConfigError("teacher is not set: teacher=PATH (a run directory's checkpoint, .pth or HF dir)")
+    path = run_checkpoint(str(path))  # a run directory: its checkpoints/last.ckpt
     if not os.path.exists(path):
-        raise ConfigError(f"teacher={path} does not exist")
+        raise ConfigError(
+            f"teacher={path} does not exist (give a run directory, a checkpoint file or a transformers directory)"
+        )
     ckpt = read_checkpoint(path)
     spec, notes = checkpoint_spec(ckpt)
     kwargs = spec["kwargs"]
