@@ -40,7 +40,7 @@ STUDENT = [
 
 # Per-target settings (overrides of scripts/distill.py), chosen on the validation split: see
 # docs/distillation.md for what was tried.
-DISTILL_SETTINGS: dict[str, list[str]] = {"latent": [], "features": [], "logits": []}
+DISTILL_SETTINGS: dict[str, list[str]] = {"latent": [], "features": ["distill.teacher_mask_ratio=0.5"], "logits": []}
 
 
 def settings(demo_args: argparse.Namespace) -> argparse.Namespace:
