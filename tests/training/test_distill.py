@@ -238,3 +238,65 @@ def test_a_killed_distillation_resumes_with_the_same_losses(tmp_path, synthetic_
     assert sorted(after) == list(range(saved, STEPS))
     for step, loss in after.items():
         assert loss == pytest.approx(reference[step], rel=1e-6, abs=1e-7), (step, loss, reference[step])
+
+
+# --- the teacher cache ---------------------------------------------------------------------------
+
+
+def cache_losses(run_dir) -> dict[int, float]:
+    import csv
+
+    with open(os.path.join(run_dir, "metrics.csv")) as f:
+        return {int(r["step"]): float(r["train/loss"]) for r in csv.DictReader(f) if r.get("train/loss")}
+
+
+def test_cached_teacher_outputs_are_the_recomputed_ones(tmp_path, synthetic_root):
+    """Entries against the teacher run again on the same clips; a second run over a full cache
+    (every step a hit) trains exactly as the first (every first-epoch step a miss); without the
+    cache the losses differ only by the fp16 rounding of the targets."""
+    from videomae.training.distill_module import DistillModule
+    from videomae.training.run import build_datamodule, model_kwargs, optim_hparams
+    from videomae.training.teacher_cache import clip_key
+
+    teacher = teacher_pth(tmp_path / "t.pth", patch=4)
+    cache = tmp_path / "cache"
+    extra = (f"teacher={teacher}", f"distill.cache.dir={cache}", "distill.cache.clip_cycle=1", "trainer.max_epochs=2", "trainer.max_steps=-1")
+    run(cfg(synthetic_root, *extra), str(tmp_path / "a"))
+    first = cache_losses(tmp_path / "a")
+    entries = [os.path.join(r, n) for r, _, ns in os.walk(cache) for n in ns if n.endswith(".pt")]
+    assert len(entries) == 16  # 16 videos x 1 clip each: the second epoch only hit
+    run(cfg(synthetic_root, *extra), str(tmp_path / "b"))
+    assert cache_losses(tmp_path / "b") == first
+    run(cfg(synthetic_root, *extra[:1], *extra[2:]), str(tmp_path / "c"))  # the same clips, no cache
+    for step, loss in cache_losses(tmp_path / "c").items():
+        assert loss == pytest.approx(first[step], rel=2e-3)
+
+    # The entries against the teacher recomputed on the clips a loader gives (the same seeds).
+    c = cfg(synthetic_root, *extra)
+    module = DistillModule(model_kwargs(c), dict(c.mask), optim_hparams(c), dict(c.distill) | {"cache": dict(c.distill.cache), "predictor": dict(c.distill.predictor)}, teacher)
+    datamodule = build_datamodule(c)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    datamodule.train_set.clip_cycle = 1
+    batch = next(iter(datamodule.train_dataloader()))
+    videos = module.pixels(batch["video"])
+    fresh = module.compute_full_view(videos)[0]
+    for row, clip in enumerate(batch["video"]):
+        entry = torch.load(module.cache.path(clip_key(clip)), weights_only=True)
+        assert entry["outputs"][0].dtype == torch.float16
+        assert torch.allclose(entry["outputs"][0].float(), fresh[row], atol=2e-3, rtol=2e-3)
+        path, _ = datamodule.train_set.samples[int(batch["index"][row])]
+        assert entry["video"] == path and entry["frame_indices"] == batch["frame_indices"][row].tolist()
+    flipped = batch["video"].flip(-1)  # another augmentation of the same clips: no entry
+    assert not module.cache.lookup([clip_key(clip) for clip in flipped])
+
+
+def test_a_cache_made_for_another_teacher_is_refused(tmp_path, synthetic_root):
+    first, second = teacher_pth(tmp_path / "t1.pth"), teacher_pth(tmp_path / "t2.pth", patch=4)
+    cache = tmp_path / "cache"
+    run(cfg(synthetic_root, f"teacher={first}", f"distill.cache.dir={cache}"), str(tmp_path / "a"))
+    with pytest.raises(ConfigError, match=r"distill.cache.dir=.* holds a teacher cache made with other settings \(teacher") as err:
+        run(cfg(synthetic_root, f"teacher={second}", f"distill.cache.dir={cache}"), str(tmp_path / "b"))
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="features target's teacher sees a mask"):
+        run(cfg(synthetic_root, f"teacher={first}", "distill.target=features", f"distill.cache.dir={tmp_path / 'c2'}"), str(tmp_path / "c"))

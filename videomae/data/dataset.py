@@ -26,6 +26,9 @@ class _VideoDataset(Dataset):
     # Set per epoch by the training loader (videomae.data.resume): each item then draws its
     # augmentations from (epoch seed, index), whichever worker decodes it.
     epoch_seed: int | None = None
+    # K > 0: the epoch seeds repeat every K epochs, so each video's clips and augmentations do
+    # (a distillation's teacher cache then hits from the (K + 1)-th epoch on).
+    clip_cycle: int = 0
 
     def __init__(
         self,
@@ -75,7 +78,8 @@ class VideoClipDataset(_VideoDataset):
     as the original validates, drawn from (`eval_seed`, index): the same clip in every pass).
 
     Item: `video` uint8 (C, T, H, W), or (num_sample, C, T, H, W) when one decode serves
-    `num_sample` augmented clips; `label`; `index` (of the video used); `skipped`; `failed`.
+    `num_sample` augmented clips; `label`; `index` (of the video used); `frame_indices` (its
+    frames); `skipped`; `failed`.
     With `defer_pixels` (pre-training, a PretrainTransform): instead of `video`, the decoded
     window `frames` uint8 (T, H, W, 3) and each clip's drawn crop and flip, `crops` (num_sample, 6),
     for the training device to apply (videomae.data.device_pixels).
@@ -123,8 +127,11 @@ class VideoClipDataset(_VideoDataset):
             rng = np.random.default_rng(random.getrandbits(63))
         else:  # the same clip in every validation pass, whichever worker or rank reads it
             rng = np.random.default_rng(derive_seed(self.eval_seed, index))
-        index, label, frames, failures = self._load(index, lambda n: self.choose(n, rng))
+        chosen: list[np.ndarray] = []  # the frames of the video used (a replacement's, if any)
+        pick = lambda n: chosen.append(np.asarray(self.choose(n, rng))) or chosen[-1]  # noqa: E731
+        index, label, frames, failures = self._load(index, pick)
         item = {"label": label, "index": index, "skipped": len(failures), "failed": "\n".join(failures)}
+        item["frame_indices"] = torch.from_numpy(chosen[-1].astype(np.int64))  # a teacher cache's record
         if self.defer_pixels:
             assert isinstance(self.transform, PretrainTransform), "defer_pixels: pre-training"
             crops = [draw_crop(self.transform, *frames.shape[1:3]) for _ in range(self.num_sample)]

@@ -71,7 +71,9 @@ class ResumableLoader(DataLoader):
         for sampler in (self.sampler, getattr(self.batch_sampler, "sampler", None)):
             if hasattr(sampler, "set_epoch"):
                 sampler.set_epoch(epoch)
-        self.dataset.epoch_seed = derive_seed(self.seed, epoch, 1)  # per-item augmentation seeds
+        cycle = getattr(self.dataset, "clip_cycle", 0)
+        # per-item augmentation seeds; with a clip cycle, the same every `cycle` epochs
+        self.dataset.epoch_seed = derive_seed(self.seed, epoch % cycle if cycle else epoch, 1)
         self.batch_sampler.skip = skip
         self.batch_sampler.epoch = epoch
         return super().__iter__()

@@ -10,6 +10,7 @@ student's state dict holds only the student. The teacher is not a submodule and 
 import torch
 from torch import nn
 
+from videomae.checkpoints.run_dir import run_checkpoint
 from videomae.errors import ConfigError
 from videomae.masking import MaskGenerator
 from videomae.models import create_pretrain_model
@@ -29,6 +30,7 @@ from videomae.models.distill import (
 from videomae.training.optim import build_adamw, param_group_names, param_groups, per_step_schedule, scaled_lr
 from videomae.training.pretrain_module import PretrainModule
 from videomae.training.teacher import check_grids, load_teacher, teacher_classes, teacher_dtype
+from videomae.training.teacher_cache import TeacherCache, clip_key, teacher_fingerprint
 
 HEADS_KEY = "distill_heads"  # the checkpoint's entry for the heads' weights, beside state_dict
 
@@ -110,6 +112,8 @@ class DistillModule(PretrainModule):
             student.encoder.norm.requires_grad_(False)
         else:
             self.heads = LogitHead(s_dim, teacher_classes(teacher_model))
+        self.cache = self.open_cache(distill, teacher, grid)
+        self.rows: dict | None = None  # the step's uint8 clips and their records, for the cache
         self.attach_model(student)
         self.head_names = param_group_names(self.heads, optim["weight_decay"])
         self.compile_model(compile)
@@ -118,6 +122,32 @@ class DistillModule(PretrainModule):
     def teacher(self) -> nn.Module:
         return self.frozen[0]
 
+    def open_cache(self, distill: dict, teacher: str, grid) -> TeacherCache | None:
+        """The teacher cache of `distill.cache.dir` (training.teacher_cache), or None."""
+        directory = (distill.get("cache") or {}).get("dir")
+        if not directory:
+            return None
+        if distill["target"] == "features" and float(distill["teacher_mask_ratio"]) > 0:
+            raise ConfigError(
+                f"distill.cache.dir={directory}: the features target's teacher sees a mask drawn at "
+                "every step, which no cache can hold; set distill.teacher_mask_ratio=0 to cache it"
+            )
+        settings = {
+            "teacher": teacher_fingerprint(run_checkpoint(teacher)),
+            "target": distill["target"],
+            "teacher_blocks": getattr(self, "teacher_blocks", None),
+            "teacher_precision": distill["teacher_precision"],
+            "student_grid": list(grid),
+            "input": [grid[0] * self.hparams.model.get("tubelet_size", 2), self.hparams.model.get("img_size")],
+        }
+        return TeacherCache(directory, settings)
+
+    def setup(self, stage: str) -> None:
+        cycle = int((self.hparams.distill.get("cache") or {}).get("clip_cycle") or 0)
+        train_set = getattr(getattr(self.trainer, "datamodule", None), "train_set", None)
+        if cycle and train_set is not None:
+            train_set.clip_cycle = cycle  # the same clips every `cycle` epochs: cache hits
+
     def on_fit_start(self) -> None:
         super().on_fit_start()
         dtype = teacher_dtype(self.hparams.distill["teacher_precision"], self.device)
@@ -125,7 +155,15 @@ class DistillModule(PretrainModule):
 
     # --- the losses ---------------------------------------------------------------------------
 
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        crops = batch.get("crops")
+        batch = super().on_after_batch_transfer(batch, dataloader_idx)
+        if crops is not None:
+            batch["crop_params"] = crops.flatten(0, 1)  # one row per clip, as the videos
+        return batch
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
+        self.rows = batch if self.cache is not None else None
         loss = self.distill_loss(self.pixels(batch["video"]))
         if not self.all_ranks_finite(loss):
             self.skip_nonfinite_step()
@@ -154,14 +192,12 @@ class DistillModule(PretrainModule):
         d = self.hparams.distill
         target, B = d["target"], videos.shape[0]
         if target == "logits":
-            with torch.no_grad():
-                teacher = self.teacher
-                teacher_logits = teacher(videos.to(next(teacher.parameters()).dtype)).float()
+            teacher_logits = self.full_view(videos)[0]
             return kd_loss(self.heads(self.model.encoder(videos)), teacher_logits, d["temperature"])
         if target == "latent":
             mask = self.mask_generator(B, videos.device)
             pred = self.heads(self.model.encoder(videos, mask), mask)
-            tokens = self.teacher_tokens(videos, None, None)[0]
+            tokens = self.full_view(videos)[0]
             goal = tokens[mask].reshape(B, -1, tokens.shape[-1])
             return regression_loss(pred, goal, d["loss"], d["norm_targets"])
         ratio = float(d["teacher_mask_ratio"])
@@ -169,12 +205,51 @@ class DistillModule(PretrainModule):
             B, self.model.grid, self.mask_generator.type, self.mask_generator.ratio, ratio, videos.device
         )
         student = self.heads(encode_blocks(self.model.encoder, videos, mask, self.student_blocks))
-        goals = self.teacher_tokens(videos, t_mask if ratio > 0 else None, self.teacher_blocks)
+        goals = self.teacher_tokens(videos, t_mask, self.teacher_blocks) if ratio > 0 else self.full_view(videos)
         losses = [
             regression_loss(s, g[~mask].reshape(B, -1, g.shape[-1]), d["loss"], d["norm_targets"])
             for s, g in zip(student, goals, strict=True)
         ]
         return torch.stack(losses).mean()
+
+    @torch.no_grad()
+    def compute_full_view(self, videos: torch.Tensor) -> list[torch.Tensor]:
+        """The teacher on whole clips: its logits (logits), output tokens (latent) or the tokens
+        after `distill.teacher_blocks` (features), on the student's grid, fp32."""
+        target = self.hparams.distill["target"]
+        if target == "logits":
+            return [self.teacher(videos.to(next(self.teacher.parameters()).dtype)).float()]
+        return self.teacher_tokens(videos, None, None if target == "latent" else self.teacher_blocks)
+
+    def full_view(self, videos: torch.Tensor) -> list[torch.Tensor]:
+        """`compute_full_view`, through the cache when there is one. Cached outputs are fp16, and
+        so are fresh ones then: a step's targets do not depend on whether it hit."""
+        if self.cache is None or self.rows is None:
+            return self.compute_full_view(videos)
+        clips = self.rows["video"]
+        keys = [clip_key(clip) for clip in clips]
+        found = self.cache.lookup(keys)
+        missing = [i for i, key in enumerate(keys) if key not in found]
+        if missing:
+            computed = self.compute_full_view(videos[missing])
+            for j, i in enumerate(missing):
+                outputs = [o[j] for o in computed]
+                self.cache.store(keys[i], outputs, self.clip_record(i, len(clips)))
+                found[keys[i]] = [o.to("cpu", torch.float16) for o in outputs]
+        self.log("cache/hit_rate", 1.0 - len(missing) / len(keys))
+        count = len(found[keys[0]])
+        return [torch.stack([found[k][n] for k in keys]).to(videos.device).float() for n in range(count)]
+
+    def clip_record(self, row: int, rows: int) -> dict:
+        """What the student saw at `row`: the video, its frame indices and the crop and flip."""
+        batch, train_set = self.rows, self.trainer.datamodule.train_set
+        video = row // (rows // len(batch["index"]))  # repeated clips (num_sample) share a video
+        crops = batch.get("crop_params")
+        return {
+            "video": train_set.samples[int(batch["index"][video])][0],
+            "frame_indices": batch["frame_indices"][video].tolist(),
+            "crop": crops[row].tolist() if crops is not None else None,
+        }
 
     # --- optimizer and checkpoints ------------------------------------------------------------
 
