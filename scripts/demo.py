@@ -51,7 +51,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--finetune-epochs", type=int, default=30)
     p.add_argument("--reuse", action="store_true", help="keep a finished pre-training in --out")
     p.add_argument("--set", nargs="*", default=[], help="extra overrides for every stage (KEY=VALUE)")
-    p.add_argument("--distill", action="store_true", help="distillation vs pixel pre-training (docs/distillation.md)")
+    p.add_argument(
+        "--distill", action="store_true", help="distillation vs pixel pre-training (docs/distillation.md)"
+    )
     return p.parse_args(argv)
 
 

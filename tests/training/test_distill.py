@@ -164,7 +164,9 @@ def test_each_target_trains_a_student_whose_checkpoint_loads_everywhere(tmp_path
     teacher = teacher_pth(tmp_path / "t.pth", patch=4, classes=8 if target == "logits" else 0)
     before = torch.load(teacher, weights_only=True)["model"]
     run_dir = str(tmp_path / "run")
-    last = run(cfg(synthetic_root, f"teacher={teacher}", f"distill.target={target}", "trainer.max_steps=3"), run_dir)
+    last = run(
+        cfg(synthetic_root, f"teacher={teacher}", f"distill.target={target}", "trainer.max_steps=3"), run_dir
+    )
     ckpt = torch.load(last, weights_only=True)
     assert ckpt["global_step"] == 3
     # Only the student in the state dict (the heads beside it, the teacher nowhere).
@@ -173,7 +175,9 @@ def test_each_target_trains_a_student_whose_checkpoint_loads_everywhere(tmp_path
     assert not any(v.shape[-1] == 48 for v in ckpt["state_dict"].values())  # no teacher-width tensor
     student, report = model_from_checkpoint(last)
     assert type(student).__name__ == "VideoMAEPretrain" and student.encoder.embed_dim == 32
-    classifier = create_classifier("vit_tiny", 8, **{k: v for k, v in ckpt["hyper_parameters"]["model"].items() if k != "name"})
+    classifier = create_classifier(
+        "vit_tiny", 8, **{k: v for k, v in ckpt["hyper_parameters"]["model"].items() if k != "name"}
+    )
     assert len(load_weights(classifier, last).loaded) > 0  # what finetune's pretrained= does
     export_hf(student, tmp_path / "hf")
     assert (tmp_path / "hf" / "config.json").is_file()
@@ -187,12 +191,25 @@ def test_students_encoder_is_trained_and_the_frozen_decoder_is_not(tmp_path, syn
     teacher = teacher_pth(tmp_path / "t.pth")
     run_dir = str(tmp_path / "run")
     last = run(cfg(synthetic_root, f"teacher={teacher}", "trainer.max_steps=2", "seed=3"), run_dir)
-    init = create_pretrain_model("vit_tiny", **{k: v for k, v in torch.load(last, weights_only=True)["hyper_parameters"]["model"].items() if k != "name"})
-    state = {k.removeprefix("model."): v for k, v in torch.load(last, weights_only=True)["state_dict"].items()}
-    assert not torch.equal(state["encoder.blocks.0.mlp.fc1.weight"], init.state_dict()["encoder.blocks.0.mlp.fc1.weight"])
+    init = create_pretrain_model(
+        "vit_tiny",
+        **{
+            k: v
+            for k, v in torch.load(last, weights_only=True)["hyper_parameters"]["model"].items()
+            if k != "name"
+        },
+    )
+    state = {
+        k.removeprefix("model."): v for k, v in torch.load(last, weights_only=True)["state_dict"].items()
+    }
+    assert not torch.equal(
+        state["encoder.blocks.0.mlp.fc1.weight"], init.state_dict()["encoder.blocks.0.mlp.fc1.weight"]
+    )
     first = run_dir + "-again"
     last2 = run(cfg(synthetic_root, f"teacher={teacher}", "trainer.max_steps=1", "seed=3"), first)
-    state2 = {k.removeprefix("model."): v for k, v in torch.load(last2, weights_only=True)["state_dict"].items()}
+    state2 = {
+        k.removeprefix("model."): v for k, v in torch.load(last2, weights_only=True)["state_dict"].items()
+    }
     assert torch.equal(state["decoder.head.weight"], state2["decoder.head.weight"])  # frozen: unchanged
 
 
@@ -222,7 +239,9 @@ def test_a_killed_distillation_resumes_with_the_same_losses(tmp_path, synthetic_
     teacher = teacher_pth(tmp_path / "t.pth")
     extra = (f"distill.target={target}",)
     reference_dir = tmp_path / "reference"
-    done = subprocess.run(distill_cmd(synthetic_root, reference_dir, teacher, *extra), cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run(
+        distill_cmd(synthetic_root, reference_dir, teacher, *extra), cwd=REPO, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     reference = losses(reference_dir)
     assert len(reference) == STEPS
@@ -230,7 +249,10 @@ def test_a_killed_distillation_resumes_with_the_same_losses(tmp_path, synthetic_
     saved = kill_past_checkpoint(distill_cmd(synthetic_root, run_dir, teacher, *extra), run_dir, after_step=8)
     assert 8 <= saved < STEPS
     resumed = subprocess.run(
-        distill_cmd(synthetic_root, run_dir, teacher, *extra, "ckpt_path=last"), cwd=REPO, capture_output=True, text=True
+        distill_cmd(synthetic_root, run_dir, teacher, *extra, "ckpt_path=last"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"done: {STEPS} steps" in resumed.stdout
@@ -260,7 +282,13 @@ def test_cached_teacher_outputs_are_the_recomputed_ones(tmp_path, synthetic_root
 
     teacher = teacher_pth(tmp_path / "t.pth", patch=4)
     cache = tmp_path / "cache"
-    extra = (f"teacher={teacher}", f"distill.cache.dir={cache}", "distill.cache.clip_cycle=1", "trainer.max_epochs=2", "trainer.max_steps=-1")
+    extra = (
+        f"teacher={teacher}",
+        f"distill.cache.dir={cache}",
+        "distill.cache.clip_cycle=1",
+        "trainer.max_epochs=2",
+        "trainer.max_steps=-1",
+    )
     run(cfg(synthetic_root, *extra), str(tmp_path / "a"))
     first = cache_losses(tmp_path / "a")
     entries = [os.path.join(r, n) for r, _, ns in os.walk(cache) for n in ns if n.endswith(".pt")]
@@ -273,7 +301,13 @@ def test_cached_teacher_outputs_are_the_recomputed_ones(tmp_path, synthetic_root
 
     # The entries against the teacher recomputed on the clips a loader gives (the same seeds).
     c = cfg(synthetic_root, *extra)
-    module = DistillModule(model_kwargs(c), dict(c.mask), optim_hparams(c), dict(c.distill) | {"cache": dict(c.distill.cache), "predictor": dict(c.distill.predictor)}, teacher)
+    module = DistillModule(
+        model_kwargs(c),
+        dict(c.mask),
+        optim_hparams(c),
+        dict(c.distill) | {"cache": dict(c.distill.cache), "predictor": dict(c.distill.predictor)},
+        teacher,
+    )
     datamodule = build_datamodule(c)
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -295,8 +329,18 @@ def test_a_cache_made_for_another_teacher_is_refused(tmp_path, synthetic_root):
     first, second = teacher_pth(tmp_path / "t1.pth"), teacher_pth(tmp_path / "t2.pth", patch=4)
     cache = tmp_path / "cache"
     run(cfg(synthetic_root, f"teacher={first}", f"distill.cache.dir={cache}"), str(tmp_path / "a"))
-    with pytest.raises(ConfigError, match=r"distill.cache.dir=.* holds a teacher cache made with other settings \(teacher") as err:
+    with pytest.raises(
+        ConfigError, match=r"distill.cache.dir=.* holds a teacher cache made with other settings \(teacher"
+    ) as err:
         run(cfg(synthetic_root, f"teacher={second}", f"distill.cache.dir={cache}"), str(tmp_path / "b"))
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="features target's teacher sees a mask"):
-        run(cfg(synthetic_root, f"teacher={first}", "distill.target=features", f"distill.cache.dir={tmp_path / 'c2'}"), str(tmp_path / "c"))
+        run(
+            cfg(
+                synthetic_root,
+                f"teacher={first}",
+                "distill.target=features",
+                f"distill.cache.dir={tmp_path / 'c2'}",
+            ),
+            str(tmp_path / "c"),
+        )

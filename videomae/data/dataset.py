@@ -128,7 +128,11 @@ class VideoClipDataset(_VideoDataset):
         else:  # the same clip in every validation pass, whichever worker or rank reads it
             rng = np.random.default_rng(derive_seed(self.eval_seed, index))
         chosen: list[np.ndarray] = []  # the frames of the video used (a replacement's, if any)
-        pick = lambda n: chosen.append(np.asarray(self.choose(n, rng))) or chosen[-1]  # noqa: E731
+
+        def pick(num_video_frames: int) -> np.ndarray:
+            chosen.append(np.asarray(self.choose(num_video_frames, rng)))
+            return chosen[-1]
+
         index, label, frames, failures = self._load(index, pick)
         item = {"label": label, "index": index, "skipped": len(failures), "failed": "\n".join(failures)}
         item["frame_indices"] = torch.from_numpy(chosen[-1].astype(np.int64))  # a teacher cache's record

@@ -24,7 +24,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default="runs/distill-cache")
     p.add_argument("--data-root", default=None)
     p.add_argument("--unlabeled", type=int, default=60, help="unlabeled videos per class (the demo's)")
-    p.add_argument("--test-per-class", type=int, default=20, help="held-out test videos per class (the demo's)")
+    p.add_argument(
+        "--test-per-class", type=int, default=20, help="held-out test videos per class (the demo's)"
+    )
     p.add_argument("--set", nargs="*", default=[], help="extra overrides (KEY=VALUE)")
     return p.parse_args(argv)
 
@@ -65,7 +67,9 @@ def main(argv=None) -> dict:
     seconds, steps = {}, {}
     for name, cached in (("teacher every step", False), ("cache", True)):
         cache = os.path.join(out, "cache") if cached else None
-        runs = [one_run(args, os.path.join(out, f"{'cache' if cached else 'live'}-{e}"), e, cache) for e in (1, 2)]
+        runs = [
+            one_run(args, os.path.join(out, f"{'cache' if cached else 'live'}-{e}"), e, cache) for e in (1, 2)
+        ]
         steps[name] = runs[1]["steps"] - runs[0]["steps"]
         seconds[name] = (runs[1]["train_time_s"] - runs[0]["train_time_s"]) / steps[name]
     cache = os.path.join(out, "cache")

@@ -26,7 +26,9 @@ from videomae.checkpoints.run_dir import last_checkpoint
 from videomae.experiments.distill_plot import plot_compare
 from videomae.training import distill, evaluate, finetune, pretrain
 
-CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs")
+CONFIGS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs"
+)
 ARMS = ("pixel", "latent", "features", "logits")
 # The student: the demo model (configs/model/demo.yaml: patch 8, 1-block decoder) at 2 blocks of 96.
 STUDENT = [
@@ -40,7 +42,11 @@ STUDENT = [
 
 # Per-target settings (overrides of scripts/distill.py), chosen on the validation split: see
 # docs/distillation.md for what was tried.
-DISTILL_SETTINGS: dict[str, list[str]] = {"latent": [], "features": ["distill.teacher_mask_ratio=0.5"], "logits": []}
+DISTILL_SETTINGS: dict[str, list[str]] = {
+    "latent": [],
+    "features": ["distill.teacher_mask_ratio=0.5"],
+    "logits": [],
+}
 
 
 def settings(demo_args: argparse.Namespace) -> argparse.Namespace:
@@ -136,7 +142,7 @@ def arm_stage(args, arm: str, seed: int, teacher: dict, steps: int, probe: bool 
         *STUDENT,
         f"trainer.max_steps={steps}",
         "trainer.max_epochs=-1",
-        f"checkpoint.every_n_epochs={10 ** 6}",
+        f"checkpoint.every_n_epochs={10**6}",
         *(
             ["probe.every_n_epochs=1000", "probe.train_videos=80", "probe.val_videos=80"]
             if probe
@@ -182,7 +188,8 @@ def finetuned_test(run_dir: str) -> float:
 
 def finetune_arm(args, seed: int, pretrained: str, run_dir: str) -> dict:
     cfg = stage(f"fine-tuning from {pretrained}", "finetune",
-                [*common(args, seed), *STUDENT, f"pretrained={pretrained}", *finetune_overrides(args)])  # fmt: skip
+                [*common(args, seed), *STUDENT, f"pretrained={pretrained}",
+                 *finetune_overrides(args)])  # fmt: skip
     last = fresh_run(finetune.run, cfg, run_dir)
     metrics = evaluate.evaluate(last)
     return {k: metrics[k] for k in ("top1", "top5", "mean_class")}
@@ -264,7 +271,9 @@ def print_table(summary: dict, out: str) -> None:
     print(f"\n=== distillation vs pixel pre-training at equal wall-clock, seeds {summary['seeds']}")
     print(f"{'':10}{'steps':>7}{'test top-1':>16}{'probe kNN':>16}{'probe linear':>16}")
     for arm, row in summary["table"].items():
-        cells = [f"{row[k]['mean']:5.1f} ± {row[k]['sd']:4.1f}" for k in ("test_top1", "knn_top1", "linear_top1")]
+        cells = [
+            f"{row[k]['mean']:5.1f} ± {row[k]['sd']:4.1f}" for k in ("test_top1", "knn_top1", "linear_top1")
+        ]
         print(f"{arm:10}{summary['steps'][arm]:>7}" + "".join(f"{c:>16}" for c in cells))
     print(f"beats pixel on every seed (test top-1): {summary['beats_pixel_on_every_seed']}")
     print(f"results: {os.path.join(out, 'results.json')}, plot: {os.path.join(out, 'distill.png')}")

@@ -19,7 +19,9 @@ def plot_compare(summary: dict, path: str) -> str:
     for ax, (key, title) in zip(axes, COLUMNS, strict=True):
         means = [summary["table"][arm][key]["mean"] for arm in arms]
         sds = [summary["table"][arm][key]["sd"] for arm in arms]
-        ax.bar(arms, means, yerr=sds, capsize=4, color=["#999999", "#1f77b4", "#2ca02c", "#d62728"][: len(arms)])
+        ax.bar(
+            arms, means, yerr=sds, capsize=4, color=["#999999", "#1f77b4", "#2ca02c", "#d62728"][: len(arms)]
+        )
         for i, arm in enumerate(arms):
             values = summary["table"][arm][key]["values"]
             ax.scatter([i] * len(values), values, color="black", s=12, zorder=3)

@@ -22,7 +22,9 @@ def check_config(cfg: DictConfig) -> None:
     """The start-up checks without building a model or reading data (a sweep runs them on every
     job's config before it launches any). The teacher is read when the module is built."""
     if cfg.get("teacher") in (None, "", "???"):
-        raise ConfigError("teacher is not set: teacher=PATH (a run's checkpoint, an original .pth or an HF dir)")
+        raise ConfigError(
+            "teacher is not set: teacher=PATH (a run's checkpoint, an original .pth or an HF dir)"
+        )
     kwargs = common.model_kwargs(cfg)
     size = kwargs["img_size"] // kwargs["patch_size"]
     grid = (kwargs["num_frames"] // kwargs["tubelet_size"], size, size)
@@ -31,12 +33,13 @@ def check_config(cfg: DictConfig) -> None:
     check_settings(distill)
     if distill["teacher_precision"] not in PRECISIONS:
         raise ConfigError(
-            f"distill.teacher_precision={distill['teacher_precision']!r} is not one of {', '.join(PRECISIONS)}"
+            f"distill.teacher_precision={distill['teacher_precision']!r} is not one of "
+            + ", ".join(PRECISIONS)
         )
     if distill["target"] == "features" and float(distill["teacher_mask_ratio"]) > float(cfg.mask.ratio):
         raise ConfigError(
-            f"distill.teacher_mask_ratio={distill['teacher_mask_ratio']} is above mask.ratio={cfg.mask.ratio}: "
-            "the teacher must see every token the student sees"
+            f"distill.teacher_mask_ratio={distill['teacher_mask_ratio']} is above "
+            f"mask.ratio={cfg.mask.ratio}: the teacher must see every token the student sees"
         )
     common.check_config(cfg, mode="pretrain")
 

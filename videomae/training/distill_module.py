@@ -27,6 +27,7 @@ from videomae.models.distill import (
     regression_loss,
     to_teacher_grid,
 )
+from videomae.models.factory import VideoMAEModel
 from videomae.training.optim import build_adamw, param_group_names, param_groups, per_step_schedule, scaled_lr
 from videomae.training.pretrain_module import PretrainModule
 from videomae.training.teacher import check_grids, load_teacher, teacher_classes, teacher_dtype
@@ -84,7 +85,9 @@ class DistillModule(PretrainModule):
         frames, size = grid[0] * student.tubelet_size, grid[1] * student.patch_size
         teacher_model, self.teacher_report = load_teacher(teacher, frames, size, target)
         self.factors = check_grids(teacher, teacher_model, grid)
-        self.frozen = [teacher_model]  # a list: not a submodule, so never in state_dict nor moved by Lightning
+        self.frozen = [
+            teacher_model
+        ]  # a list: not a submodule, so never in state_dict nor moved by Lightning
         self.mask_generator = MaskGenerator(mask["type"], float(mask["ratio"]), grid)
         t_dim, s_dim = teacher_model.encoder.embed_dim, student.encoder.embed_dim
         if target == "latent":
@@ -119,7 +122,7 @@ class DistillModule(PretrainModule):
         self.compile_model(compile)
 
     @property
-    def teacher(self) -> nn.Module:
+    def teacher(self) -> VideoMAEModel:
         return self.frozen[0]
 
     def open_cache(self, distill: dict, teacher: str, grid) -> TeacherCache | None:
@@ -138,7 +141,10 @@ class DistillModule(PretrainModule):
             "teacher_blocks": getattr(self, "teacher_blocks", None),
             "teacher_precision": distill["teacher_precision"],
             "student_grid": list(grid),
-            "input": [grid[0] * self.hparams.model.get("tubelet_size", 2), self.hparams.model.get("img_size")],
+            "input": [
+                grid[0] * self.hparams.model.get("tubelet_size", 2),
+                self.hparams.model.get("img_size"),
+            ],
         }
         return TeacherCache(directory, settings)
 
@@ -205,7 +211,9 @@ class DistillModule(PretrainModule):
             B, self.model.grid, self.mask_generator.type, self.mask_generator.ratio, ratio, videos.device
         )
         student = self.heads(encode_blocks(self.model.encoder, videos, mask, self.student_blocks))
-        goals = self.teacher_tokens(videos, t_mask, self.teacher_blocks) if ratio > 0 else self.full_view(videos)
+        goals = (
+            self.teacher_tokens(videos, t_mask, self.teacher_blocks) if ratio > 0 else self.full_view(videos)
+        )
         losses = [
             regression_loss(s, g[~mask].reshape(B, -1, g.shape[-1]), d["loss"], d["norm_targets"])
             for s, g in zip(student, goals, strict=True)
@@ -243,6 +251,7 @@ class DistillModule(PretrainModule):
     def clip_record(self, row: int, rows: int) -> dict:
         """What the student saw at `row`: the video, its frame indices and the crop and flip."""
         batch, train_set = self.rows, self.trainer.datamodule.train_set
+        assert batch is not None, "set in training_step when there is a cache"
         video = row // (rows // len(batch["index"]))  # repeated clips (num_sample) share a video
         crops = batch.get("crop_params")
         return {

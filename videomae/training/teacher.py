@@ -28,7 +28,8 @@ def load_teacher(path: str, num_frames: int, img_size: int, target: str) -> tupl
     path = run_checkpoint(str(path))  # a run directory: its checkpoints/last.ckpt
     if not os.path.exists(path):
         raise ConfigError(
-            f"teacher={path} does not exist (give a run directory, a checkpoint file or a transformers directory)"
+            f"teacher={path} does not exist (give a run directory, a checkpoint file or a "
+            "transformers directory)"
         )
     ckpt = read_checkpoint(path)
     spec, notes = checkpoint_spec(ckpt)
@@ -52,7 +53,9 @@ def load_teacher(path: str, num_frames: int, img_size: int, target: str) -> tupl
     return model, report.summary()
 
 
-def check_grids(path: str, teacher: nn.Module, student_grid: tuple[int, int, int]) -> tuple[int, int, int]:
+def check_grids(
+    path: str, teacher: VideoMAEModel, student_grid: tuple[int, int, int]
+) -> tuple[int, int, int]:
     """Teacher tokens per student token along (t, h, w); a one-line ConfigError naming both grids
     when the teacher's tokens cannot be pooled to the student's (its tubes must tile the student's)."""
     teacher_grid = tuple(teacher.encoder.grid)

@@ -29,8 +29,10 @@ META = "meta.json"
 
 def teacher_fingerprint(path: str) -> dict:
     """What identifies a teacher file (or directory) without reading it all: path, size, mtime."""
-    files = [path] if os.path.isfile(path) else sorted(
-        os.path.join(path, name) for name in os.listdir(path) if not name.startswith(".")
+    files = (
+        [path]
+        if os.path.isfile(path)
+        else sorted(os.path.join(path, name) for name in os.listdir(path) if not name.startswith("."))
     )
     return {
         "path": os.path.abspath(path),
@@ -59,10 +61,12 @@ class TeacherCache:
             with open(meta_path, encoding="utf-8") as f:
                 found = json.load(f)
             if found != self.settings:
-                changed = sorted(k for k in set(found) | set(self.settings) if found.get(k) != self.settings.get(k))
+                changed = sorted(
+                    k for k in set(found) | set(self.settings) if found.get(k) != self.settings.get(k)
+                )
                 raise ConfigError(
                     f"distill.cache.dir={directory} holds a teacher cache made with other settings "
-                    f"({', '.join(f'{k}: {found.get(k)} there, {self.settings.get(k)} now' for k in changed[:3])}); "
+                    f"({', '.join(f'{k}: {found.get(k)} there, {self.settings.get(k)} now' for k in changed[:3])}); "  # noqa: E501
                     "choose another distill.cache.dir"
                 )
         else:
