@@ -344,3 +344,11 @@ def test_a_cache_made_for_another_teacher_is_refused(tmp_path, synthetic_root):
             ),
             str(tmp_path / "c"),
         )
+
+
+def test_logits_need_no_common_token_grid(tmp_path, synthetic_root):
+    """A classifier teacher of patch 16 teaches a patch-8 student its logits (no tokens are
+    compared), where the token targets refuse it (test_refusals_name_both_shapes)."""
+    teacher = teacher_pth(tmp_path / "c16.pth", patch=16, classes=8)
+    last = run(cfg(synthetic_root, f"teacher={teacher}", "distill.target=logits"), str(tmp_path / "run"))
+    assert torch.load(last, weights_only=True)["global_step"] == 2

@@ -84,7 +84,8 @@ class DistillModule(PretrainModule):
         grid = student.grid
         frames, size = grid[0] * student.tubelet_size, grid[1] * student.patch_size
         teacher_model, self.teacher_report = load_teacher(teacher, frames, size, target)
-        self.factors = check_grids(teacher, teacher_model, grid)
+        # Logits need no common grid: a teacher of any patch size classifies the same clip.
+        self.factors = (1, 1, 1) if target == "logits" else check_grids(teacher, teacher_model, grid)
         self.frozen = [
             teacher_model
         ]  # a list: not a submodule, so never in state_dict nor moved by Lightning
