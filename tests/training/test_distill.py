@@ -164,8 +164,10 @@ def test_each_target_trains_a_student_whose_checkpoint_loads_everywhere(tmp_path
     teacher = teacher_pth(tmp_path / "t.pth", patch=4, classes=8 if target == "logits" else 0)
     before = torch.load(teacher, weights_only=True)["model"]
     run_dir = str(tmp_path / "run")
+    probe = ["probe.enabled=true"] if target == "latent" else []  # the online probe, once
     last = run(
-        cfg(synthetic_root, f"teacher={teacher}", f"distill.target={target}", "trainer.max_steps=3"), run_dir
+        cfg(synthetic_root, f"teacher={teacher}", f"distill.target={target}", "trainer.max_steps=3", *probe),
+        run_dir,
     )
     ckpt = torch.load(last, weights_only=True)
     assert ckpt["global_step"] == 3
@@ -183,6 +185,8 @@ def test_each_target_trains_a_student_whose_checkpoint_loads_everywhere(tmp_path
     assert (tmp_path / "hf" / "config.json").is_file()
     summary = json.loads(open(os.path.join(run_dir, "summary.json")).read())
     assert summary["kind"] == "distill" and summary["status"] == "completed" and summary["target"] == target
+    if probe:
+        assert summary["probe/knn_top1"] is not None and os.path.isfile(os.path.join(run_dir, "probe.json"))
     after = torch.load(teacher, weights_only=True)["model"]
     assert all(torch.equal(before[k], after[k]) for k in before)
 
@@ -352,3 +356,32 @@ def test_logits_need_no_common_token_grid(tmp_path, synthetic_root):
     teacher = teacher_pth(tmp_path / "c16.pth", patch=16, classes=8)
     last = run(cfg(synthetic_root, f"teacher={teacher}", "distill.target=logits"), str(tmp_path / "run"))
     assert torch.load(last, weights_only=True)["global_step"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("target", "strategy"), [("features", "ddp"), ("latent", "ddp"), ("latent", "fsdp")])
+def test_distillation_on_two_cpu_processes(tmp_path, synthetic_root, target, strategy):
+    """DDP (the features target freezes the blocks after the last aligned one: no unused trainable
+    parameter) and FSDP: the student's checkpoint holds the student only, once."""
+    from helpers import run_script
+
+    teacher = teacher_pth(tmp_path / "t.pth")
+    run_dir = tmp_path / "run"
+    result = run_script(
+        "distill.py",
+        *tiny_overrides(synthetic_root),
+        f"teacher={teacher}",
+        f"distill.target={target}",
+        "logger=csv",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        f"trainer.strategy={strategy}",
+        "trainer.max_steps=4",
+        f"hydra.run.dir={run_dir}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 4 and all(k.startswith("model.") for k in ckpt["state_dict"])
+    assert ckpt["distill_heads"]
+    model, _ = model_from_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    assert model.encoder.embed_dim == 32
