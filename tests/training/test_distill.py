@@ -385,3 +385,14 @@ def test_distillation_on_two_cpu_processes(tmp_path, synthetic_root, target, str
     assert ckpt["distill_heads"]
     model, _ = model_from_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     assert model.encoder.embed_dim == 32
+
+
+def test_a_finetuning_from_a_student_links_its_distillation_in_the_report(tmp_path):
+    from videomae.report.runs import pretraining_overrides
+
+    run_dir = tmp_path / "student"
+    run_dir.mkdir()
+    summary = {"kind": "distill", "overrides": ["teacher=/t.pth", "distill.target=features"]}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    linked = pretraining_overrides(str(run_dir / "checkpoints" / "last.ckpt"))
+    assert linked == {"pretrain:teacher": "/t.pth", "pretrain:distill.target": "features"}

@@ -127,8 +127,9 @@ def _hydra_overrides(run: Run) -> list:
 
 
 def pretraining_overrides(pretrained) -> dict[str, str]:
-    """A fine-tuning run's link to its pre-training: that run's overrides as `pretrain:KEY`
-    columns, so fine-tuned accuracy lines up with, say, the pre-training's mask ratio."""
+    """A fine-tuning run's link to its pre-training (or distillation): that run's overrides as
+    `pretrain:KEY` columns, so fine-tuned accuracy lines up with, say, the pre-training's mask ratio
+    or the distillation's target."""
     if not pretrained or not isinstance(pretrained, str):
         return {}
     path = os.path.abspath(os.path.expanduser(pretrained))
@@ -142,6 +143,6 @@ def pretraining_overrides(pretrained) -> dict[str, str]:
             linked = json.load(f)
     except (OSError, ValueError, RecursionError):
         return {}
-    if not isinstance(linked, dict) or linked.get("kind") != "pretrain":
+    if not isinstance(linked, dict) or linked.get("kind") not in ("pretrain", "distill"):
         return {}
     return {f"pretrain:{k}": v for k, v in parse_overrides(linked.get("overrides") or []).items()}
