@@ -1,6 +1,7 @@
 """Distillation: the targets' math, the teacher of every layout, the refusals, the student's
 checkpoints, and `scripts/distill.py` killed and resumed."""
 
+import csv
 import json
 import os
 import subprocess
@@ -9,8 +10,9 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import REPO, TINY, tiny_overrides
+from helpers import REPO, TINY, run_script, tiny_overrides
 from hydra import compose, initialize_config_dir
+from test_resume import kill_past_checkpoint, losses
 
 from videomae import create_classifier, create_pretrain_model, export_hf, load_weights, model_from_checkpoint
 from videomae.checkpoints.export import export_original
@@ -23,8 +25,12 @@ from videomae.models.distill import (
     regression_loss,
     to_teacher_grid,
 )
+from videomae.report.runs import pretraining_overrides
 from videomae.training.distill import run
+from videomae.training.distill_module import DistillModule
+from videomae.training.run import build_datamodule, model_kwargs, optim_hparams
 from videomae.training.teacher import load_teacher
+from videomae.training.teacher_cache import clip_key
 
 SMALL = dict(embed_dim=48, depth=2, num_heads=2, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2)
 
@@ -236,20 +242,27 @@ def distill_cmd(data_root, run_dir, teacher, *extra):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("target", ["latent", "features"])
+@pytest.mark.parametrize("target", ["latent", "features", "latent-cache"])
 def test_a_killed_distillation_resumes_with_the_same_losses(tmp_path, synthetic_root, target):
-    from test_resume import kill_past_checkpoint, losses
-
+    """`latent-cache`: the killed run and the reference each fill their own teacher cache (the
+    clips repeat every 2 epochs); the resumed run hits what the killed one stored."""
     teacher = teacher_pth(tmp_path / "t.pth")
-    extra = (f"distill.target={target}",)
+    extra: tuple[str, ...] = (f"distill.target={target.removesuffix('-cache')}",)
+    if target.endswith("cache"):
+        extra += ("distill.cache.clip_cycle=2",)
     reference_dir = tmp_path / "reference"
+    cache = (f"distill.cache.dir={tmp_path / 'ref-cache'}",) if target.endswith("cache") else ()
     done = subprocess.run(
-        distill_cmd(synthetic_root, reference_dir, teacher, *extra), cwd=REPO, capture_output=True, text=True
+        distill_cmd(synthetic_root, reference_dir, teacher, *extra, *cache),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     reference = losses(reference_dir)
     assert len(reference) == STEPS
     run_dir = tmp_path / "run"
+    extra += (f"distill.cache.dir={tmp_path / 'cache'}",) if target.endswith("cache") else ()
     saved = kill_past_checkpoint(distill_cmd(synthetic_root, run_dir, teacher, *extra), run_dir, after_step=8)
     assert 8 <= saved < STEPS
     resumed = subprocess.run(
@@ -270,8 +283,6 @@ def test_a_killed_distillation_resumes_with_the_same_losses(tmp_path, synthetic_
 
 
 def cache_losses(run_dir) -> dict[int, float]:
-    import csv
-
     with open(os.path.join(run_dir, "metrics.csv")) as f:
         return {int(r["step"]): float(r["train/loss"]) for r in csv.DictReader(f) if r.get("train/loss")}
 
@@ -280,10 +291,6 @@ def test_cached_teacher_outputs_are_the_recomputed_ones(tmp_path, synthetic_root
     """Entries against the teacher run again on the same clips; a second run over a full cache
     (every step a hit) trains exactly as the first (every first-epoch step a miss); without the
     cache the losses differ only by the fp16 rounding of the targets."""
-    from videomae.training.distill_module import DistillModule
-    from videomae.training.run import build_datamodule, model_kwargs, optim_hparams
-    from videomae.training.teacher_cache import clip_key
-
     teacher = teacher_pth(tmp_path / "t.pth", patch=4)
     cache = tmp_path / "cache"
     extra = (
@@ -363,8 +370,6 @@ def test_logits_need_no_common_token_grid(tmp_path, synthetic_root):
 def test_distillation_on_two_cpu_processes(tmp_path, synthetic_root, target, strategy):
     """DDP (the features target freezes the blocks after the last aligned one: no unused trainable
     parameter) and FSDP: the student's checkpoint holds the student only, once."""
-    from helpers import run_script
-
     teacher = teacher_pth(tmp_path / "t.pth")
     run_dir = tmp_path / "run"
     result = run_script(
@@ -388,8 +393,6 @@ def test_distillation_on_two_cpu_processes(tmp_path, synthetic_root, target, str
 
 
 def test_a_finetuning_from_a_student_links_its_distillation_in_the_report(tmp_path):
-    from videomae.report.runs import pretraining_overrides
-
     run_dir = tmp_path / "student"
     run_dir.mkdir()
     summary = {"kind": "distill", "overrides": ["teacher=/t.pth", "distill.target=features"]}
