@@ -106,6 +106,12 @@ def apply_checkpoint(model: nn.Module, ckpt: Checkpoint, strict: bool = True) ->
     for part in sorted(model_parts, key=str):
         in_model = [k for k in target if _part(k) == part]
         in_ckpt = [k for k in source if _part(k) == part]
+        if part == PRETRAIN_HEAD and in_ckpt and all(k.startswith("encoder.norm.") for k in in_ckpt):
+            # An encoder-only file with its final norm (a transformers VideoMAEModel): the norm
+            # loads, the decoder has nothing to come from.
+            fresh = [k for k in in_model if k not in source]
+            report.kept.update(dict.fromkeys(fresh, "not in the checkpoint (initial values)"))
+            in_model = [k for k in in_model if k in source]
         if not in_ckpt and part != "encoder":
             reason = (
                 f"not in the checkpoint ({'fresh head' if part == CLASSIFIER_HEAD else 'initial values'})"

@@ -1,5 +1,6 @@
 """The pre-training run behind `scripts/pretrain.py`: config in, checkpoints out."""
 
+import os
 import time
 
 import pytorch_lightning as pl
@@ -9,6 +10,7 @@ from videomae.checkpoints.run_dir import last_checkpoint
 from videomae.masking import MaskGenerator
 from videomae.training import run as common
 from videomae.training.callbacks import build_callbacks
+from videomae.training.init_weights import NULL, resolve_weights, start_weights
 from videomae.training.pictures import ReconstructionPictures
 from videomae.training.pretrain_module import PretrainModule
 from videomae.training.probe import OnlineProbe
@@ -25,6 +27,8 @@ def check_config(cfg: DictConfig) -> None:
     mask = cfg.mask
     MaskGenerator(mask.type, float(mask.ratio), grid, float(mask.get("decoder_ratio", 0.0)))
     common.check_config(cfg, mode="pretrain")
+    if cfg.get("init") not in NULL:
+        resolve_weights(cfg.init, "init")
 
 
 def run(cfg: DictConfig, run_dir: str) -> str:
@@ -43,17 +47,21 @@ def run(cfg: DictConfig, run_dir: str) -> str:
             compile=cfg.compile,
         )
         ckpt_path = common.resume_from(cfg, run_dir, datamodule)
+        started_from = start_weights(module.model, cfg.get("init"), ckpt_path, "init")
         callbacks = [*build_callbacks(cfg, run_dir), summary.callback]
         for callback in callbacks:
             if isinstance(callback, OnlineProbe):
                 callback.check(datamodule)  # before the Trainer: a wrong setting fails with one line
         trainer = common.build_trainer(cfg, run_dir, callbacks=callbacks, resuming=ckpt_path is not None)
+        if trainer.is_global_zero:
+            print(started_from)
         started = time.perf_counter()
         common.fit(trainer, module, datamodule, ckpt_path, run_dir)
         last = last_checkpoint(run_dir)
         if trainer.is_global_zero:
             print(summary_line(trainer, time.perf_counter() - started, last))
-        summary.update(checkpoint=last)
+        init = cfg.get("init")
+        summary.update(checkpoint=last, init=None if init in NULL else os.path.abspath(str(init)))
     return last
 
 
