@@ -399,3 +399,38 @@ def test_a_finetuning_from_a_student_links_its_distillation_in_the_report(tmp_pa
     (run_dir / "summary.json").write_text(json.dumps(summary))
     linked = pretraining_overrides(str(run_dir / "checkpoints" / "last.ckpt"))
     assert linked == {"pretrain:teacher": "/t.pth", "pretrain:distill.target": "features"}
+
+
+def test_the_student_starts_from_init_and_a_resume_wins_over_it(tmp_path, synthetic_root, capsys):
+    """`init=` (training.init_weights, shared with pre-training): the student's weights come from a
+    checkpoint, here an earlier student's; with ckpt_path too, the resume wins."""
+    teacher = teacher_pth(tmp_path / "t.pth")
+    first = run(cfg(synthetic_root, f"teacher={teacher}", "seed=1"), str(tmp_path / "first"))
+    run_dir = str(tmp_path / "second")
+    run(
+        cfg(synthetic_root, f"teacher={teacher}", f"init={tmp_path / 'first'}", "trainer.max_steps=1"),
+        run_dir,
+    )
+    out = capsys.readouterr().out
+    assert f"init={tmp_path / 'first'}: a new run from these weights" in out
+    before = torch.load(first, weights_only=True)["state_dict"]
+    after = torch.load(os.path.join(run_dir, "checkpoints", "last.ckpt"), weights_only=True)["state_dict"]
+    assert torch.equal(
+        before["model.decoder.head.weight"], after["model.decoder.head.weight"]
+    )  # loaded, frozen
+    assert json.loads(open(os.path.join(run_dir, "summary.json")).read())["init"] == str(tmp_path / "first")
+    run(
+        cfg(
+            synthetic_root,
+            f"teacher={teacher}",
+            f"init={tmp_path / 'first'}",
+            "trainer.max_steps=2",
+            "ckpt_path=last",
+        ),
+        run_dir,
+    )
+    assert "ckpt_path wins" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match=r"init=.*nowhere does not exist"):
+        run(
+            cfg(synthetic_root, f"teacher={teacher}", f"init={tmp_path / 'nowhere'}"), str(tmp_path / "third")
+        )

@@ -1,6 +1,7 @@
 """The distillation run behind `scripts/distill.py`: a frozen teacher's checkpoint and unlabeled
 videos in, a student's pre-training checkpoints out (videomae.training.distill_module)."""
 
+import os
 import time
 
 import pytorch_lightning as pl
@@ -12,6 +13,7 @@ from videomae.masking import MaskGenerator
 from videomae.training import run as common
 from videomae.training.callbacks import build_callbacks
 from videomae.training.distill_module import DistillModule, check_settings
+from videomae.training.init_weights import NULL, resolve_weights, start_weights
 from videomae.training.probe import OnlineProbe
 from videomae.training.progress import format_duration
 from videomae.training.summary import RunSummary, model_info
@@ -42,6 +44,8 @@ def check_config(cfg: DictConfig) -> None:
             f"mask.ratio={cfg.mask.ratio}: the teacher must see every token the student sees"
         )
     common.check_config(cfg, mode="pretrain")
+    if cfg.get("init") not in NULL:
+        resolve_weights(cfg.init, "init")
 
 
 def run(cfg: DictConfig, run_dir: str) -> str:
@@ -66,17 +70,21 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         if pl.utilities.rank_zero.rank_zero_only.rank == 0:
             print(f"teacher (frozen):\n{module.teacher_report}", flush=True)
         ckpt_path = common.resume_from(cfg, run_dir, datamodule)
+        started_from = start_weights(module.model, cfg.get("init"), ckpt_path, "init")  # the student's
         callbacks = [*build_callbacks(cfg, run_dir), summary.callback]
         for callback in callbacks:
             if isinstance(callback, OnlineProbe):
                 callback.check(datamodule)
         trainer = common.build_trainer(cfg, run_dir, callbacks=callbacks, resuming=ckpt_path is not None)
+        if trainer.is_global_zero:
+            print(started_from)
         started = time.perf_counter()
         common.fit(trainer, module, datamodule, ckpt_path, run_dir)
         last = last_checkpoint(run_dir)
         if trainer.is_global_zero:
             print(summary_line(trainer, time.perf_counter() - started, last, cfg.distill.target))
-        summary.update(checkpoint=last)
+        init = cfg.get("init")
+        summary.update(checkpoint=last, init=None if init in NULL else os.path.abspath(str(init)))
     return last
 
 
