@@ -6,14 +6,17 @@ Teacher: the demo's pre-trained model (scripts/demo.py's stage 1, the same overr
 labels. Student: the demo model cut to 2 blocks of width 96. Arms, each on the same unlabeled
 videos: `pixel` (VideoMAE pre-training of the student), `latent`, `features`, `logits`.
 
-Equal wall-clock: every arm's step time is measured alone first (a short run each, one after the
-other, under the same load), and each arm gets `budget / its step time` steps, the budget being
-what the pixel arm's `--epochs` take. Each arm then: its online probe (kNN and linear top-1 on the
+Equal wall-clock: every arm's step time is measured alone first (short runs, one arm after the
+other, in two interleaved rounds, the median over 3-step windows: `step_times`), and each arm gets
+`budget / its step time` steps, the budget being what the pixel arm's `--epochs` take. The arms then
+run one after the other with those step counts, so a change in the machine's load during the
+comparison does not change what each arm trains on. Each arm then: its online probe (kNN and linear top-1 on the
 validation split), and fine-tuning on `--per-class` labeled videos with the multi-view test on the
 held-out test split. Over several run seeds (the videos stay those of `--data-seed`).
 """
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -63,7 +66,7 @@ def settings(demo_args: argparse.Namespace) -> argparse.Namespace:
         teacher_epochs=demo_args.pretrain_epochs,
         finetune_epochs=demo_args.finetune_epochs,
         epochs=5,  # the pixel arm's budget in epochs of the unlabeled videos; the others' in its seconds
-        timing_steps=24,  # inside the first epoch (30 steps)
+        timing_steps=18,  # inside the first epoch (30 steps): 5 windows of 3 steps after the first
         timing_rounds=2,
         seeds=seeds,
         set=demo_args.set,
@@ -167,24 +170,26 @@ def read_json(path: str) -> dict:
 
 
 def step_times(args, out: str, teacher: dict) -> dict[str, float]:
-    """Seconds per training step of each arm, measured alone: the difference of a
-    `timing_steps // 4`-step and a `timing_steps`-step run (start-up cancels out), both inside the
-    first epoch, in `rounds` interleaved rounds over the arms; the fastest round of each arm is
-    kept, as another process's load on a shared machine only ever slows a round down."""
-    rounds: dict[str, list[float]] = {arm: [] for arm in ARMS}
-    short, long = max(args.timing_steps // 4, 1), args.timing_steps
+    """Seconds per training step of each arm, measured alone: `timing_steps`-step runs, in
+    `timing_rounds` rounds interleaved over the arms, the clips per second of every 3-step logging
+    window after the first (start-up) read back from metrics.csv; the median of an arm's windows,
+    because another process's load on a shared machine slows some windows down."""
+    windows: dict[str, list[float]] = {arm: [] for arm in ARMS}
     for number in range(args.timing_rounds):
         for arm in ARMS:
-            seconds = []
-            for steps in (short, long):
-                run_dir = os.path.join(out, "timing", f"{arm}-{steps}-round{number}")
-                run_arm(arm_stage(args, arm, args.seeds[0], teacher, steps, probe=False), arm, run_dir)
-                seconds.append(read_json(os.path.join(run_dir, "summary.json"))["train_time_s"])
-            rounds[arm].append((seconds[1] - seconds[0]) / (long - short))
-    print(f"\n=== seconds per step, each round: {rounds}", flush=True)
-    with open(os.path.join(out, "timing", "rounds.json"), "w", encoding="utf-8") as f:
-        json.dump(rounds, f, indent=2)
-    return {arm: min(values) for arm, values in rounds.items()}
+            run_dir = os.path.join(out, "timing", f"{arm}-round{number}")
+            cfg = arm_stage(args, arm, args.seeds[0], teacher, args.timing_steps, probe=False)
+            cfg.trainer.log_every_n_steps = 3
+            run_arm(cfg, arm, run_dir)
+            with open(os.path.join(run_dir, "metrics.csv"), newline="") as f:
+                rates = [
+                    float(r["train/clips_per_sec"]) for r in csv.DictReader(f) if r.get("train/clips_per_sec")
+                ]
+            windows[arm] += [cfg.data.batch_size / rate for rate in rates[1:]]
+    os.makedirs(os.path.join(out, "timing"), exist_ok=True)
+    with open(os.path.join(out, "timing", "windows.json"), "w", encoding="utf-8") as f:
+        json.dump(windows, f, indent=2)
+    return {arm: statistics.median(values) for arm, values in windows.items()}
 
 
 def finetuned_test(run_dir: str) -> float:
