@@ -10,9 +10,9 @@ Equal wall-clock: every arm's step time is measured alone first (short runs, one
 other, in two interleaved rounds, the median over 3-step windows: `step_times`), and each arm gets
 `budget / its step time` steps, the budget being what the pixel arm's `--epochs` take. The arms then
 run one after the other with those step counts, so a change in the machine's load during the
-comparison does not change what each arm trains on. Each arm then: its online probe (kNN and linear top-1 on the
-validation split), and fine-tuning on `--per-class` labeled videos with the multi-view test on the
-held-out test split. Over several run seeds (the videos stay those of `--data-seed`).
+comparison does not change what each arm trains on. Each arm then: its online probe (kNN and
+linear top-1 on the validation split), and fine-tuning on `--per-class` labeled videos with the
+multi-view test on the held-out test split. Over several run seeds (the videos stay those of `--data-seed`).
 """
 
 import argparse
