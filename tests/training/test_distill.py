@@ -434,3 +434,17 @@ def test_the_student_starts_from_init_and_a_resume_wins_over_it(tmp_path, synthe
         run(
             cfg(synthetic_root, f"teacher={teacher}", f"init={tmp_path / 'nowhere'}"), str(tmp_path / "third")
         )
+
+
+@pytest.mark.parametrize("target", ["latent", "logits"])
+def test_a_stopped_distillation_resumed_in_process_gives_the_same_losses(tmp_path, synthetic_root, target):
+    """The fast version of the SIGKILL test: stopped after 3 steps (mid-epoch) and resumed to 6,
+    the heads come back from `distill_heads` and every step's loss is the uninterrupted run's."""
+    teacher = teacher_pth(tmp_path / "t.pth", classes=8 if target == "logits" else 0)
+    common = (f"teacher={teacher}", f"distill.target={target}", "seed=2")
+    run(cfg(synthetic_root, *common, "trainer.max_steps=6"), str(tmp_path / "whole"))
+    run(cfg(synthetic_root, *common, "trainer.max_steps=3"), str(tmp_path / "split"))
+    run(cfg(synthetic_root, *common, "trainer.max_steps=6", "ckpt_path=last"), str(tmp_path / "split"))
+    whole, split = cache_losses(tmp_path / "whole"), cache_losses(tmp_path / "split")
+    assert sorted(split) == list(range(6))
+    assert all(split[step] == whole[step] for step in range(6)), (split, whole)
