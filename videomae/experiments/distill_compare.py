@@ -7,7 +7,7 @@ labels. Student: the demo model cut to 2 blocks of width 96. Arms, each on the s
 videos: `pixel` (VideoMAE pre-training of the student), `latent`, `features`, `logits`.
 
 Equal wall-clock: every arm's step time is measured alone first (short runs, one arm after the
-other, in two interleaved rounds, the median over 3-step windows: `step_times`), and each arm gets
+other, the median over 3-step windows: `step_times`), and each arm gets
 `budget / its step time` steps, the budget being what the pixel arm's `--epochs` take. The arms then
 run one after the other with those step counts, so a change in the machine's load during the
 comparison does not change what each arm trains on. Each arm then: its online probe (kNN and
@@ -65,9 +65,9 @@ def settings(demo_args: argparse.Namespace) -> argparse.Namespace:
         test_per_class=demo_args.test_per_class,
         teacher_epochs=demo_args.pretrain_epochs,
         finetune_epochs=demo_args.finetune_epochs,
-        epochs=5,  # the pixel arm's budget in epochs of the unlabeled videos; the others' in its seconds
+        epochs=4,  # the pixel arm's budget in epochs of the unlabeled videos; the others' in its seconds
         timing_steps=18,  # inside the first epoch (30 steps): 5 windows of 3 steps after the first
-        timing_rounds=2,
+        timing_rounds=1,
         seeds=seeds,
         set=demo_args.set,
         distill_set=DISTILL_SETTINGS,
