@@ -59,6 +59,9 @@ class DataSchema:
     skip_check_after: int = rule(low=0)
     decode_timeout: float | None = rule(low=0, low_open=True)
     backend: str = rule(choices=("auto", "decord", "pyav", "torchcodec"))  # data.decoders.CHOICES
+    channels: str = rule(choices=("rgb", "gray"))  # videomae.data.video.CHANNELS
+    mean: list[float] | None = rule()  # per channel; checked with model.in_chans (training.run)
+    std: list[float] | None = rule(low=0, low_open=True)
     device_transforms: bool = rule()
     synthetic: dict | None = rule()
 
@@ -66,6 +69,7 @@ class DataSchema:
 @dataclass(frozen=True)
 class ModelSchema:
     name: str = rule()  # its choices: videomae.models.MODEL_SIZES, checked where the model is built
+    in_chans: int = rule(low=1, high=64)  # checkpoints.spec_check.MAX_CHANNELS
     embed_dim: int = rule(low=1)
     depth: int = rule(low=1)
     num_heads: int = rule(low=1)

@@ -74,6 +74,7 @@ class VideoDataModule(pl.LightningDataModule):
         skip_check_after: int = 100,
         decode_timeout: float | None = 60.0,
         backend: str = "auto",
+        channels: str = "rgb",
         device_transforms: bool = False,
         synthetic: dict | None = None,
         train_per_class: int | None = None,
@@ -121,7 +122,7 @@ class VideoDataModule(pl.LightningDataModule):
         self.pin_memory = pin_memory
         self.max_skip_fraction = float(max_skip_fraction)
         self.skip_check_after = int(skip_check_after)
-        self.decode_timeout = decode_timeout
+        self.decode_timeout, self.channels = decode_timeout, channels
         self.backend, self.device_transforms = check_decoding(backend, device_transforms, mode)
         self.synthetic = SyntheticSpec(**synthetic) if synthetic is not None else None
         self._num_classes = num_classes
@@ -187,7 +188,7 @@ class VideoDataModule(pl.LightningDataModule):
         return self.index
 
     def _decoder(self) -> VideoDecoder:
-        return VideoDecoder(timeout=self.decode_timeout, backend=self.backend)
+        return VideoDecoder(timeout=self.decode_timeout, backend=self.backend, channels=self.channels)
 
     def train_dataset(self) -> VideoClipDataset:
         samples = self._loaded_index().splits["train"]
