@@ -43,6 +43,8 @@ class DataSchema:
     sampling: str = rule()  # its choices are the datamodule's (videomae.data.sampling.SAMPLING)
     pretrain_sampling: str | None = rule()
     sampling_rate: int = rule(low=1)
+    target_fps: float | None = rule(low=0, low_open=True)
+    clip_seconds: float | None = rule(low=0, low_open=True)
     input_size: int = rule(low=1)
     scales: list[float] = rule(low=0, high=1, low_open=True)
     flip: bool = rule()

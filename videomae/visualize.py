@@ -63,6 +63,12 @@ class CheckpointSettings:
     sources: list[str] = field(default_factory=list)
 
 
+def by_index(sampling: str | None) -> str:
+    """The run's sampling when it picks frames by index; a run that sampled by time (fps) is
+    shown with a dense window of `sampling_rate`, whose frame numbers the picture can name."""
+    return sampling if sampling in ("dense", "segment") else "dense"
+
+
 def checkpoint_settings(path: str | Path) -> CheckpointSettings:
     """Mask and frame sampling of a checkpoint's training: from a Lightning checkpoint's
     hyper-parameters and its run directory's `.hydra/config.yaml`, or the original code's `args`."""
@@ -189,7 +195,7 @@ def visualize_video(
     try:
         channels = channels_for(model.encoder.patch_embed.proj.in_channels)
         clip, frames = load_clip(
-            video, num_frames, size, sampling_rate, settings.sampling or "dense", start, channels
+            video, num_frames, size, sampling_rate, by_index(settings.sampling), start, channels
         )
     except (VideoReadError, ValueError) as err:
         raise ConfigError(f"video={video} cannot be read: {err}") from None

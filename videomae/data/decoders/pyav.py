@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from videomae.data.decoders.resize import resize, upright
-from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan
+from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan, counted
 
 
 def missing() -> str | None:
@@ -127,7 +127,7 @@ def read(
             container, stream = _from_start(path, container, stream)
             order = pick(sum(1 for p in container.demux(stream) if p.size))
         else:
-            order = pick(len(timeline))
+            order = pick(counted(timeline))
         decoded = None
         if timeline is not None and timeline.seek_point(int(order[0])) is not None:
             decoded = _decode(container, stream, order, timeline, seek=True)
