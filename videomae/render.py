@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 from videomae.errors import ConfigError
 from videomae.models.patches import denormalize_patches, patchify, unpatchify
 from videomae.models.videomae import VideoMAEPretrain
-from videomae.pixels import to_pixels
+from videomae.pixels import IMAGENET_MEAN, IMAGENET_STD, to_pixels
 
 ROW_LABELS = ("original", "masked", "reconstruction")
 MASK_FILL = 0.5  # masked patches are shown in mid grey
@@ -53,7 +53,9 @@ def reconstruct(
     with each patch's own mean and std) and the original visible patches pasted back.
     """
     loss, pred = model(videos, mask)
-    pixels = to_pixels(videos, False, model.pixel_mean, model.pixel_std)
+    # Any model with the pre-training interface; one without pixel statistics is an RGB one.
+    mean, std = getattr(model, "pixel_mean", IMAGENET_MEAN), getattr(model, "pixel_std", IMAGENET_STD)
+    pixels = to_pixels(videos, False, mean, std)
     patches = patchify(pixels, model.tubelet_size, model.patch_size)  # (B, N, K, C)
     grid = model.encoder.patch_embed.grid(*videos.shape[2:])
     recon = patches.clone()
