@@ -3,6 +3,7 @@ adapted to another channel count as timm adapts them, the exports, and one-chann
 
 import json
 import os
+import random
 
 import av
 import numpy as np
@@ -14,6 +15,7 @@ from transformers import VideoMAEForVideoClassification
 
 from videomae import create_classifier, create_pretrain_model, export_hf, export_ours, model_from_checkpoint
 from videomae.checkpoints.load import load_weights
+from videomae.data.transforms import ClipRandAugment
 from videomae.data.video import read_frames
 from videomae.errors import ConfigError
 from videomae.masking import MaskGenerator
@@ -162,9 +164,51 @@ def test_channel_settings_fail_in_one_line():
     }
 
 
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+def test_four_channel_video_decodes_with_its_alpha_plane(tmp_path, backend):
+    """data.channels=rgba reads through PyAV whatever data.backend says (the one backend with alpha)."""
+    frames = np.random.default_rng(0).integers(0, 256, (6, 32, 64, 4)).astype(np.uint8)
+    for codec, pix_fmt, name in (("png", "rgba", "rgba.mov"), ("ffv1", "bgra", "rgba.mkv")):
+        with av.open(str(tmp_path / name), "w") as container:
+            stream = container.add_stream(codec, rate=10)
+            stream.width, stream.height, stream.pix_fmt = 64, 32, pix_fmt
+            for frame in frames:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgba")))
+            container.mux(stream.encode())
+        got = read_frames(str(tmp_path / name), lambda n: np.arange(n), backend=backend, channels="rgba")
+        assert np.array_equal(got, frames), name
+
+
+def test_randaugment_draws_once_for_every_channel():
+    augment = ClipRandAugment("rand-m9-n4-mstd0.5-inc1", 32)
+    plane = torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8)
+    for seed in range(20):  # every op is drawn at some point
+        random.seed(seed)
+        np.random.seed(seed)
+        out = augment(plane.expand(-1, 4, -1, -1).contiguous())
+        assert out.shape == (3, 4, 32, 32)
+        assert all(torch.equal(out[:, c], out[:, 0]) for c in range(4))  # one draw, every channel
+        random.seed(seed)
+        np.random.seed(seed)
+        assert torch.equal(augment(plane), out[:, :1])
+
+
 @pytest.mark.slow
-def test_one_channel_pretraining_finetuning_and_test_end_to_end(tmp_path, synthetic_root):
-    gray = ["data.channels=gray", "model.in_chans=1"]
+@pytest.mark.parametrize(
+    "channels",
+    [
+        ["data.channels=gray", "model.in_chans=1"],
+        [
+            "data.channels=rgba",
+            "model.in_chans=4",
+            "data.mean=[0.45,0.45,0.45,0.5]",
+            "data.std=[0.22,0.22,0.22,0.25]",
+        ],
+    ],
+    ids=["one", "four"],
+)
+def test_one_and_four_channel_pretraining_finetuning_and_test_end_to_end(tmp_path, synthetic_root, channels):
+    gray = channels
     pre = run_script(
         "pretrain.py", *TINY, *tiny_overrides(synthetic_root), *gray, f"hydra.run.dir={tmp_path / 'pre'}"
     )

@@ -61,7 +61,7 @@ class DataSchema:
     skip_check_after: int = rule(low=0)
     decode_timeout: float | None = rule(low=0, low_open=True)
     backend: str = rule(choices=("auto", "decord", "pyav", "torchcodec"))  # data.decoders.CHOICES
-    channels: str = rule(choices=("rgb", "gray"))  # videomae.data.video.CHANNELS
+    channels: str = rule(choices=("rgb", "gray", "rgba"))  # videomae.data.video.CHANNELS
     mean: list[float] | None = rule()  # per channel; checked with model.in_chans (training.run)
     std: list[float] | None = rule(low=0, low_open=True)
     device_transforms: bool = rule()

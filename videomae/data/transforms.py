@@ -79,18 +79,28 @@ class ClipRandAugment:
         self.config = config
         hparams = {"translate_const": int(size * 0.45), "interpolation": Image.Resampling.BICUBIC}
         self.augment = rand_augment_transform(config, hparams)
+        # The same ops for one-channel images: their fill (of translations, rotations) is one value.
+        self.augment_plane = rand_augment_transform(config, {**hparams, "img_mean": 128})
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         py_state, np_state = random.getstate(), np.random.get_state()
         frames = clip.permute(0, 2, 3, 1).numpy()  # (T, H, W, C)
         out = []
         for frame in frames:
-            random.setstate(py_state)
-            np.random.set_state(np_state)
-            if frame.shape[-1] == 1:  # gray: PIL's L mode, which every RandAugment op handles
-                out.append(np.asarray(self.augment(Image.fromarray(frame[..., 0])))[..., None])
-            else:
+            if frame.shape[-1] == 3:
+                random.setstate(py_state)
+                np.random.set_state(np_state)
                 out.append(np.asarray(self.augment(Image.fromarray(frame))))
+                continue
+            # Other channel counts (gray, RGBA, depth planes): each channel as a gray image (PIL's
+            # L mode, which every op handles) with the same draw, so geometry stays aligned.
+            planes = []
+            for c in range(frame.shape[-1]):
+                random.setstate(py_state)
+                np.random.set_state(np_state)
+                plane = Image.fromarray(np.ascontiguousarray(frame[..., c]))
+                planes.append(np.asarray(self.augment_plane(plane)))
+            out.append(np.stack(planes, axis=-1))
         return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
 
 

@@ -24,8 +24,9 @@ from videomae.pixels import LUMA_BT601
 
 # What the frames become after decoding: every backend decodes to RGB (a gray or 16-bit source
 # included, reduced to 8 bits, R = G = B); `gray` takes the BT.601 luma of it, which gives a gray
-# source its own values back.
-CHANNELS = {"rgb": 3, "gray": 1}
+# source its own values back; `rgba` decodes through PyAV, whatever data.backend says, the one
+# backend that gives a video's alpha plane (opaque, 255, where the video has none).
+CHANNELS = {"rgb": 3, "gray": 1, "rgba": 4}
 
 
 def check_channels(channels: str) -> None:
@@ -46,10 +47,18 @@ def channels_for(in_chans: int) -> str:
 
 def to_channels(frames: np.ndarray, channels: str) -> np.ndarray:
     """uint8 (..., H, W, 3) RGB frames -> (..., H, W, CHANNELS[channels])."""
-    if channels == "rgb":
+    if channels != "gray":
         return frames
     luma = frames.astype(np.float32) @ np.asarray(LUMA_BT601, np.float32)
     return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
+
+
+class _WithAlpha:
+    """The backend of data.channels=rgba: PyAV, asked for RGBA."""
+
+    @staticmethod
+    def read(path, known, target, pick):
+        return decoders.module("pyav").read(path, known, target, pick, fmt="rgba")
 
 
 class VideoReadError(RuntimeError):
@@ -188,7 +197,7 @@ class VideoDecoder:
             raise VideoReadError(f"{path}: {_not_a_file(path)}")
         if os.path.getsize(path) == 0:
             raise VideoReadError(f"{path}: empty file")
-        known, backend = sizes.get(path), self._module
+        known, backend = sizes.get(path), (_WithAlpha if self.channels == "rgba" else self._module)
         job = lambda: self._decode(path, choose_indices, known, short_side, size_mode, backend)  # noqa: E731
         try:
             if self.timeout is None or self.timeout <= 0:
