@@ -2,13 +2,9 @@
 included, on every backend; short videos; the settings; exact resume (the sampler is a pure
 function of the video's times and the draw)."""
 
-import signal
-import subprocess
-
 import numpy as np
 import pytest
 from helpers import BACKENDS, TINY, run_script, tiny_overrides
-from test_resume import STEPS, interrupt, losses, pretrain_cmd
 
 from videomae.data.decoders.selftest import frame_index, vfr_pts, write_indexed
 from videomae.data.sampling import ClipSampler, time_indices, time_views
@@ -109,23 +105,3 @@ def test_pretraining_and_finetuning_by_time_end_to_end(tmp_path, synthetic_root)
     )
     assert fine.returncode == 0, fine.stderr[-2000:]
     assert "test: 8 of 8 videos" in fine.stdout
-
-
-@pytest.mark.slow
-def test_a_killed_run_sampled_by_time_resumes_exactly(tmp_path, synthetic_root):
-    """As test_resume does for index sampling: the resumed run's losses equal the uninterrupted run's."""
-    fps = ["data.sampling=fps", "data.target_fps=6", "probe.enabled=false"]
-    reference = tmp_path / "reference"
-    done = subprocess.run(pretrain_cmd(synthetic_root, reference, *fps), capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    expected = losses(reference)
-    run_dir = tmp_path / "run"
-    saved = interrupt(pretrain_cmd(synthetic_root, run_dir, *fps), run_dir, signal.SIGKILL, after_step=8)
-    resumed = subprocess.run(
-        pretrain_cmd(synthetic_root, run_dir, *fps, "ckpt_path=last"), capture_output=True, text=True
-    )
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    after = {step: loss for step, loss in losses(run_dir).items() if step >= saved}
-    assert sorted(after) == list(range(saved, STEPS))
-    for step, loss in after.items():
-        assert loss == pytest.approx(expected[step], rel=1e-6, abs=1e-7), (step, loss, expected[step])
