@@ -43,6 +43,8 @@ class DataSchema:
     sampling: str = rule()  # its choices are the datamodule's (videomae.data.sampling.SAMPLING)
     pretrain_sampling: str | None = rule()
     sampling_rate: int = rule(low=1)
+    target_fps: float | None = rule(low=0, low_open=True)
+    clip_seconds: float | None = rule(low=0, low_open=True)
     input_size: int = rule(low=1)
     scales: list[float] = rule(low=0, high=1, low_open=True)
     flip: bool = rule()
@@ -59,6 +61,9 @@ class DataSchema:
     skip_check_after: int = rule(low=0)
     decode_timeout: float | None = rule(low=0, low_open=True)
     backend: str = rule(choices=("auto", "decord", "pyav", "torchcodec"))  # data.decoders.CHOICES
+    channels: str = rule(choices=("rgb", "gray", "rgba"))  # videomae.data.video.CHANNELS
+    mean: list[float] | None = rule()  # per channel; checked with model.in_chans (training.run)
+    std: list[float] | None = rule(low=0, low_open=True)
     device_transforms: bool = rule()
     synthetic: dict | None = rule()
 
@@ -66,6 +71,7 @@ class DataSchema:
 @dataclass(frozen=True)
 class ModelSchema:
     name: str = rule()  # its choices: videomae.models.MODEL_SIZES, checked where the model is built
+    in_chans: int = rule(low=1, high=64)  # checkpoints.spec_check.MAX_CHANNELS
     embed_dim: int = rule(low=1)
     depth: int = rule(low=1)
     num_heads: int = rule(low=1)

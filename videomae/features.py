@@ -15,6 +15,7 @@ import torch
 
 from videomae.checkpoints import model_from_checkpoint
 from videomae.data.datamodule import VideoDataModule
+from videomae.data.video import channels_for
 from videomae.errors import ConfigError
 from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.factory import VideoMAEModel
@@ -40,7 +41,7 @@ def extract(model: VideoMAEModel, loader, device: str | torch.device = "cpu", pr
     for batch in loader:
         video = batch["video"]  # (B, V, C, T, H, W) uint8
         B, V = video.shape[:2]
-        x = normalize_uint8(video.flatten(0, 1).to(device))
+        x = normalize_uint8(video.flatten(0, 1).to(device), model.pixel_mean, model.pixel_std)
         feats = pooled_features(model, x).float().reshape(B, V, -1).mean(dim=1).cpu()
         for video_id, feat in zip(batch["video_id"].tolist(), feats, strict=True):
             features.setdefault(int(video_id), feat)  # a replaced broken video repeats another
@@ -97,7 +98,12 @@ def run(
     model, _ = model_from_checkpoint(checkpoint)
     t, h, w = model.grid
     patch, tubelet = model.encoder.patch_size, model.encoder.tubelet_size
-    data = dict(data_cfg)
+    data = {k: v for k, v in dict(data_cfg).items() if k not in ("mean", "std")}  # the model's own
+    if "channels" not in explicit:
+        try:
+            data["channels"] = channels_for(model.encoder.patch_embed.proj.in_channels)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     if "num_frames" not in explicit:
         data["num_frames"] = t * tubelet
     if "input_size" not in explicit:

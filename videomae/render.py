@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 from videomae.errors import ConfigError
 from videomae.models.patches import denormalize_patches, patchify, unpatchify
 from videomae.models.videomae import VideoMAEPretrain
-from videomae.pixels import to_pixels
+from videomae.pixels import IMAGENET_MEAN, IMAGENET_STD, to_pixels
 
 ROW_LABELS = ("original", "masked", "reconstruction")
 MASK_FILL = 0.5  # masked patches are shown in mid grey
@@ -53,7 +53,10 @@ def reconstruct(
     with each patch's own mean and std) and the original visible patches pasted back.
     """
     loss, pred = model(videos, mask)
-    patches = patchify(to_pixels(videos), model.tubelet_size, model.patch_size)  # (B, N, K, C)
+    # Any model with the pre-training interface; one without pixel statistics is an RGB one.
+    mean, std = getattr(model, "pixel_mean", IMAGENET_MEAN), getattr(model, "pixel_std", IMAGENET_STD)
+    pixels = to_pixels(videos, False, mean, std)
+    patches = patchify(pixels, model.tubelet_size, model.patch_size)  # (B, N, K, C)
     grid = model.encoder.patch_embed.grid(*videos.shape[2:])
     recon = patches.clone()
     recon[mask] = prediction_to_pixels(pred, patches, mask, model.norm_pix_loss).flatten(0, 1)
@@ -66,6 +69,13 @@ def reconstruct(
 def to_uint8(pixels: torch.Tensor) -> np.ndarray:
     """[0, 1] pixels (..., C, T, H, W) -> uint8 (..., T, H, W, C) with rounding."""
     x = (pixels.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+    channels = x.shape[-4]
+    if channels == 1:  # a gray (infrared, depth) clip shown in gray
+        x = x.expand(*x.shape[:-4], 3, *x.shape[-3:])
+    elif channels != 3:  # shown by its first three channels (an alpha or depth plane is left out)
+        x = x.narrow(-4, 0, min(channels, 3))
+        if x.shape[-4] < 3:
+            x = torch.cat([x, x.narrow(-4, 0, 1).expand(*x.shape[:-4], 3 - x.shape[-4], *x.shape[-3:])], -4)
     return x.movedim(-4, -1).numpy()
 
 

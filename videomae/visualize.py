@@ -14,7 +14,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from videomae.checkpoints import model_from_checkpoint
 from videomae.data.sampling import ClipSampler
-from videomae.data.video import VideoReadError, read_frames
+from videomae.data.video import VideoReadError, channels_for, read_frames
 from videomae.errors import CheckpointError, ConfigError
 from videomae.masking import MaskGenerator
 from videomae.models.patches import unpatchify
@@ -61,6 +61,12 @@ class CheckpointSettings:
     sampling_rate: int | None = None
     sampling: str | None = None
     sources: list[str] = field(default_factory=list)
+
+
+def by_index(sampling: str | None) -> str:
+    """The run's sampling when it picks frames by index; a run that sampled by time (fps) is
+    shown with a dense window of `sampling_rate`, whose frame numbers the picture can name."""
+    return sampling if sampling in ("dense", "segment") else "dense"
 
 
 def checkpoint_settings(path: str | Path) -> CheckpointSettings:
@@ -111,6 +117,7 @@ def load_clip(
     sampling_rate: int = DEFAULT_SAMPLING_RATE,
     sampling: str = "dense",
     start: int | None = None,
+    channels: str = "rgb",
 ) -> tuple[torch.Tensor, np.ndarray]:
     """One clip of `path` as the validation transform makes it: uint8 (C, T, H, W) and the frame
     indices. Dense sampling takes `num_frames` frames `sampling_rate` apart from frame `start`
@@ -125,7 +132,8 @@ def load_clip(
     chosen: dict[str, np.ndarray] = {}
     out_h, out_w = size
     # decord scales large videos down while decoding; the crop below gets the exact size
-    frames = read_frames(path, lambda n: chosen.setdefault("i", choose(n)), short_side=max(out_h, out_w))
+    pick = lambda n: chosen.setdefault("i", choose(n))  # noqa: E731
+    frames = read_frames(path, pick, short_side=max(out_h, out_w), channels=channels)
     video = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, C, H, W)
     height, width = video.shape[-2:]
     ratio = max(out_h / height, out_w / width)
@@ -185,12 +193,16 @@ def visualize_video(
     num_frames, size = t * model.tubelet_size, (h * model.patch_size, w * model.patch_size)
     model = model.to(device).eval()
     try:
-        clip, frames = load_clip(video, num_frames, size, sampling_rate, settings.sampling or "dense", start)
-    except VideoReadError as err:
+        channels = channels_for(model.encoder.patch_embed.proj.in_channels)
+        clip, frames = load_clip(
+            video, num_frames, size, sampling_rate, by_index(settings.sampling), start, channels
+        )
+    except (VideoReadError, ValueError) as err:
         raise ConfigError(f"video={video} cannot be read: {err}") from None
     generator = torch.Generator().manual_seed(int(seed))
     mask = MaskGenerator(mask_type, mask_ratio, model.grid)(1, generator=generator).to(device)
-    videos = normalize_uint8(clip[None].to(device))
+    videos = normalize_uint8(clip[None].to(device), model.pixel_mean, model.pixel_std)
+    shown = to_pixels(videos, False, model.pixel_mean, model.pixel_std)
     masked, recon, loss = reconstruct(model, videos, mask)
     os.makedirs(out, exist_ok=True)
     stem = os.path.join(out, Path(video).stem)
@@ -198,10 +210,10 @@ def visualize_video(
         f"{Path(checkpoint).name}: {Path(video).name}, frames {frames[0]}-{frames[-1]} step {sampling_rate}, "
         f"{mask_type} mask {mask_ratio:g}, loss {loss.item():.3f}"
     )
-    make_grid(to_pixels(videos), masked, recon, title=title, frame_ids=list(frames)).save(f"{stem}.png")
+    make_grid(shown, masked, recon, title=title, frame_ids=list(frames)).save(f"{stem}.png")
     anim = None
     if animation != "none":
-        anim = save_animation(f"{stem}.{animation}", to_pixels(videos), masked, recon, fps=fps)
+        anim = save_animation(f"{stem}.{animation}", shown, masked, recon, fps=fps)
     return VisualizeResult(
         f"{stem}.png", anim, loss.item(), mask_ratio, sampling_rate, [int(i) for i in frames]
     )

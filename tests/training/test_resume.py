@@ -212,3 +212,23 @@ def test_a_killed_finetuning_run_resumed_labels_every_step_once(tmp_path):
     assert 0 < saved < steps and [s for s, _ in rows] == list(range(steps))
     for (step, loss), (_, ref) in zip(rows, expected, strict=True):
         assert loss == pytest.approx(ref, rel=1e-6, abs=1e-7), (step, loss, ref)
+
+
+@pytest.mark.slow
+def test_a_killed_run_sampled_by_time_resumes_exactly(tmp_path, synthetic_root):
+    """As test_resume does for index sampling: the resumed run's losses equal the uninterrupted run's."""
+    fps = ["data.sampling=fps", "data.target_fps=6", "probe.enabled=false"]
+    reference = tmp_path / "reference"
+    done = subprocess.run(pretrain_cmd(synthetic_root, reference, *fps), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    expected = losses(reference)
+    run_dir = tmp_path / "run"
+    saved = interrupt(pretrain_cmd(synthetic_root, run_dir, *fps), run_dir, signal.SIGKILL, after_step=8)
+    resumed = subprocess.run(
+        pretrain_cmd(synthetic_root, run_dir, *fps, "ckpt_path=last"), capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after = {step: loss for step, loss in losses(run_dir).items() if step >= saved}
+    assert sorted(after) == list(range(saved, STEPS))
+    for step, loss in after.items():
+        assert loss == pytest.approx(expected[step], rel=1e-6, abs=1e-7), (step, loss, expected[step])

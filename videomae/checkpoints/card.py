@@ -19,7 +19,7 @@ from videomae.checkpoints.card_sections import (
     usage_lines,
 )
 from videomae.models.videomae import as_pair
-from videomae.pixels import IMAGENET_MEAN, IMAGENET_STD
+from videomae.pixels import IMAGENET_MEAN, IMAGENET_STD, resolve_stats
 
 PAPER = "https://arxiv.org/abs/2203.12602"
 CITATION = """@inproceedings{tong2022videomae,
@@ -169,7 +169,8 @@ def _model_lines(facts: _Facts, num_params: int, spec: dict) -> list[str]:
         + (f" ({code(model_name)})" if model_name else "")
         + f", {k['embed_dim']} wide, {k['depth']} blocks, {k['num_heads']} heads, "
         f"{num_params / 1e6:.1f}M parameters |",
-        f"| input | {k['num_frames']} frames x {height} x {width} px, RGB |",
+        f"| input | {k['num_frames']} frames x {height} x {width} px, "
+        f"{'RGB' if k.get('in_chans', 3) == 3 else str(k['in_chans']) + ' channels'} |",
         f"| tokens | tubelet {k['tubelet_size']}, patch {patch} x {patch}: {tokens} tokens |",
     ]
     if task == "classification":
@@ -202,11 +203,18 @@ def _title(facts: _Facts) -> str:
 def _closing_lines(facts: _Facts, license: str | None) -> list[str]:
     """Preprocessing, transformers' numerics, license and citation."""
     k, task, cfg, height, width = facts.kwargs, facts.task, facts.cfg, facts.height, facts.width
+    channels = k.get("in_chans", 3)
+    mean, std = resolve_stats(channels, k.get("pixel_mean"), k.get("pixel_std"))
+    stats = (
+        f"the ImageNet mean {list(IMAGENET_MEAN)} and std {list(IMAGENET_STD)}"
+        if (mean, std) == (IMAGENET_MEAN, IMAGENET_STD)
+        else f"the mean {list(mean)} and std {list(std)} of its {channels}-channel input"
+    )
     return [
         "",
         f"Preprocessing (in `preprocessor_config.json`): short side resized to {max(height, width)} px "
-        f"(bilinear), centre crop {height} x {width}, pixels / 255, normalised with the ImageNet mean "
-        f"{list(IMAGENET_MEAN)} and std {list(IMAGENET_STD)}, as the model was trained. The pipeline "
+        f"(bilinear), centre crop {height} x {width}, pixels / 255, normalised with "
+        f"{stats}, as the model was trained. The pipeline "
         f"samples {k['num_frames']} frames evenly over the whole video" + sampling_note(cfg, k["num_frames"]),
         "",
         "Note: transformers computes "

@@ -135,7 +135,7 @@ def hf_config(spec: dict, dtype: torch.dtype = torch.float32) -> dict:
         "dtype": str(dtype).removeprefix("torch."),
         "image_size": k["img_size"],
         "patch_size": k["patch_size"],
-        "num_channels": 3,
+        "num_channels": k.get("in_chans", 3),
         "num_frames": k["num_frames"],
         "tubelet_size": k["tubelet_size"],
         "hidden_size": dim,
@@ -204,8 +204,6 @@ def _unsupported(config: dict, task: str) -> list[str]:
     problems = []
     if get("hidden_act", "gelu") != "gelu":
         problems.append(f"hidden_act={get('hidden_act', None)!r} (only exact 'gelu' exists here)")
-    if get("num_channels", 3) != 3:
-        problems.append(f"num_channels={get('num_channels', 3)} (only RGB)")
     patch = get("patch_size", 16)
     if isinstance(patch, list | tuple) and len(set(map(str, patch))) != 1:
         problems.append(f"patch_size={patch} (only square patches)")
@@ -236,6 +234,8 @@ def _spec_from_fields(config: dict, task: str) -> dict:
         mlp_ratio=ratio,
         qkv_bias=get("qv_bias", get("qkv_bias", True)),
     )
+    if get("num_channels", 3) != 3:  # checked with the other sizes (spec_check.MAX_CHANNELS)
+        kwargs["in_chans"] = get("num_channels", 3)
     spec = {
         "task": task,
         "kwargs": kwargs,

@@ -4,6 +4,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+from timm.models import adapt_input_conv
 from torch import nn
 
 from videomae.checkpoints.layouts import Checkpoint, checkpoint_spec, read_checkpoint
@@ -11,6 +13,8 @@ from videomae.checkpoints.spec import NUMERICS, build_model, describe_model, tas
 from videomae.errors import CheckpointError
 from videomae.models.factory import VideoMAEModel
 from videomae.models.videomae import as_pair
+
+PATCH_WEIGHT = "encoder.patch_embed.proj.weight"
 
 # Keys fall into three parts: the encoder, which every model needs, and two heads.
 PRETRAIN_HEAD = "pre-training head"
@@ -101,6 +105,14 @@ def apply_checkpoint(model: nn.Module, ckpt: Checkpoint, strict: bool = True) ->
     if task == "classification" and labels and len(labels) == model.num_classes:
         report.labels = labels
     source = ckpt.state
+    adapted = _adapt_channels(source, target)
+    fresh: list[str] = []
+    if adapted:
+        # The decoder's head predicts pixels of the checkpoint's channel count: it starts fresh.
+        fresh = [k for k in ("decoder.head.weight", "decoder.head.bias") if k in source and k in target]
+        source = {k: v for k, v in source.items() if k not in fresh} | {PATCH_WEIGHT: adapted[0]}
+        report.notes.append(adapted[1])
+        report.kept.update(dict.fromkeys(fresh, "predicts pixels of the checkpoint's channel count"))
     model_parts = {_part(k) for k in target}
     missing, unexpected, shapes, take = [], [], [], {}
     for part in sorted(model_parts, key=str):
@@ -142,6 +154,7 @@ def apply_checkpoint(model: nn.Module, ckpt: Checkpoint, strict: bool = True) ->
                 unexpected.append(key)
             else:
                 report.ignored[key] = IGNORED_PART[part]
+    missing = [k for k in missing if k not in fresh]
     if not strict:
         report.kept.update(dict.fromkeys(missing, "missing from the checkpoint (strict=False)"))
         report.ignored.update(dict.fromkeys(unexpected, "not in the model (strict=False)"))
@@ -161,6 +174,22 @@ def apply_checkpoint(model: nn.Module, ckpt: Checkpoint, strict: bool = True) ->
     report.loaded = sorted(take)
     report.notes += _numerics_notes(model, task, ckpt)
     return report
+
+
+def _adapt_channels(source: dict, target: dict) -> tuple[torch.Tensor, str] | None:
+    """The patch embedding of another input channel count (RGB weights into a gray model), adapted
+    as timm adapts a first convolution: summed for 1 channel, repeated and rescaled for more."""
+    if PATCH_WEIGHT not in source or PATCH_WEIGHT not in target:
+        return None
+    weight, want = source[PATCH_WEIGHT], tuple(target[PATCH_WEIGHT])
+    have = tuple(weight.shape)
+    if len(have) != 5 or have == want or have[:1] + have[2:] != want[:1] + want[2:]:
+        return None  # the same, or a difference other than the channels: the shape check reports it
+    out, base, t, p, q = have
+    flat = adapt_input_conv(want[1], weight.reshape(out, base, t * p, q), base_chans=base)
+    how = "summed over channels" if want[1] == 1 else f"repeated and scaled by {base}/{want[1]}"
+    note = f"patch embedding adapted from {base} to {want[1]} input channels (timm's adapt_input_conv: {how})"
+    return flat.reshape(out, want[1], t, p, q), note
 
 
 def _numerics_notes(model: nn.Module, task: str, ckpt: Checkpoint) -> list[str]:

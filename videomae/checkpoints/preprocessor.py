@@ -1,7 +1,7 @@
 """The processor configs of an export: how transformers should prepare a video for the model."""
 
 from videomae.models.videomae import as_pair
-from videomae.pixels import IMAGENET_MEAN, IMAGENET_STD
+from videomae.pixels import resolve_stats
 
 
 def preprocessor_configs(spec: dict) -> dict[str, dict]:
@@ -14,6 +14,8 @@ def preprocessor_configs(spec: dict) -> dict[str, dict]:
     """
     k = spec["kwargs"]
     height, width = as_pair(k["img_size"])
+    channels = k.get("in_chans", 3)
+    mean, std = resolve_stats(channels, k.get("pixel_mean"), k.get("pixel_std"))
     common = {
         "do_resize": True,
         # The crop must fit whichever way the video is oriented: the short side covers both sides.
@@ -24,9 +26,9 @@ def preprocessor_configs(spec: dict) -> dict[str, dict]:
         "do_rescale": True,
         "rescale_factor": 1 / 255,
         "do_normalize": True,
-        "image_mean": list(IMAGENET_MEAN),
-        "image_std": list(IMAGENET_STD),
-        "do_convert_rgb": True,
+        "image_mean": list(mean),
+        "image_std": list(std),
+        "do_convert_rgb": channels == 3,  # gray or multi-channel frames are passed as they are
     }
     return {
         "preprocessor_config.json": {"image_processor_type": "VideoMAEImageProcessor", **common},

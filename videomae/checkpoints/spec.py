@@ -26,6 +26,7 @@ from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.factory import MODEL_SIZES, VideoMAEModel
 from videomae.models.layers import LAYER_NORM_EPS, Block
 from videomae.models.videomae import VideoMAEPretrain
+from videomae.pixels import default_stats
 
 TASKS: dict[str, type[VideoMAEModel]] = {"pretrain": VideoMAEPretrain, "classification": VideoMAEClassifier}
 NUMERICS = {"norm_eps": LAYER_NORM_EPS, "head_norm_eps": LAYER_NORM_EPS, "encoder_norm": True}
@@ -74,6 +75,11 @@ def describe_model(model: nn.Module) -> dict:
         drop_path_rate=last.drop_path.drop_prob if isinstance(last.drop_path, DropPath) else 0.0,
         init_values=_layer_scale(first),
     )
+    channels = embed.proj.in_channels
+    if channels != 3:  # said only when not RGB, so that every RGB description stays as it was
+        kwargs["in_chans"] = channels
+    if (model.pixel_mean, model.pixel_std) != default_stats(channels):
+        kwargs.update(pixel_mean=list(model.pixel_mean), pixel_std=list(model.pixel_std))
     spec: dict[str, Any] = {"task": task, "kwargs": kwargs, "norm_eps": first.norm1.eps}
     if isinstance(model, VideoMAEPretrain):  # task == "pretrain"
         decoder = model.decoder
@@ -169,6 +175,9 @@ def infer_spec(state: dict, extra: Mapping[str, Any] | None = None) -> tuple[dic
         qkv_bias="encoder.blocks.0.attn.q_bias" in state,
         init_values=0.1 if "encoder.blocks.0.gamma_1" in state else 0.0,
     )
+    channels = int(state["encoder.patch_embed.proj.weight"].shape[1])
+    if channels != 3:
+        kwargs["in_chans"] = channels
     assumed = {"num_heads": f"heads are not stored in weights: assumed num_heads={kwargs['num_heads']}"}
     if "num_frames" not in extra:
         assumed["num_frames"] = f"frame count not stored: assumed num_frames={kwargs['num_frames']}"

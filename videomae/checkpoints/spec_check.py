@@ -23,6 +23,7 @@ MAX_PATCH = 1024
 MAX_FRAMES = 4096
 MAX_SIDE = 16384
 MAX_CLASSES = 1_000_000
+MAX_CHANNELS = 64  # input channels (RGB 3, gray 1, multispectral a few dozen)
 MAX_HIDDEN = 262_144  # an MLP's hidden width
 MAX_POSITIONS = 1 << 20  # tokens of a clip: the fixed position table has one row each
 MAX_TABLE = 1 << 28  # position-table elements (1 GiB in float32)
@@ -90,6 +91,21 @@ def check_spec(spec: Any, where: str, complete: bool = False) -> dict:
     for key in ("qkv_bias", "norm_pix_loss"):
         if key in kwargs:
             _bool(where, f"kwargs.{key}", kwargs[key])
+    channels = (
+        _int(where, "kwargs.in_chans", kwargs["in_chans"], 1, MAX_CHANNELS) if "in_chans" in kwargs else 3
+    )
+    for key in ("pixel_mean", "pixel_std"):
+        values = kwargs.get(key)
+        if values is None:
+            continue
+        if not isinstance(values, list | tuple) or len(values) != channels:
+            raise _fail(
+                where, f"kwargs.{key}={str(values)[:80]}: expected {channels} numbers (one per channel)"
+            )
+        for value in values:
+            _number(
+                where, f"kwargs.{key}", value, 0.0 if key == "pixel_std" else -1e6, 1e6, key == "pixel_std"
+            )
     for key, top in (("drop_path_rate", 1.0), ("fc_drop_rate", 1.0), ("init_values", 1e6)):
         if key in kwargs:
             _number(where, f"kwargs.{key}", kwargs[key], 0.0, top)
@@ -234,7 +250,9 @@ def _parameters(kwargs: Mapping[str, Any], task: str) -> int:
 
     dim, ratio = kwargs.get("embed_dim", 768), kwargs.get("mlp_ratio", 4.0)
     total = blocks(kwargs.get("depth", 12), dim, ratio)
-    total += dim * 3 * kwargs.get("tubelet_size", 2) * kwargs.get("patch_size", 16) ** 2
+    total += (
+        dim * kwargs.get("in_chans", 3) * kwargs.get("tubelet_size", 2) * kwargs.get("patch_size", 16) ** 2
+    )
     if task == "pretrain":
         ddim = kwargs.get("decoder_embed_dim", 384)
         total += blocks(kwargs.get("decoder_depth", 4), ddim, kwargs.get("decoder_mlp_ratio") or ratio)

@@ -30,6 +30,7 @@ from videomae.data.settings import (
     check_limits,
     check_root,
     check_train_per_class,
+    clip_rate,
     first_per_class,
 )
 from videomae.data.synthetic import SyntheticSpec, ensure_synthetic
@@ -57,6 +58,8 @@ class VideoDataModule(pl.LightningDataModule):
         sampling: str = "dense",
         pretrain_sampling: str | None = None,
         sampling_rate: int = 4,
+        target_fps: float | None = None,
+        clip_seconds: float | None = None,
         sampling_mode: str = "original",
         input_size: int = 224,
         scales: tuple[float, ...] = (1, 0.875, 0.75, 0.66),
@@ -74,6 +77,7 @@ class VideoDataModule(pl.LightningDataModule):
         skip_check_after: int = 100,
         decode_timeout: float | None = 60.0,
         backend: str = "auto",
+        channels: str = "rgb",
         device_transforms: bool = False,
         synthetic: dict | None = None,
         train_per_class: int | None = None,
@@ -96,32 +100,28 @@ class VideoDataModule(pl.LightningDataModule):
         self.seed = int(seed)
         self.root = os.path.expanduser(str(root))
         self.mode = mode
-        self.layout = layout
-        self.split = int(split)
-        self.train_list = train_list
-        self.val_list = val_list
-        self.test_list = test_list
+        self.layout, self.split = layout, int(split)
+        self.train_list, self.val_list, self.test_list = train_list, val_list, test_list
         self.num_frames = int(num_frames)
         self.sampling = sampling
         self.pretrain_sampling = pretrain_sampling or sampling
         self.sampling_rate = int(sampling_rate)
+        self.fps = clip_rate(num_frames, (sampling, self.pretrain_sampling), target_fps, clip_seconds)
         self.sampling_mode = sampling_mode
         self.input_size = int(input_size)
         self.scales = tuple(scales)
         self.flip = flip
         self.num_sample = int(num_sample)
         self.decode_short_side = decode_short_side
-        self.test_clips = int(test_clips)
-        self.test_crops = int(test_crops)
+        self.test_clips, self.test_crops = int(test_clips), int(test_crops)
         self.augment = {**AUGMENT_DEFAULTS, **(augment or {})}
         self.batch_size = int(batch_size)
         views = self.test_clips * self.test_crops
         self.test_batch_size = int(test_batch_size or max(1, self.batch_size // views))
-        self.num_workers = int(num_workers)
-        self.pin_memory = pin_memory
+        self.num_workers, self.pin_memory = int(num_workers), pin_memory
         self.max_skip_fraction = float(max_skip_fraction)
         self.skip_check_after = int(skip_check_after)
-        self.decode_timeout = decode_timeout
+        self.decode_timeout, self.channels = decode_timeout, channels
         self.backend, self.device_transforms = check_decoding(backend, device_transforms, mode)
         self.synthetic = SyntheticSpec(**synthetic) if synthetic is not None else None
         self._num_classes = num_classes
@@ -187,7 +187,7 @@ class VideoDataModule(pl.LightningDataModule):
         return self.index
 
     def _decoder(self) -> VideoDecoder:
-        return VideoDecoder(timeout=self.decode_timeout, backend=self.backend)
+        return VideoDecoder(timeout=self.decode_timeout, backend=self.backend, channels=self.channels)
 
     def train_dataset(self) -> VideoClipDataset:
         samples = self._loaded_index().splits["train"]
@@ -223,7 +223,8 @@ class VideoDataModule(pl.LightningDataModule):
         )
 
     def _sampler(self, sampling: str, pretrain: bool = False) -> ClipSampler:
-        return ClipSampler(self.num_frames, sampling, self.sampling_rate, self.sampling_mode, pretrain)
+        rate, mode = self.sampling_rate, self.sampling_mode
+        return ClipSampler(self.num_frames, sampling, rate, mode, pretrain, self.fps)
 
     def val_dataset(self) -> VideoClipDataset | None:
         samples = self._loaded_index().splits.get("val") or []

@@ -37,7 +37,7 @@ def collate_windows(items: list[dict]) -> dict:
     batch = default_collate(items)
     length = frames[0].shape[0]
     height, width = max(f.shape[1] for f in frames), max(f.shape[2] for f in frames)
-    out = torch.zeros(len(frames), length, height, width, 3, dtype=torch.uint8)
+    out = torch.zeros(len(frames), length, height, width, frames[0].shape[-1], dtype=torch.uint8)
     for row, f in zip(out, frames, strict=True):
         row[:, : f.shape[1], : f.shape[2]] = f
     batch["frames"] = out
@@ -58,9 +58,9 @@ def crop_resize_flip(frames: torch.Tensor, crops: torch.Tensor) -> torch.Tensor:
     batch, clips = crops.shape[:2]
     rows = crops.reshape(-1, CROP_FIELDS).tolist()
     size = rows[0][5]
-    source = frames.permute(0, 1, 4, 2, 3)  # (B, T, 3, H, W), a view
-    length = source.shape[1]
-    out = torch.empty(batch * clips, length, 3, size, size, device=frames.device)
+    source = frames.permute(0, 1, 4, 2, 3)  # (B, T, C, H, W), a view
+    length, channels = source.shape[1:3]
+    out = torch.empty(batch * clips, length, channels, size, size, device=frames.device)
     groups: dict[tuple[int, int], list[int]] = {}
     for i, (_, _, h, w, _, _) in enumerate(rows):
         groups.setdefault((h, w), []).append(i)

@@ -18,6 +18,10 @@ Two modes (`data.sampling_mode`):
   over all its frames, the last repeated; SSv2 segments are equal fractional parts of the whole
   video.
 
+`fps` (`data.sampling=fps`) picks by time instead of by index: frames `1 / data.target_fps`
+seconds apart (or `data.num_frames` over `data.clip_seconds`) from each video's own frame
+timestamps, so a 25, 30 or 60 fps file, or a variable-rate one, gives a clip of the same duration.
+
 Test views are the original's in both modes. Every function below is a pure function of the
 video's length (and of the random draw, passed in), so that tests can pin each formula.
 """
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SAMPLING = ("dense", "segment")
+SAMPLING = ("dense", "segment", "fps")
 SAMPLING_MODES = ("original", "uniform")
 
 
@@ -126,6 +130,40 @@ def segment_indices(
     return np.array([c[int(rng.integers(len(c)))] for c in choices], dtype=np.int64)
 
 
+# --- by time (data.sampling=fps) -------------------------------------------------------------------
+
+
+def frame_times(num_video_frames: int) -> np.ndarray:
+    """Each frame's presentation time in seconds from the first, from the decoder's frame count
+    (decoders.timeline.FrameCount); a ValueError when the file has no timestamps."""
+    times = num_video_frames.times() if hasattr(num_video_frames, "times") else None
+    if times is None or len(times) != int(num_video_frames):
+        raise ValueError("data.sampling=fps: the video has no frame timestamps")
+    return times - times[0]
+
+
+def latest_start(times: np.ndarray, num_frames: int, fps: float) -> float:
+    """The latest clip start (seconds) whose last frame time is still inside the video; 0 for a
+    video shorter than the clip."""
+    return max(float(times[-1]) - (num_frames - 1) / fps, 0.0)
+
+
+def time_indices(times: np.ndarray, num_frames: int, fps: float, start: float) -> np.ndarray:
+    """The frames shown at `start`, `start + 1/fps`, ... (`num_frames` times): the last frame
+    starting at or before each time, whatever the video's own (or variable) frame rate. Past the
+    end of a short video the last frame repeats, as the dense sampler repeats it."""
+    at = start + np.arange(num_frames) / fps
+    index = np.searchsorted(times, at + 1e-9, side="right") - 1  # 1e-9: a time that lands on a frame
+    return np.clip(index, 0, len(times) - 1).astype(np.int64)
+
+
+def time_views(times: np.ndarray, num_frames: int, fps: float, num_clips: int) -> np.ndarray:
+    """(num_clips, num_frames): clips at evenly spaced starts over the video (one: the centre)."""
+    span = latest_start(times, num_frames, fps)
+    starts = [span / 2] if num_clips == 1 else [c * span / (num_clips - 1) for c in range(num_clips)]
+    return np.stack([time_indices(times, num_frames, fps, s) for s in starts])
+
+
 # --- test views (the same in both modes) ------------------------------------------------------------
 
 
@@ -166,14 +204,22 @@ class ClipSampler:
     sampling_rate: int = 4
     mode: str = "original"
     pretrain: bool = False
+    fps: float | None = None  # `fps` sampling: frames per second taken from each video's own times
 
     def __post_init__(self):
         if self.sampling not in SAMPLING:
             raise ValueError(f"sampling={self.sampling!r} is not one of {', '.join(SAMPLING)}")
+        if self.sampling == "fps" and not (self.fps and self.fps > 0):
+            raise ValueError(f"sampling=fps needs a frame rate > 0, got {self.fps}")
         check_mode(self.mode)
 
     def __call__(self, num_video_frames: int, rng: np.random.Generator) -> np.ndarray:
         """One random training clip: (num_frames,)."""
+        if self.sampling == "fps":
+            assert self.fps is not None  # __post_init__
+            times = frame_times(num_video_frames)
+            start = float(rng.uniform(0.0, latest_start(times, self.num_frames, self.fps)))
+            return time_indices(times, self.num_frames, self.fps, start)
         if self.sampling == "segment":
             return segment_indices(num_video_frames, self.num_frames, rng, self.mode)
         return dense_indices(
@@ -182,6 +228,9 @@ class ClipSampler:
 
     def views(self, num_video_frames: int, num_clips: int = 1) -> np.ndarray:
         """Fixed evaluation clips: (num_clips, num_frames)."""
+        if self.sampling == "fps":
+            assert self.fps is not None  # __post_init__
+            return time_views(frame_times(num_video_frames), self.num_frames, self.fps, num_clips)
         if self.sampling == "segment":
             return segment_views(num_video_frames, self.num_frames, num_clips)
         return dense_views(num_video_frames, self.num_frames, self.sampling_rate, num_clips)

@@ -25,6 +25,31 @@ def check_choices(mode: str, sampling: str, pretrain_sampling: str | None, sampl
         raise ConfigError(f"data.sampling_mode={sampling_mode!r} is not one of {', '.join(SAMPLING_MODES)}")
 
 
+def clip_rate(
+    num_frames: int, samplings: tuple[str, ...], target_fps: float | None, clip_seconds: float | None
+) -> float | None:
+    """The frame rate of `fps` sampling: `data.target_fps`, or `data.num_frames` over
+    `data.clip_seconds` (exactly one of them); None when no sampling is by time."""
+    if "fps" not in samplings:
+        for key, value in (("target_fps", target_fps), ("clip_seconds", clip_seconds)):
+            if value is not None:
+                raise ConfigError(f"data.{key}={value} is used only with data.sampling=fps")
+        return None
+    if (target_fps is None) == (clip_seconds is None):
+        raise ConfigError(
+            "data.sampling=fps needs exactly one of data.target_fps (frames per second) and "
+            f"data.clip_seconds (the clip's duration); got target_fps={target_fps}, "
+            f"clip_seconds={clip_seconds}"
+        )
+    for key, value in (("target_fps", target_fps), ("clip_seconds", clip_seconds)):
+        if value is not None and not float(value) > 0:
+            raise ConfigError(f"data.{key}={value} must be > 0")
+    if target_fps is not None:
+        return float(target_fps)
+    assert clip_seconds is not None  # exactly one is set
+    return num_frames / float(clip_seconds)
+
+
 def check_counts(**counts: int) -> None:
     """Each of `counts` (data key -> value) is at least 1."""
     for key, value in counts.items():

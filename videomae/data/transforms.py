@@ -14,7 +14,7 @@ from torchvision import transforms as T
 from torchvision.transforms.v2 import functional as TF
 
 from videomae.data.video import short_side_size
-from videomae.pixels import IMAGENET_MEAN, IMAGENET_STD
+from videomae.pixels import IMAGENET_MEAN, IMAGENET_STD, default_stats
 
 
 class MultiScaleCrop:
@@ -79,15 +79,28 @@ class ClipRandAugment:
         self.config = config
         hparams = {"translate_const": int(size * 0.45), "interpolation": Image.Resampling.BICUBIC}
         self.augment = rand_augment_transform(config, hparams)
+        # The same ops for one-channel images: their fill (of translations, rotations) is one value.
+        self.augment_plane = rand_augment_transform(config, {**hparams, "img_mean": 128})
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         py_state, np_state = random.getstate(), np.random.get_state()
         frames = clip.permute(0, 2, 3, 1).numpy()  # (T, H, W, C)
         out = []
         for frame in frames:
-            random.setstate(py_state)
-            np.random.set_state(np_state)
-            out.append(np.asarray(self.augment(Image.fromarray(frame))))
+            if frame.shape[-1] == 3:
+                random.setstate(py_state)
+                np.random.set_state(np_state)
+                out.append(np.asarray(self.augment(Image.fromarray(frame))))
+                continue
+            # Other channel counts (gray, RGBA, depth planes): each channel as a gray image (PIL's
+            # L mode, which every op handles) with the same draw, so geometry stays aligned.
+            planes = []
+            for c in range(frame.shape[-1]):
+                random.setstate(py_state)
+                np.random.set_state(np_state)
+                plane = Image.fromarray(np.ascontiguousarray(frame[..., c]))
+                planes.append(np.asarray(self.augment_plane(plane)))
+            out.append(np.stack(planes, axis=-1))
         return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
 
 
@@ -104,6 +117,11 @@ class ClipRandomErasing:
         self.ratio = tuple(ratio)
         self._mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255
         self._std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255
+        gray_mean, gray_std = default_stats(1) or ((0.5,), (0.25,))
+        self._gray = (
+            torch.tensor(gray_mean).view(1, 1, 1, 1) * 255,
+            torch.tensor(gray_std).view(1, 1, 1, 1) * 255,
+        )
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         if self.prob <= 0 or random.random() >= self.prob:
@@ -112,7 +130,8 @@ class ClipRandomErasing:
         top, left, h, w, _ = T.RandomErasing.get_params(clip, self.scale, self.ratio, value=[0])
         if (h, w) == (height, width):  # torchvision found no region that fits: leave the clip
             return clip
-        noise = torch.randn(clip.shape[0], clip.shape[1], h, w) * self._std + self._mean
+        mean, std = (self._mean, self._std) if clip.shape[1] == 3 else self._gray  # gray: its luma stats
+        noise = torch.randn(clip.shape[0], clip.shape[1], h, w) * std + mean
         clip = clip.clone()
         clip[..., top : top + h, left : left + w] = noise.round_().clamp_(0, 255).to(torch.uint8)
         return clip

@@ -20,6 +20,45 @@ from numpy.typing import ArrayLike
 
 from videomae.data import decoders
 from videomae.data.decoders.probe import probe_size  # noqa: F401  (also used from here)
+from videomae.pixels import LUMA_BT601
+
+# What the frames become after decoding: every backend decodes to RGB (a gray or 16-bit source
+# included, reduced to 8 bits, R = G = B); `gray` takes the BT.601 luma of it, which gives a gray
+# source its own values back; `rgba` decodes through PyAV, whatever data.backend says, the one
+# backend that gives a video's alpha plane (opaque, 255, where the video has none).
+CHANNELS = {"rgb": 3, "gray": 1, "rgba": 4}
+
+
+def check_channels(channels: str) -> None:
+    if channels not in CHANNELS:
+        raise ValueError(f"data.channels={channels!r} is not one of {', '.join(CHANNELS)}")
+
+
+def channels_for(in_chans: int) -> str:
+    """The data.channels that gives a model of `in_chans` its frames (ValueError: none does)."""
+    for name, count in CHANNELS.items():
+        if count == in_chans:
+            return name
+    raise ValueError(
+        f"no data.channels gives {in_chans}-channel frames "
+        f"({', '.join(f'{k}: {v}' for k, v in CHANNELS.items())})"
+    )
+
+
+def to_channels(frames: np.ndarray, channels: str) -> np.ndarray:
+    """uint8 (..., H, W, 3) RGB frames -> (..., H, W, CHANNELS[channels])."""
+    if channels != "gray":
+        return frames
+    luma = frames.astype(np.float32) @ np.asarray(LUMA_BT601, np.float32)
+    return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
+
+
+class _WithAlpha:
+    """The backend of data.channels=rgba: PyAV, asked for RGBA."""
+
+    @staticmethod
+    def read(path, known, target, pick):
+        return decoders.module("pyav").read(path, known, target, pick, fmt="rgba")
 
 
 class VideoReadError(RuntimeError):
@@ -114,8 +153,10 @@ class VideoDecoder:
     `timeout`: seconds one video may take before it counts as unreadable (None: no limit).
     """
 
-    def __init__(self, timeout: float | None = 60.0, backend: str = "auto"):
+    def __init__(self, timeout: float | None = 60.0, backend: str = "auto", channels: str = "rgb"):
         decoders.check_name(backend)  # a wrong name fails here, not in a worker
+        check_channels(channels)
+        self.channels = channels
         self.timeout = timeout
         self.backend = backend
         self._pid = None
@@ -130,7 +171,7 @@ class VideoDecoder:
         return self._sizes
 
     def __getstate__(self):
-        return {"timeout": self.timeout, "backend": self.backend, "_pid": None}
+        return {"timeout": self.timeout, "backend": self.backend, "channels": self.channels, "_pid": None}
 
     @property
     def backend_name(self) -> str:
@@ -156,7 +197,7 @@ class VideoDecoder:
             raise VideoReadError(f"{path}: {_not_a_file(path)}")
         if os.path.getsize(path) == 0:
             raise VideoReadError(f"{path}: empty file")
-        known, backend = sizes.get(path), self._module
+        known, backend = sizes.get(path), (_WithAlpha if self.channels == "rgba" else self._module)
         job = lambda: self._decode(path, choose_indices, known, short_side, size_mode, backend)  # noqa: E731
         try:
             if self.timeout is None or self.timeout <= 0:
@@ -175,7 +216,7 @@ class VideoDecoder:
             raise VideoReadError(f"{path}: cannot decode: {_first_line(err)}") from err
         if native is not None:
             sizes[path] = native
-        return frames
+        return to_channels(frames, self.channels)
 
     @staticmethod
     def _decode(
@@ -208,10 +249,11 @@ class VideoDecoder:
 
 
 def read_frames(
-    path: str, choose_indices, short_side: int | None = None, backend: str = "auto"
+    path: str, choose_indices, short_side: int | None = None, backend: str = "auto", channels: str = "rgb"
 ) -> np.ndarray:
     """One-off decode without a time limit (see VideoDecoder.read)."""
-    return VideoDecoder(timeout=None, backend=backend).read(path, choose_indices, short_side)
+    decoder = VideoDecoder(timeout=None, backend=backend, channels=channels)
+    return decoder.read(path, choose_indices, short_side)
 
 
 def decode_short_side(input_size: int, scales=(1.0,)) -> int:

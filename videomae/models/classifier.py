@@ -5,6 +5,7 @@ from torch import nn
 
 from videomae.models.layers import LAYER_NORM_EPS
 from videomae.models.videomae import VideoMAEEncoder
+from videomae.pixels import resolve_stats
 
 
 def _init_finetune_weights(module: nn.Module) -> None:
@@ -41,9 +42,13 @@ class VideoMAEClassifier(nn.Module):
         # The original's numerics; a converted transformers checkpoint brings its own.
         norm_eps: float = LAYER_NORM_EPS,
         head_norm_eps: float = LAYER_NORM_EPS,
+        in_chans: int = 3,  # and the pixel statistics of the inputs: see VideoMAEPretrain
+        pixel_mean: tuple[float, ...] | list[float] | None = None,
+        pixel_std: tuple[float, ...] | list[float] | None = None,
     ):
         super().__init__()
         self.num_classes = num_classes
+        self.pixel_mean, self.pixel_std = resolve_stats(in_chans, pixel_mean, pixel_std)
         self.encoder = VideoMAEEncoder(
             img_size,
             num_frames,
@@ -58,6 +63,7 @@ class VideoMAEClassifier(nn.Module):
             init_values,
             final_norm=False,
             norm_eps=norm_eps,
+            in_chans=in_chans,
         )
         self.fc_norm = nn.LayerNorm(embed_dim, eps=head_norm_eps)
         self.fc_dropout = nn.Dropout(fc_drop_rate)

@@ -18,7 +18,7 @@ from videomae.models.layers import (
     sinusoid_table,
 )
 from videomae.models.patches import normalize_patches, patchify
-from videomae.pixels import to_pixels
+from videomae.pixels import resolve_stats, to_pixels
 
 
 def as_pair(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
@@ -63,10 +63,11 @@ class VideoMAEEncoder(nn.Module):
         init_values: float = 0.0,
         final_norm: bool = True,
         norm_eps: float = LAYER_NORM_EPS,
+        in_chans: int = 3,
     ):
         super().__init__()
         self.embed_dim = embed_dim
-        self.patch_embed = TubeEmbed(patch_size, tubelet_size, 3, embed_dim)
+        self.patch_embed = TubeEmbed(patch_size, tubelet_size, in_chans, embed_dim)
         self.grid = self.patch_embed.grid(num_frames, *as_pair(img_size))
         self.num_tokens = self.grid[0] * self.grid[1] * self.grid[2]
         self.pos_embed = PositionTable(self.num_tokens, embed_dim)
@@ -166,11 +167,17 @@ class VideoMAEPretrain(nn.Module):
         norm_eps: float = LAYER_NORM_EPS,
         head_norm_eps: float = LAYER_NORM_EPS,
         encoder_norm: bool = True,
+        # Video of another channel count (1: gray, infrared, depth); the pixel mean and std per
+        # channel that the inputs were normalised with (None: ImageNet's for 3, its luma for 1).
+        in_chans: int = 3,
+        pixel_mean: tuple[float, ...] | list[float] | None = None,
+        pixel_std: tuple[float, ...] | list[float] | None = None,
     ):
         super().__init__()
         self.patch_size = patch_size
         self.tubelet_size = tubelet_size
         self.norm_pix_loss = norm_pix_loss
+        self.pixel_mean, self.pixel_std = resolve_stats(in_chans, pixel_mean, pixel_std)
         self.encoder = VideoMAEEncoder(
             img_size,
             num_frames,
@@ -185,6 +192,7 @@ class VideoMAEPretrain(nn.Module):
             init_values,
             final_norm=encoder_norm,
             norm_eps=norm_eps,
+            in_chans=in_chans,
         )
         self.encoder_to_decoder = nn.Linear(embed_dim, decoder_embed_dim, bias=False)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
@@ -193,7 +201,7 @@ class VideoMAEPretrain(nn.Module):
             decoder_embed_dim,
             decoder_depth,
             decoder_num_heads,
-            3 * tubelet_size * patch_size * patch_size,
+            in_chans * tubelet_size * patch_size * patch_size,
             mlp_ratio if decoder_mlp_ratio is None else decoder_mlp_ratio,
             qkv_bias,
             init_values,
@@ -238,7 +246,7 @@ class VideoMAEPretrain(nn.Module):
         with torch.autocast(patches.device.type, enabled=False):
             B, _, K, C = patches.shape
             patches = patches[targets].reshape(B, -1, K, C).float()  # only what the loss needs
-            patches = to_pixels(patches, channels_last=True)  # back to [0, 1] pixels
+            patches = to_pixels(patches, True, self.pixel_mean, self.pixel_std)  # back to [0, 1] pixels
             if self.norm_pix_loss:
                 patches = normalize_patches(patches)
             return patches.flatten(2)

@@ -6,6 +6,8 @@ torch.compile, the effective batch, and AdamW with the per-step warm-up + cosine
 subclasses keep what differs: masks and the reconstruction loss, or mixup, EMA and metrics.
 """
 
+from typing import cast
+
 import pytorch_lightning as pl
 import torch
 from torch import nn
@@ -48,12 +50,13 @@ class VideoModule(pl.LightningModule):
             batch["video"] = video.flatten(0, 1)
         return batch
 
-    @staticmethod
-    def pixels(video: torch.Tensor) -> torch.Tensor:
+    def pixels(self, video: torch.Tensor) -> torch.Tensor:
         """A batch's uint8 clips as normalised floats, made inside the step rather than in a
         transfer hook: FSDP's mixed precision casts a step's float inputs to bf16, while the
         normalised-pixel target and mixup want these in fp32. The uint8 batch is left as it is."""
-        return normalize_uint8(video)
+        # Both models set these in __init__ (a plain nn.Module attribute, so mypy sees Tensor | Module).
+        mean, std = cast(tuple, self.model.pixel_mean), cast(tuple, self.model.pixel_std)
+        return normalize_uint8(video, mean, std)
 
     # --- optimizer ------------------------------------------------------------------------------
 

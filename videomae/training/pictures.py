@@ -105,7 +105,7 @@ class ReconstructionPictures(pl.Callback):
         was_training = model.training
         model.eval()
         try:
-            videos = normalize_uint8(self.clips.to(pl_module.device))
+            videos = normalize_uint8(self.clips.to(pl_module.device), model.pixel_mean, model.pixel_std)
             masked, recon, loss = reconstruct(model, videos, self.mask.to(pl_module.device))
         finally:
             model.train(was_training)
@@ -115,7 +115,8 @@ class ReconstructionPictures(pl.Callback):
             epoch = min(epoch, trainer.max_epochs - 1)
         gen = pl_module.mask_generator
         title = f"epoch {epoch}, step {step}: {gen.type} mask {gen.ratio:g}, loss {loss.item():.3f}"
-        image = make_grid(to_pixels(videos), masked, recon, title=title, captions=self.captions)
+        shown = to_pixels(videos, False, model.pixel_mean, model.pixel_std)
+        image = make_grid(shown, masked, recon, title=title, captions=self.captions)
         os.makedirs(self.pictures_dir, exist_ok=True)
         path = os.path.join(self.pictures_dir, f"epoch{epoch:04d}.png")
         image.save(path)

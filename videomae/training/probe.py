@@ -191,6 +191,7 @@ class OnlineProbe(pl.Callback):
             worker_init_fn=WorkerInit(rank),  # SLURM's signals are the training process's to handle
         )
         device = pl_module.device
+        stats = (pl_module.model.pixel_mean, pl_module.model.pixel_std)
         feature_parts: list[torch.Tensor] = []
         position_parts: list[torch.Tensor] = []
         failed: list[str] = []
@@ -199,7 +200,7 @@ class OnlineProbe(pl.Callback):
             if batch["video"] is None:
                 continue
             with trainer.precision_plugin.forward_context():  # the training step's autocast
-                feats = pooled_features(pl_module.model, normalize_uint8(batch["video"].to(device)))
+                feats = pooled_features(pl_module.model, normalize_uint8(batch["video"].to(device), *stats))
             feature_parts.append(feats.float())
             position_parts.append(batch["position"].to(device))
         dim = pl_module.model.encoder.embed_dim

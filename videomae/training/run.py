@@ -26,9 +26,11 @@ from videomae.checkpoints.run_dir import (
 )
 from videomae.config_schema import validate_config
 from videomae.data.datamodule import VideoDataModule
+from videomae.data.video import CHANNELS
 from videomae.errors import ConfigError
 from videomae.models import MODEL_SIZES
 from videomae.models.layers import Block
+from videomae.pixels import default_stats, resolve_stats
 from videomae.training import preemption
 from videomae.training.checkpoint_io import AtomicCheckpointIO
 from videomae.training.loggers import LOGGERS, build_logger
@@ -36,6 +38,7 @@ from videomae.training.progress import STYLES
 from videomae.training.strategies import BlockFSDPStrategy
 
 RESUME_WORDS = (None, "", "null", "last", "auto")
+MODEL_PIXEL_KEYS = ("mean", "std")  # data.* keys the model normalises its inputs with, on its device
 
 
 class _DropLines(logging.Filter):
@@ -97,7 +100,30 @@ def model_kwargs(cfg: DictConfig) -> dict:
         raise ConfigError(
             f"data.input_size={size} is not divisible by model.patch_size={model['patch_size']}"
         )
-    return {**model, "num_frames": frames, "img_size": size}
+    return {**model, "num_frames": frames, "img_size": size, **pixel_kwargs(cfg, model.get("in_chans", 3))}
+
+
+def pixel_kwargs(cfg: DictConfig, in_chans: int) -> dict:
+    """The model's input channels and pixel statistics from `data.channels`, `data.mean`, `data.std`;
+    nothing for RGB with ImageNet's (so that an RGB run's model arguments stay as they were)."""
+    data = cfg.data
+    channels = CHANNELS.get(str(data.get("channels", "rgb")))
+    if channels is not None and channels != in_chans:
+        raise ConfigError(
+            f"data.channels={data.channels} gives {channels}-channel frames but model.in_chans={in_chans}; "
+            f"set model.in_chans={channels}"
+        )
+    mean, std = data.get("mean"), data.get("std")
+    try:
+        stats = resolve_stats(
+            in_chans, None if mean is None else list(mean), None if std is None else list(std)
+        )
+    except ValueError as err:
+        raise ConfigError(f"data.mean={mean} data.std={std} (model.in_chans={in_chans}): {err}") from None
+    out: dict = {} if in_chans == 3 else {"in_chans": in_chans}
+    if stats != default_stats(in_chans):
+        out.update(pixel_mean=list(stats[0]), pixel_std=list(stats[1]))
+    return out
 
 
 def optim_hparams(cfg: DictConfig) -> dict:
@@ -109,9 +135,10 @@ def optim_hparams(cfg: DictConfig) -> dict:
 def build_datamodule(cfg: DictConfig, mode: str = "pretrain") -> VideoDataModule:
     data = OmegaConf.to_container(cfg.data, resolve=True)
     known = set(inspect.signature(VideoDataModule).parameters) - {"mode", "seed"}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - known - set(MODEL_PIXEL_KEYS))
     if unknown:
         raise ConfigError(f"data.{unknown[0]} is not a data setting; known: {', '.join(sorted(known))}")
+    data = {k: v for k, v in data.items() if k not in MODEL_PIXEL_KEYS}  # the model's (pixel_kwargs)
     return VideoDataModule(mode=mode, seed=cfg.seed, **data)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from videomae.data.decoders.probe import probe_size
 from videomae.data.decoders.resize import resize
+from videomae.data.decoders.timeline import FrameCount
 
 
 def missing() -> str | None:
@@ -43,7 +44,9 @@ def read(
     # for every backend (decoders/resize.py): decord's own scaler gives other pixels.
     height, width = known if known else (-1, -1)
     reader = _reader(path, width, height)
-    order = pick(len(reader)).tolist()
+    # decord's own frame times (it indexes frames itself: decoders/timeline.py)
+    stamps = lambda: reader.get_frame_timestamp(np.arange(len(reader)))[:, 0]  # noqa: E731
+    order = pick(FrameCount(len(reader), stamps)).tolist()
     try:
         frames = reader.get_batch(order).asnumpy()
     except Exception as err:

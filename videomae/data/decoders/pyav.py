@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from videomae.data.decoders.resize import resize, upright
-from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan
+from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan, counted
 
 
 def missing() -> str | None:
@@ -38,7 +38,7 @@ def _frames(packet, errors: list[str]):
 
 
 def _decode(
-    container, stream, order: np.ndarray, timeline: Timeline | None, seek: bool
+    container, stream, order: np.ndarray, timeline: Timeline | None, seek: bool, fmt: str = "rgb24"
 ) -> tuple[np.ndarray, float] | None:
     """The native-size frames of `order` and their display rotation, or None when the seek cannot
     serve them (the first frame after the keyframe is already past the first one wanted, or
@@ -68,12 +68,12 @@ def _decode(
             if start is not None and prev is None and at > order[0]:
                 return None
             if out is None:
-                out = np.empty((len(order), frame.height, frame.width, 3), np.uint8)
+                out = np.empty((len(order), frame.height, frame.width, 4 if fmt == "rgba" else 3), np.uint8)
             while pos < len(order) and order[pos] < at:  # no frame shown at that index: hold
-                out[pos] = (prev if prev is not None else frame).to_ndarray(format="rgb24")
+                out[pos] = (prev if prev is not None else frame).to_ndarray(format=fmt)
                 pos += 1
             if pos < len(order) and order[pos] == at:
-                out[pos] = frame.to_ndarray(format="rgb24")
+                out[pos] = frame.to_ndarray(format=fmt)
                 pos += 1
             prev = frame
         if pos == len(order) and out is not None and prev is not None:
@@ -83,7 +83,7 @@ def _decode(
             return None
         why = f" ({errors[0]})" if errors else ""
         raise ValueError(f"the stream ends before frame {int(order[pos])}{why}")
-    out[pos:] = prev.to_ndarray(format="rgb24")
+    out[pos:] = prev.to_ndarray(format=fmt)
     return out, prev.rotation
 
 
@@ -117,7 +117,9 @@ def read(
     known: tuple[int, int] | None,
     target: Callable[[int, int], tuple[int, int] | None],
     pick: Callable[[int], np.ndarray],
+    fmt: str = "rgb24",
 ) -> tuple[np.ndarray, tuple[int, int]]:
+    """`fmt`: rgb24, or rgba (with the video's alpha plane; opaque where it has none)."""
     container, stream = _open(path)
     try:
         if min(stream.codec_context.height, stream.codec_context.width) <= 0:
@@ -127,13 +129,13 @@ def read(
             container, stream = _from_start(path, container, stream)
             order = pick(sum(1 for p in container.demux(stream) if p.size))
         else:
-            order = pick(len(timeline))
+            order = pick(counted(timeline))
         decoded = None
         if timeline is not None and timeline.seek_point(int(order[0])) is not None:
-            decoded = _decode(container, stream, order, timeline, seek=True)
+            decoded = _decode(container, stream, order, timeline, True, fmt)
         if decoded is None:  # the first GOP, or a seek that could not serve the first index
             container, stream = _from_start(path, container, stream)
-            decoded = _decode(container, stream, order, timeline, seek=False)
+            decoded = _decode(container, stream, order, timeline, False, fmt)
         assert decoded is not None  # without a seek, _decode returns the frames or raises
     finally:
         container.close()

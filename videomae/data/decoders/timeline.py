@@ -10,6 +10,7 @@ mapping. decord indexes frames itself and differs on some files (see decoders/de
 
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,31 @@ class Timeline:
         """Each frame's duration (the last one's: the one before it), for torchcodec's mapping."""
         gaps = np.diff(self.pts)
         return np.append(gaps, gaps[-1] if len(gaps) else 1)
+
+
+class FrameCount(int):
+    """A video's length in frames that can also say when each frame is shown: `times()`, seconds
+    from the first frame, one per frame index (None where the file has no timestamps). Read only
+    when a time-based sampler asks (data.sampling=fps); every other sampler sees a plain int."""
+
+    _times: Callable[[], np.ndarray] | None
+
+    def __new__(cls, count: int, times: Callable[[], np.ndarray] | None = None):
+        obj = super().__new__(cls, count)
+        obj._times = times
+        return obj
+
+    def times(self) -> np.ndarray | None:
+        return None if self._times is None else np.asarray(self._times(), np.float64)
+
+
+def seconds(timeline: "Timeline") -> np.ndarray:
+    """Each frame's presentation time in seconds from the first frame."""
+    return (timeline.pts - timeline.pts[0]).astype(np.float64) * timeline.time_base
+
+
+def counted(timeline: "Timeline") -> FrameCount:
+    return FrameCount(len(timeline), lambda: seconds(timeline))
 
 
 # Timelines of the files read last, per process, up to this many frames in all (8 bytes each): a

@@ -11,7 +11,7 @@ import numpy as np
 from videomae.data.decoders import pyav
 from videomae.data.decoders.resize import resize
 from videomae.data.decoders.selftest import clips
-from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan
+from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan, counted
 
 FIX = (
     "install FFmpeg's shared libraries (apt-get install ffmpeg, brew install ffmpeg or "
@@ -127,7 +127,7 @@ def read(
         return pyav.read(path, known, target, pick)
     decoder = _open(path, timeline)
     meta = decoder.metadata
-    order = pick(len(timeline) if timeline is not None else int(meta.num_frames or 0))
+    order = pick(counted(timeline) if timeline is not None else int(meta.num_frames or 0))
     last = len(timeline) - 1 if timeline is not None else int(order[-1])
     for give_up in range(TAIL_SLACK + 1):
         # an FFmpeg that does not flush the final frame (5.x on MPEG-4 B-frame AVI) gives no
