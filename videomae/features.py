@@ -23,6 +23,31 @@ from videomae.pixels import normalize_uint8
 FORMATS = (".npz", ".csv")
 
 
+def check_layer(model: VideoMAEModel, layer: int | None) -> int:
+    """`layer` as a block number 1..depth (None or -1: the last; -k: k-th from the end)."""
+    depth = len(model.encoder.blocks)
+    if layer is None:
+        return depth
+    if isinstance(layer, bool) or not isinstance(layer, int) or not (-depth <= layer <= depth) or layer == 0:
+        raise ConfigError(f"layer={layer!r}: a block number 1..{depth} (or -1..-{depth} from the end)")
+    return layer if layer > 0 else depth + 1 + layer
+
+
+def encoder_tokens(model: VideoMAEModel, videos: torch.Tensor, layer: int | None = None) -> torch.Tensor:
+    """(B, N, D) token features of ImageNet-normalized videos (B, C, T, H, W), every token, after
+    block `layer` (1-based; default the last, then the encoder's final norm when it has one, as
+    `pooled_features` reads them). Earlier blocks' outputs are taken before any norm."""
+    encoder = model.encoder
+    layer = check_layer(model, layer)
+    if layer == len(encoder.blocks):
+        return encoder(videos)
+    x = encoder.patch_embed(videos)
+    x = x + encoder.pos_embed(x.shape[1], x)
+    for block in encoder.blocks[:layer]:
+        x = block(x)
+    return x
+
+
 def pooled_features(model: VideoMAEModel, videos: torch.Tensor) -> torch.Tensor:
     """(B, D) features of ImageNet-normalized videos (B, C, T, H, W)."""
     if isinstance(model, VideoMAEClassifier):

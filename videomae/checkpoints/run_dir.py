@@ -49,16 +49,17 @@ RUN_FILES = frozenset(
         "eval",  # fine-tuning's test=true
         "predictions.csv",  # scripts/evaluate.py (in eval/ or out=DIR)
         "metrics.json",
+        "probe",  # scripts/probe.py: probe/metrics.json, probe/features.pt
     }
 )
 # Hydra's job log (`<script>.log`), SLURM requeue checkpoints, TensorBoard events, temporary files.
 RUN_PATTERNS = re.compile(
-    r"^((pretrain|finetune|evaluate)\.log|hpc_ckpt_\d+\.ckpt|events\.out\.tfevents\..+"
+    r"^((pretrain|finetune|evaluate|probe)\.log|hpc_ckpt_\d+\.ckpt|events\.out\.tfevents\..+"
     r"|\..+\.[0-9a-f]{32}\.tmp|probe\.json\.tmp)$"
 )
 # What Hydra writes into the run directory before the run's own code starts.
-HYDRA_FILES = re.compile(r"^(\.hydra|(pretrain|finetune|evaluate)\.log)$")
-RUN_KINDS = ("pretrain", "finetune", "evaluate")
+HYDRA_FILES = re.compile(r"^(\.hydra|(pretrain|finetune|evaluate|probe)\.log)$")
+RUN_KINDS = ("pretrain", "finetune", "evaluate", "probe")
 
 
 def foreign_entries(run_dir: str) -> list[str]:
