@@ -75,6 +75,8 @@ class AttentiveHead(nn.Module):
         super().__init__()
         if depth < 1:
             raise ValueError(f"probe.depth={depth}: at least 1 (the cross-attention block)")
+        if dim % num_heads:
+            raise ValueError(f"probe.num_heads={num_heads} does not divide the encoder width {dim}")
         self.query = nn.Parameter(torch.zeros(1, 1, dim))
         self.blocks = nn.ModuleList(
             Block(dim, num_heads, mlp_ratio, qkv_bias=True, norm_layer=nn.LayerNorm) for _ in range(depth - 1)
