@@ -22,6 +22,7 @@ import random
 from videomae.data.dataset import MultiViewDataset
 from videomae.data.datamodule import VideoDataModule
 from videomae.data.segments import SegmentClipDataset
+from videomae.data.settings import first_per_class
 from videomae.data.transforms import FinetuneTransform
 from videomae.data.video import decode_short_side
 from videomae.errors import ConfigError
@@ -92,6 +93,8 @@ class ProbeDataModule(VideoDataModule):
             split_names = (f"holdout {self.holdout:g} of train", "test" if test else "val")
         else:
             selection, split_names = None, (f"{'test' if test else 'val'} (the evaluation split)", "test" if test else "val")  # fmt: skip
+        if self.train_per_class is not None:  # few-shot: the first N of each class (data.train_per_class)
+            train = first_per_class(train, self.train_per_class)
         self.plan = {"rule": rule, "train": train, "selection": selection, "eval": evaluation,
                      "selection_split": split_names[0], "eval_split": split_names[1]}  # fmt: skip
         return self.plan
