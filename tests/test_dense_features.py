@@ -27,7 +27,9 @@ def tiny(size=32, frames=4):
 
 @pytest.fixture(scope="module")
 def long_video(tmp_path_factory):
-    return write_clip(str(tmp_path_factory.mktemp("long") / "long.mp4"), num_frames=53, width=48, height=40, seed=3)
+    return write_clip(
+        str(tmp_path_factory.mktemp("long") / "long.mp4"), num_frames=53, width=48, height=40, seed=3
+    )
 
 
 def by_hand(model, path, starts, frames=4, rate=2, size=32):
@@ -50,7 +52,9 @@ def test_windows_slide_over_the_whole_video():
 
 def test_dense_features_equal_windows_cut_by_hand(long_video):
     model = tiny()
-    extractor = DenseExtractor(featurizer(model), num_frames=4, sampling_rate=2, stride=5, input_size=32, batch_size=3)
+    extractor = DenseExtractor(
+        featurizer(model), num_frames=4, sampling_rate=2, stride=5, input_size=32, batch_size=3
+    )
     features, total = extractor.video(long_video)
     assert total == 53
     starts = window_starts(53, 8, 5)
@@ -71,8 +75,11 @@ def test_layers_and_pools(long_video):
         assert grid.shape == (2, 2, 4, 4, 32)
         cls = featurizer(model, pool="cls_like")(x)
         torch.testing.assert_close(cls.mean(-1), torch.zeros(2), atol=1e-5, rtol=0)
-        classifier = create_classifier("vit_tiny", 5, **{k: v for k, v in TINY_MODEL.items() if "decoder" not in k and k != "depth"}, depth=2,
-                                       patch_size=8, num_frames=4, img_size=32).eval()  # fmt: skip
+        encoder = {k: v for k, v in TINY_MODEL.items() if "decoder" not in k and k != "depth"}
+        classifier = create_classifier(
+            "vit_tiny", 5, **encoder, depth=2, patch_size=8, num_frames=4, img_size=32
+        )
+        classifier.eval()
         torch.testing.assert_close(featurizer(classifier, pool="cls_like")(x), classifier.forward_features(x))
     for bad, words in (({"layer": 3}, "layer=3: a block number 1..2"), ({"pool": "max"}, "pool='max'"),
                        ({"pool": "attentive"}, "pool=attentive needs probe=")):  # fmt: skip
@@ -122,6 +129,8 @@ def test_the_script_writes_one_npy_per_video_and_an_index(tmp_path, synthetic_ro
     index = json.loads((tmp_path / "dense" / "index.json").read_text())
     assert index["layer"] == 1 and index["stride"] == 4 and index["videos"] == 8
     rows = list(csv.DictReader(open(tmp_path / "dense" / "index.csv")))
-    assert len(rows) == 8 and all(np.load(tmp_path / "dense" / r["feature_file"]).shape == (4, 32) for r in rows)
+    assert len(rows) == 8 and all(
+        np.load(tmp_path / "dense" / r["feature_file"]).shape == (4, 32) for r in rows
+    )
     again = run_script("extract_features.py", *args)
     assert "8 already done" in again.stdout and "0 videos written" in again.stdout

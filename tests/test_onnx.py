@@ -78,8 +78,8 @@ def test_convert_to_onnx_and_the_benchmark(tmp_path):
     result = run_script("convert.py", str(src), str(tmp_path / "c.onnx"), "--to", "onnx")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "opset 18" in result.stdout and "onnxruntime (CPU, a separate process)" in result.stdout
-    pre = export_ours(create_pretrain_model("vit_tiny", **TINY_MODEL, patch_size=8, num_frames=4, img_size=32),
-                      tmp_path / "p.safetensors")  # fmt: skip
+    pretrain = create_pretrain_model("vit_tiny", **TINY_MODEL, patch_size=8, num_frames=4, img_size=32)
+    pre = export_ours(pretrain, tmp_path / "p.safetensors")
     refused = run_script("convert.py", str(pre), str(tmp_path / "p.onnx"), "--to", "onnx")
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
     bench = run_script("benchmark.py", "onnx", str(src), "--onnx", str(tmp_path / "c.onnx"), "--steps", "2",

@@ -37,7 +37,9 @@ def window_starts(num_video_frames: int, span: int, stride: int) -> list[int]:
     return list(range(0, num_video_frames - span + 1, stride))
 
 
-def window_indices(starts: list[int], num_frames: int, sampling_rate: int, num_video_frames: int) -> np.ndarray:
+def window_indices(
+    starts: list[int], num_frames: int, sampling_rate: int, num_video_frames: int
+) -> np.ndarray:
     """(windows, num_frames) frame indices, clamped to the video's last frame."""
     steps = np.arange(num_frames) * sampling_rate
     return np.minimum(np.asarray(starts)[:, None] + steps[None], num_video_frames - 1)
@@ -73,12 +75,19 @@ class DenseExtractor:
     def video(self, path: str) -> tuple[np.ndarray, int]:
         """(windows, ...) float32 features of one video, and its frame count."""
         counted: list[int] = []
-        self.decoder.read(path, lambda n: (counted.append(n), np.zeros(1, dtype=np.int64))[1])
+
+        def first_frame(n: int) -> np.ndarray:  # the decoder says how many frames the video has
+            counted.append(n)
+            return np.zeros(1, dtype=np.int64)
+
+        self.decoder.read(path, first_frame)
         total = counted[0]
         starts = window_starts(total, self.num_frames * self.sampling_rate, self.stride)
         parts = []
         for i in range(0, len(starts), self.batch_size):
-            indices = window_indices(starts[i : i + self.batch_size], self.num_frames, self.sampling_rate, total)
+            indices = window_indices(
+                starts[i : i + self.batch_size], self.num_frames, self.sampling_rate, total
+            )
             clips = normalize_uint8(self.frames_of(path, indices).to(self.device))
             parts.append(self.featurize(clips).float().cpu())
         return torch.cat(parts).numpy(), total
@@ -91,7 +100,9 @@ def run_dense(extractor: DenseExtractor, samples: list[tuple[str, int]], root: s
     os.makedirs(out_dir, exist_ok=True)
     mine = samples[shard[0] :: shard[1]]
     todo = [(p, y) for p, y in mine if not os.path.isfile(os.path.join(out_dir, feature_name(p, root)))]
-    print(f"dense features: {len(mine)} videos in this shard, {len(mine) - len(todo)} already done", flush=True)
+    print(
+        f"dense features: {len(mine)} videos in this shard, {len(mine) - len(todo)} already done", flush=True
+    )
     started, last, windows, failed = time.perf_counter(), time.perf_counter(), 0, []
     for done, (path, _) in enumerate(todo, start=1):
         try:
@@ -109,8 +120,9 @@ def run_dense(extractor: DenseExtractor, samples: list[tuple[str, int]], root: s
         if now - last >= every_s or done == len(todo):
             rate = windows / max(now - started, 1e-9)
             left = (len(todo) - done) * (now - started) / done
+            per_s = done / max(now - started, 1e-9)
             print(f"  {done}/{len(todo)} videos, {windows} windows, {rate:.1f} windows/s, "
-                  f"{done / max(now - started, 1e-9):.2f} videos/s, ETA {left:.0f} s", flush=True)  # fmt: skip
+                  f"{per_s:.2f} videos/s, ETA {left:.0f} s", flush=True)  # fmt: skip
             last = now
     for line in failed:
         print(f"skipped unreadable video {line}", file=sys.stderr)

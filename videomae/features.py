@@ -24,7 +24,7 @@ from videomae.dense_features import DenseExtractor, run_dense
 from videomae.errors import ConfigError
 from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.factory import VideoMAEModel
-from videomae.models.probe_heads import build_head
+from videomae.models.probe_heads import AttentiveHead, LinearHead, build_head
 from videomae.pixels import normalize_uint8
 
 FORMATS = (".npz", ".csv")
@@ -63,7 +63,10 @@ def load_probe_head(run_dir: str) -> tuple[nn.Module, dict]:
     metrics_path = os.path.join(run_dir, "probe", "metrics.json")
     ckpt_path = last_checkpoint(run_dir)
     if not (os.path.isfile(metrics_path) and os.path.isfile(ckpt_path)):
-        raise ConfigError(f"probe={run_dir}: not a finished scripts/probe.py run (no probe/metrics.json and checkpoints/last.ckpt)")
+        raise ConfigError(
+            f"probe={run_dir}: not a finished scripts/probe.py run "
+            "(no probe/metrics.json and checkpoints/last.ckpt)"
+        )
     with open(metrics_path) as f:
         record = json.load(f)
     protocol, names = record["protocol"], [h["head"] for h in record["heads"]]
@@ -73,13 +76,21 @@ def load_probe_head(run_dir: str) -> tuple[nn.Module, dict]:
     number = names.index(record["chosen"]["head"])
     prefix = f"heads.{number}."
     weights = {k.removeprefix(prefix): v for k, v in state["state_dict"].items() if k.startswith(prefix)}
-    settings = {k: protocol[k] for k in ("depth", "num_heads", "mlp_ratio")} if protocol["kind"] == "attentive" else {}
-    head = build_head(protocol["kind"], weights["linear.weight"].shape[1], weights["linear.weight"].shape[0], **settings)
+    settings = (
+        {k: protocol[k] for k in ("depth", "num_heads", "mlp_ratio")}
+        if protocol["kind"] == "attentive"
+        else {}
+    )
+    head = build_head(
+        protocol["kind"], weights["linear.weight"].shape[1], weights["linear.weight"].shape[0], **settings
+    )
     head.load_state_dict(weights)
     return head.eval(), protocol
 
 
-def featurizer(model: VideoMAEModel, layer: int | None = None, pool: str = "mean", head: nn.Module | None = None):
+def featurizer(
+    model: VideoMAEModel, layer: int | None = None, pool: str = "mean", head: nn.Module | None = None
+):
     """videos (B, C, T, H, W) normalized -> (B, D) (`none`: the token grid (B, t, h, w, D)).
 
     mean: the mean of the tokens (at the last layer: after the encoder's final norm for a
@@ -100,7 +111,8 @@ def featurizer(model: VideoMAEModel, layer: int | None = None, pool: str = "mean
         if pool == "none":
             return tokens.unflatten(1, model.encoder.grid)
         if pool == "attentive":
-            return head.pool(tokens)  # type: ignore[union-attr]  # checked above
+            assert isinstance(head, AttentiveHead | LinearHead), "checked above"
+            return head.pool(tokens)
         mean = tokens.mean(dim=1)
         if isinstance(model, VideoMAEClassifier) and last and pool in ("mean", "cls_like"):
             return model.fc_norm(mean)
@@ -119,7 +131,9 @@ def pooled_features(model: VideoMAEModel, videos: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def extract(model: VideoMAEModel, loader, device: str | torch.device = "cpu", progress=None, featurize=None) -> dict:
+def extract(
+    model: VideoMAEModel, loader, device: str | torch.device = "cpu", progress=None, featurize=None
+) -> dict:
     """Features of every video the multi-view loader yields: {video_id: (D,) mean over its views},
     and the "path: reason" lines of the videos that could not be read. `featurize`: a
     `featurizer` (default: pooled_features)."""
@@ -194,7 +208,9 @@ def run(
     if not os.path.exists(checkpoint):
         raise ConfigError(f"checkpoint={checkpoint} does not exist")
     if mode == "clip" and os.path.splitext(out)[1].lower() not in FORMATS:
-        raise ConfigError(f"out={out}: the extension must be one of {', '.join(FORMATS)} (mode=dense: a folder)")
+        raise ConfigError(
+            f"out={out}: the extension must be one of {', '.join(FORMATS)} (mode=dense: a folder)"
+        )
     if mode == "clip" and pool == "none" and not out.endswith(".npz"):
         raise ConfigError(f"out={out}: pool=none keeps the token grid, which only .npz holds")
     model, _ = model_from_checkpoint(checkpoint)
@@ -208,7 +224,9 @@ def run(
             raise ConfigError(f"the model's input is {h * patch}x{w * patch}: set data.input_size")
         data["input_size"] = h * patch
     if (data["num_frames"], data["input_size"]) != (t * tubelet, h * patch):  # position table rebuilt
-        model, _ = model_from_checkpoint(checkpoint, num_frames=data["num_frames"], img_size=data["input_size"])
+        model, _ = model_from_checkpoint(
+            checkpoint, num_frames=data["num_frames"], img_size=data["input_size"]
+        )
     head = load_probe_head(probe)[0].to(device) if probe else None
     featurize = featurizer(model.to(device).eval(), layer, pool, head)
     dm = VideoDataModule(mode="finetune", **data)
@@ -221,8 +239,8 @@ def run(
     if split not in ("train", "val", "test", "all"):
         raise ConfigError(f"split={split!r} is not one of train, val, test, all")
     if mode == "dense":
-        samples = list(dict.fromkeys(s for name in ("train", "val", "test") for s in splits.get(name) or [])) \
-            if split == "all" else splits.get(split) or []  # fmt: skip
+        names = ("train", "val", "test") if split == "all" else (split,)
+        samples = list(dict.fromkeys(s for name in names for s in splits.get(name) or []))
         if not samples:
             raise ConfigError(f"split={split}: the dataset has no such videos (splits: {sorted(splits)})")
         extractor = DenseExtractor(featurize, dm.num_frames, dm.sampling_rate, stride, dm.input_size,

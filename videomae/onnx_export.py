@@ -64,7 +64,10 @@ def exportable(model: VideoMAEModel, task: str | None) -> tuple[nn.Module, str, 
         raise ConfigError(f"--task {task}: --to onnx exports one of {', '.join(TASKS)}")
     if task == "classification":
         if not is_classifier:
-            raise ConfigError("--task classification: the checkpoint has no classifier head; fine-tune it, or use --task features")
+            raise ConfigError(
+                "--task classification: the checkpoint has no classifier head; fine-tune it, "
+                "or use --task features"
+            )
         return model, task, ["logits"]
     return FeatureModel(model), task, ["features", "tokens"]
 
@@ -86,6 +89,7 @@ def export_onnx(model: VideoMAEModel, path: str, task: str | None = None) -> dic
         )  # fmt: skip
     info = {"task": task, "opset": OPSET, "input": ["batch", *shape[1:]], "outputs": outputs,
             "layout": "B, C, T, H, W", "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}  # fmt: skip
+    assert program is not None, "dynamo=True returns the ONNXProgram"
     onnx_model = program.model_proto
     for key, value in {"videomae": json.dumps(info)}.items():
         entry = onnx_model.metadata_props.add()
@@ -110,7 +114,9 @@ def run_onnxruntime(path: str, videos: np.ndarray) -> list[np.ndarray]:
     with tempfile.TemporaryDirectory() as tmp:
         inp, out = os.path.join(tmp, "in.npy"), os.path.join(tmp, "out.npz")
         np.save(inp, videos.astype(np.float32))
-        result = subprocess.run([sys.executable, "-c", RUNNER, path, inp, out], capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-c", RUNNER, path, inp, out], capture_output=True, text=True
+        )
         if result.returncode:
             raise RuntimeError(f"onnxruntime could not run {path}: {result.stderr.strip().splitlines()[-1]}")
         with np.load(out) as data:
@@ -128,13 +134,17 @@ def check_onnx(path: str, model: VideoMAEModel, task: str, batch_sizes=(1, 3), s
     generator = torch.Generator().manual_seed(seed)
     worst = 0.0
     for batch in batch_sizes:
-        x = torch.randn(batch, 3, t * enc.tubelet_size, h * enc.patch_size, w * enc.patch_size, generator=generator)
+        x = torch.randn(
+            batch, 3, t * enc.tubelet_size, h * enc.patch_size, w * enc.patch_size, generator=generator
+        )
         expected = module(x)
         expected = [expected] if isinstance(expected, torch.Tensor) else list(expected)
         for name, got, want in zip(names, run_onnxruntime(path, x.numpy()), expected, strict=True):
             want = want.numpy()
             if got.shape != want.shape or not np.allclose(got, want, atol=ATOL, rtol=RTOL):
                 diff = np.abs(got - want).max() if got.shape == want.shape else float("inf")
-                raise RuntimeError(f"{path}: output {name} at batch {batch} differs from PyTorch by {diff:.2e}")
+                raise RuntimeError(
+                    f"{path}: output {name} at batch {batch} differs from PyTorch by {diff:.2e}"
+                )
             worst = max(worst, float(np.abs(got - want).max()))
     return worst

@@ -81,6 +81,8 @@ def test_attentive_head_init_as_vjepa():
     # residual output projections divided by sqrt(2 * layer): the third block's are smaller
     first, third = head.blocks[0].attn.proj.weight.std(), head.blocks[2].attn.proj.weight.std()
     assert float(third / first) == pytest.approx(1 / math.sqrt(3), rel=0.25)
+    # and the cross-attention block's MLP output by sqrt(2 x 3) after 3 blocks (their _rescale_blocks)
+    assert float(head.cross.mlp.fc2.weight.std()) == pytest.approx(0.02 / math.sqrt(6), rel=0.15)
     with pytest.raises(ValueError, match="num_heads=5"):
         AttentiveHead(dim=64, num_classes=3, num_heads=5)
 

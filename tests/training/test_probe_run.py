@@ -21,7 +21,10 @@ def data_overrides(root: str) -> list[str]:
             f"data.synthetic.size={spec.size}",
         ]
     else:  # 'path label' lists over the same videos
-        root, synthetic = root.removeprefix("list:"), ["dataset=folder", "data.layout=list", "data.flip=false"]
+        root, synthetic = (
+            root.removeprefix("list:"),
+            ["dataset=folder", "data.layout=list", "data.flip=false"],
+        )
     return [
         *synthetic,
         f"data.root={root}",
@@ -66,7 +69,9 @@ def test_attentive_grid_then_resume(tmp_path, synthetic_root):
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
     assert ckpt["global_step"] == 8 and not any(k.startswith("encoder.") for k in ckpt["state_dict"])
     # resume: one more epoch from the saved heads, not a fresh start
-    record2, result, _ = probe(tmp_path, synthetic_root, path, "run", *grid, "probe.epochs=2", "ckpt_path=last")
+    record2, result, _ = probe(
+        tmp_path, synthetic_root, path, "run", *grid, "probe.epochs=2", "ckpt_path=last"
+    )
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
     assert ckpt["global_step"] == 16 and ckpt["epoch"] == 1
     assert "epoch 2/2" in result.stdout and "epoch 1/2" not in result.stdout
@@ -80,7 +85,9 @@ def test_every_checkpoint_layout_gives_the_same_knn_probe(tmp_path, synthetic_ro
         "original": export_original(model, tmp_path / "original.pth"),
         "hf": export_hf(model, tmp_path / "hf"),
     }
-    classifier = create_classifier("vit_tiny", num_classes=8, **TINY_MODEL, patch_size=8, num_frames=4, img_size=32)
+    classifier = create_classifier(
+        "vit_tiny", num_classes=8, **TINY_MODEL, patch_size=8, num_frames=4, img_size=32
+    )
     paths["original-finetuned"] = export_original(classifier, tmp_path / "finetuned.pth")
     records = {}
     for name, path in paths.items():
@@ -114,6 +121,8 @@ def test_ddp_counts_every_video_once(tmp_path, synthetic_root):
     two, _, _ = probe(tmp_path, root, path, "two", "probe=knn", *ddp, "probe.knn_k=[3]")
     assert two["heads"][0]["eval"]["videos"] == one["heads"][0]["eval"]["videos"] == 7
     assert two["heads"] == one["heads"]
-    att, _, _ = probe(tmp_path, root, path, "att", *ddp, "probe.epochs=1", "probe.select=holdout", "probe.holdout=0.5")
+    att, _, _ = probe(
+        tmp_path, root, path, "att", *ddp, "probe.epochs=1", "probe.select=holdout", "probe.holdout=0.5"
+    )
     assert att["splits"] == {"train": 8, "selection": 8, "eval": 7}
     assert att["heads"][0]["eval"]["videos"] == 7 and att["heads"][0]["selection"]["videos"] == 8

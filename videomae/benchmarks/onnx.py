@@ -74,7 +74,9 @@ def main(argv=None) -> dict:
             x = torch.randn(batch, 3, t * enc.tubelet_size, h * enc.patch_size, w * enc.patch_size)
             feed = {"videos": x.numpy().astype(np.float32)}
             with torch.no_grad():
-                a, b = time_pair(lambda x=x: module(x), lambda feed=feed: session.run(None, feed), args.warmup, args.steps)
+                a, b = time_pair(
+                    lambda x=x: module(x), lambda feed=feed: session.run(None, feed), args.warmup, args.steps
+                )
             rows[batch] = {"torch_ms": 1000 * a, "onnxruntime_ms": 1000 * b, "ratio": a / b}
             print(f"{batch:>5}  {1000 * a:>9.1f}  {1000 * b:>14.1f}  {a / b:>19.2f}")
     return {"task": task, "threads": threads, "max_abs_diff": worst, "rows": rows}

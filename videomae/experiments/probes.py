@@ -39,7 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--data-seed", type=int, default=0, help="the generated videos (the pre-training's)")
     p.add_argument("--train-per-class", type=int, default=20, help="labeled training videos per class")
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--depth", type=int, default=1, help="attentive blocks (1: V-JEPA's probe; 4: V-JEPA 2's)")
+    p.add_argument("--lrs", default="[1e-2,1e-3]", help="the grid of both arms (chosen on the val split)")
     p.add_argument("--coherence", default="auto", help="dot coherence, or auto (chosen on the val split)")
     p.add_argument("--candidates", type=float, nargs="+", default=[1.0, 0.5, 0.3, 0.2])
     p.add_argument("--ceiling", type=float, default=90.0)
@@ -94,7 +96,9 @@ def choose_coherence(args, checkpoint: str) -> tuple[float, dict]:
         run_dir = os.path.join(args.out, f"difficulty-knn-coherence{coherence:g}")
         record = probe(run_dir, checkpoint, [*data_overrides(args, coherence), "probe=knn"])
         tried[coherence] = record["chosen"]["selection_top1"]
-        print(f"coherence {coherence:g}: kNN top-1 on the validation split {tried[coherence]:.1f}%", flush=True)
+        print(
+            f"coherence {coherence:g}: kNN top-1 on the validation split {tried[coherence]:.1f}%", flush=True
+        )
         if tried[coherence] < args.ceiling:
             return coherence, tried
     return min(args.candidates), tried
@@ -104,27 +108,46 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     pretrained = run_checkpoint(args.pretrained)
-    checkpoints = {"pretrained": pretrained, "random": random_encoder(pretrained, os.path.join(args.out, "random.safetensors"))}
+    checkpoints = {
+        "pretrained": pretrained,
+        "random": random_encoder(pretrained, os.path.join(args.out, "random.safetensors")),
+    }
     coherence, tried = choose_coherence(args, pretrained)
-    common = [*data_overrides(args, coherence), f"probe.epochs={args.epochs}",
-              "probe.lrs=[3e-3,1e-3]", "probe.weight_decays=[0.01]", "probe.select=val"]  # fmt: skip
+    common = [
+        *data_overrides(args, coherence),
+        f"probe.epochs={args.epochs}",
+        f"probe.lrs={args.lrs}",
+        "probe.weight_decays=[0.01]",
+        f"probe.depth={args.depth}",
+        "probe.select=val",
+        "trainer.check_val_every_n_epoch=4",
+    ]
     results: dict[str, list[dict]] = {arm: [] for arm in ARMS}
     for seed in args.seeds:
         for arm, (encoder, kind) in ARMS.items():
             name = f"seed{seed}-{kind}-{encoder}"
-            record = probe(os.path.join(args.out, name), checkpoints[encoder], [*common, f"probe={kind}", f"seed={seed}"])
+            record = probe(
+                os.path.join(args.out, name), checkpoints[encoder], [*common, f"probe={kind}", f"seed={seed}"]
+            )
             chosen = record["chosen"]
-            results[arm].append({"seed": seed, "head": chosen["head"], "test_top1": chosen["top1"],
-                                 "val_top1": chosen["selection_top1"], "epoch_time_s": record["epoch_time_s"]})  # fmt: skip
-    summary = {"coherence": coherence, "knn_val_top1_by_coherence": tried, "settings": vars(args), "arms": results}
+            row = {"seed": seed, "head": chosen["head"], "test_top1": chosen["top1"]}
+            row.update(val_top1=chosen["selection_top1"], epoch_time_s=record["epoch_time_s"])
+            results[arm].append(row)
+    summary = {
+        "coherence": coherence,
+        "knn_val_top1_by_coherence": tried,
+        "settings": vars(args),
+        "arms": results,
+    }
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    print(f"\nfrozen probes on the demo (coherence {coherence:g}, {args.train_per_class} labeled videos per class, "
+    print(f"\nfrozen probes on the demo (coherence {coherence:g}, {args.train_per_class} labeled per class, "
           f"{len(args.seeds)} seeds; test split, head chosen on the validation split):")  # fmt: skip
     for arm, rows in results.items():
         tops = [r["test_top1"] for r in rows]
         times = [r["epoch_time_s"] for r in rows]
         spread = statistics.stdev(tops) if len(tops) > 1 else 0.0
-        print(f"  {arm:<26} test top-1 {statistics.mean(tops):5.1f} +- {spread:4.1f}  ({', '.join(f'{t:.1f}' for t in tops)})"
+        each = ", ".join(f"{t:.1f}" for t in tops)
+        print(f"  {arm:<26} test top-1 {statistics.mean(tops):5.1f} +- {spread:4.1f}  ({each})"
               f"  {statistics.mean(times):.1f} s per probe epoch")  # fmt: skip
     return summary

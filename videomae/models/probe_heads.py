@@ -88,6 +88,7 @@ class AttentiveHead(nn.Module):
         self.apply(self._init)
         with torch.no_grad():  # deeper residual branches start smaller
             for layer, block in enumerate(self.blocks, start=1):
+                assert isinstance(block, Block)
                 block.attn.proj.weight.div_(math.sqrt(2.0 * layer))
                 block.mlp.fc2.weight.div_(math.sqrt(2.0 * layer))
             self.cross.mlp.fc2.weight.div_(math.sqrt(2.0 * max(len(self.blocks), 1)))

@@ -15,8 +15,16 @@ import torch.nn.functional as F
 from videomae.models.probe_heads import AttentiveHead
 
 
-def attentive_top1(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor, val_y: torch.Tensor,
-                   num_classes: int, settings: dict, batch_size: int = 32, seed: int = 0) -> float:  # fmt: skip
+def attentive_top1(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
+    num_classes: int,
+    settings: dict,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> float:
     """Top-1 (percent) on (val_x, val_y) of an attentive head fit on tokens train_x (M, N, D)."""
     if len(train_x) == 0 or len(val_x) == 0:
         return float("nan")

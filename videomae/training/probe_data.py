@@ -19,8 +19,8 @@ temporal_views-th clip from v, so every view spans the whole video).
 
 import random
 
-from videomae.data.dataset import MultiViewDataset
 from videomae.data.datamodule import VideoDataModule
+from videomae.data.dataset import MultiViewDataset
 from videomae.data.segments import SegmentClipDataset
 from videomae.data.settings import first_per_class
 from videomae.data.transforms import FinetuneTransform
@@ -92,7 +92,8 @@ class ProbeDataModule(VideoDataModule):
             train, selection = hold_out(train, self.holdout, self.seed)
             split_names = (f"holdout {self.holdout:g} of train", "test" if test else "val")
         else:
-            selection, split_names = None, (f"{'test' if test else 'val'} (the evaluation split)", "test" if test else "val")  # fmt: skip
+            name = "test" if test else "val"
+            selection, split_names = None, (f"{name} (the evaluation split)", name)
         if self.train_per_class is not None:  # few-shot: the first N of each class (data.train_per_class)
             train = first_per_class(train, self.train_per_class)
         self.plan = {"rule": rule, "train": train, "selection": selection, "eval": evaluation,

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from videomae.features import encoder_tokens
+from videomae.models.factory import VideoMAEModel
 from videomae.models.probe_heads import build_head
 from videomae.pixels import normalize_uint8
 from videomae.training.finetune_module import accuracies, video_predictions
@@ -48,7 +49,8 @@ class ProbeModule(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.strict_loading = False  # checkpoints hold the heads only: the encoder is the input's
-        self.encoder: nn.Module | None = None
+        self.encoder: VideoMAEModel | None = None
+        self.selection_step: int | None = None  # the step whose selection-split metrics results holds
         self.layer = probe.get("layer")
         self.clips = int(probe["clips"])
         grid = list(itertools.product(probe["lrs"], probe["weight_decays"])) if probe["kind"] != "knn" else []
@@ -56,12 +58,18 @@ class ProbeModule(pl.LightningModule):
         self.names = [head_name(lr, wd) for lr, wd in self.grid]
         with torch.random.fork_rng(devices=[]):  # heads drawn from the seed, the run's stream untouched
             torch.manual_seed(seed)
-            settings = {k: probe[k] for k in ("depth", "num_heads", "mlp_ratio")} if probe["kind"] == "attentive" else {}
-            self.heads = nn.ModuleList(build_head(probe["kind"], embed_dim, num_classes, **settings) for _ in self.grid)
+            settings = (
+                {k: probe[k] for k in ("depth", "num_heads", "mlp_ratio")}
+                if probe["kind"] == "attentive"
+                else {}
+            )
+            self.heads = nn.ModuleList(
+                build_head(probe["kind"], embed_dim, num_classes, **settings) for _ in self.grid
+            )
         self._outputs: list[dict] = []
         self.results: dict[str, dict] = {}
 
-    def attach_encoder(self, model: nn.Module) -> None:
+    def attach_encoder(self, model: VideoMAEModel) -> None:
         """The frozen model whose encoder gives the tokens (any VideoMAEPretrain/Classifier)."""
         model.requires_grad_(False)
         self.encoder = model.eval()
@@ -97,7 +105,10 @@ class ProbeModule(pl.LightningModule):
             named = list(head.named_parameters())
             decay = [p for name, p in named if p.ndim > 1 and name != "query"]
             rest = [p for name, p in named if p.ndim <= 1 or name == "query"]
-            groups += [{"params": decay, "lr": lr, "weight_decay": wd}, {"params": rest, "lr": lr, "weight_decay": 0.0}]
+            groups += [
+                {"params": decay, "lr": lr, "weight_decay": wd},
+                {"params": rest, "lr": lr, "weight_decay": 0.0},
+            ]
         probe = self.hparams.probe
         optimizer = torch.optim.AdamW(groups, betas=tuple(probe["betas"]))
         trainer = self.trainer
@@ -137,11 +148,19 @@ class ProbeModule(pl.LightningModule):
             data = {k: torch.cat([o[k] for o in outs]) for k in keys}
         else:
             empty = torch.zeros(0, dtype=torch.long, device=self.device)
-            shape = (0, len(self.heads), self.hparams.num_classes) if self.heads else (0, self.hparams.embed_dim)
-            data = {"video_id": empty, "label": empty.clone(), keys[2]: torch.zeros(shape, device=self.device)}
+            shape = (
+                (0, len(self.heads), self.hparams.num_classes) if self.heads else (0, self.hparams.embed_dim)
+            )
+            data = {
+                "video_id": empty,
+                "label": empty.clone(),
+                keys[2]: torch.zeros(shape, device=self.device),
+            }
         if self.trainer.world_size > 1:  # equal lengths per rank: the sampler pads with repeats
             data = {k: self.all_gather(v).flatten(0, 1) for k, v in data.items()}
-        ids, values, labels = video_predictions(data["video_id"].cpu(), data[keys[2]].cpu(), data["label"].cpu())
+        ids, values, labels = video_predictions(
+            data["video_id"].cpu(), data[keys[2]].cpu(), data["label"].cpu()
+        )
         return {"video_id": ids, "label": labels, keys[2]: values}
 
     def head_metrics(self, data: dict) -> dict[str, dict]:
@@ -161,7 +180,7 @@ class ProbeModule(pl.LightningModule):
             return
         metrics = self.head_metrics(data)
         self.results["selection"] = metrics
-        self.results["selection_step"] = self.global_step  # type: ignore[assignment]
+        self.selection_step = self.global_step
         best = max(m["top1"] for m in metrics.values())
         self.log("val/top1", best, rank_zero_only=True)  # the best head's, on the selection split
 

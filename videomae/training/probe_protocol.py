@@ -36,7 +36,11 @@ def _number_list(key: str, value, positive: bool = True, integer: bool = False) 
         ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
         ok = ok and (v > 0 if positive else v >= 0) and (not integer or float(v).is_integer())
         if not ok or not values:
-            what = "integers of at least 1" if integer else ("numbers above 0" if positive else "numbers of at least 0")
+            what = (
+                "integers of at least 1"
+                if integer
+                else ("numbers above 0" if positive else "numbers of at least 0")
+            )
             raise ConfigError(f"probe.{key}={value!r}: allowed: {what} (a list for a grid)")
     return [int(v) for v in values] if integer else [float(v) for v in values]
 
@@ -56,8 +60,12 @@ def protocol_settings(cfg: dict | None) -> dict:
         s[key] = _number_list(key, s[key], integer=True)[0] if not isinstance(s[key], list) else None
         if s[key] is None:
             raise ConfigError(f"probe.{key}={cfg[key]!r}: allowed: one integer of at least 1")
-    if s["layer"] is not None and (isinstance(s["layer"], bool) or not isinstance(s["layer"], int) or s["layer"] == 0):
-        raise ConfigError(f"probe.layer={s['layer']!r}: allowed: a block number (1..depth, -1 the last) or null")
+    if s["layer"] is not None and (
+        isinstance(s["layer"], bool) or not isinstance(s["layer"], int) or s["layer"] == 0
+    ):
+        raise ConfigError(
+            f"probe.layer={s['layer']!r}: allowed: a block number (1..depth, -1 the last) or null"
+        )
     s["lrs"] = _number_list("lrs", s["lrs"])
     s["weight_decays"] = _number_list("weight_decays", s["weight_decays"], positive=False)
     s["knn_k"] = _number_list("knn_k", s["knn_k"], integer=True)
@@ -66,7 +74,11 @@ def protocol_settings(cfg: dict | None) -> dict:
     s["warmup_epochs"] = _number_list("warmup_epochs", s["warmup_epochs"], positive=False)[0]
     s["final_lr"] = _number_list("final_lr", s["final_lr"], positive=False)[0]
     betas = s["betas"]
-    if not (isinstance(betas, list | tuple) and len(betas) == 2 and all(isinstance(b, int | float) and 0 <= b < 1 for b in betas)):
+    if not (
+        isinstance(betas, list | tuple)
+        and len(betas) == 2
+        and all(isinstance(b, int | float) and 0 <= b < 1 for b in betas)
+    ):
         raise ConfigError(f"probe.betas={betas!r}: allowed: two numbers in [0, 1)")
     s["betas"] = [float(b) for b in betas]
     if not isinstance(s["holdout"], int | float) or not 0 < s["holdout"] < 1:

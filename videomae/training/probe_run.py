@@ -56,7 +56,9 @@ def check_config(cfg: DictConfig) -> None:
 
 def resolve_checkpoint(path) -> str:
     if path in (None, "", "???"):
-        raise ConfigError("checkpoint=PATH is required: a run directory, checkpoint file or transformers directory")
+        raise ConfigError(
+            "checkpoint=PATH is required: a run directory, checkpoint file or transformers directory"
+        )
     path = run_checkpoint(str(path))
     if not os.path.exists(path):
         raise ConfigError(f"checkpoint={path} does not exist")
@@ -94,9 +96,12 @@ def run(cfg: DictConfig, run_dir: str) -> dict | None:
         num_classes = datamodule.num_classes
         if not num_classes:
             raise ConfigError(f"dataset={cfg.data.name} defines no classes: set data.num_classes")
-        model, report = model_from_checkpoint(path, num_frames=int(cfg.data.num_frames), img_size=int(cfg.data.input_size))
-        summary.update(model={"checkpoint": os.path.abspath(path), "layout": report.layout,
-                              "embed_dim": model.encoder.embed_dim, "depth": len(model.encoder.blocks)})  # fmt: skip
+        model, report = model_from_checkpoint(
+            path, num_frames=int(cfg.data.num_frames), img_size=int(cfg.data.input_size)
+        )
+        encoder = model.encoder
+        info = {"checkpoint": os.path.abspath(path), "layout": report.layout, "embed_dim": encoder.embed_dim}
+        summary.update(model={**info, "depth": len(encoder.blocks)})
         module = ProbeModule(num_classes, s, model.encoder.embed_dim, cfg.seed, datamodule.classes,
                              OmegaConf.to_container(cfg, resolve=True))  # fmt: skip
         module.attach_encoder(model)
@@ -104,18 +109,19 @@ def run(cfg: DictConfig, run_dir: str) -> dict | None:
         ckpt_path = common.resume_from(cfg, run_dir, datamodule) if s["kind"] != "knn" else None
         callbacks = [*build_callbacks(callbacks_config(cfg), run_dir), summary.callback, timer]
         trainer = common.build_trainer(cfg, run_dir, callbacks=callbacks, resuming=ckpt_path is not None)
+        heads = len(module.heads) or len(s["knn_k"]) * len(s["knn_temperature"])
         if trainer.is_global_zero:
             print(report.summary())
             print(
                 f"probe {s['kind']} on {cfg.data.name}: {len(plan['train'])} training videos, "
                 f"selection: {plan['rule']} ({plan['selection_split']}), evaluation: {plan['eval_split']} "
-                f"({len(plan['eval'])} videos); {len(module.heads) or len(s['knn_k']) * len(s['knn_temperature'])} heads"
+                f"({len(plan['eval'])} videos); {heads} heads"
             )
         if s["kind"] == "knn":
             selection, evaluation = knn_results(trainer, module, datamodule, s, run_dir, num_classes)
         else:
             common.fit(trainer, module, datamodule, ckpt_path, run_dir)
-            if plan["selection"] and module.results.get("selection_step") != trainer.global_step:
+            if plan["selection"] and module.selection_step != trainer.global_step:
                 trainer.validate(module, datamodule=datamodule, verbose=False)
             datamodule.stage_split = "eval"
             trainer.test(module, datamodule=datamodule, verbose=False)
@@ -163,7 +169,9 @@ def knn_results(trainer, module, datamodule, s: dict, run_dir: str, num_classes:
             name = f"k{k}_t{t:g}"
             for part, split in (("selection", "selection"), ("eval", "eval")):
                 if split in feats:
-                    votes = knn_votes(train["features"], train["label"], feats[split]["features"], k, t, num_classes)
+                    votes = knn_votes(
+                        train["features"], train["label"], feats[split]["features"], k, t, num_classes
+                    )
                     out[part][name] = {**accuracies(votes, feats[split]["label"], num_classes),
                                        "videos": len(feats[split]["label"])}  # fmt: skip
     return out["selection"] or None, out["eval"]
@@ -177,24 +185,46 @@ def metrics_record(cfg, s, plan, path, report, datamodule, selection, evaluation
     best = max(scores, key=lambda name: (scores[name]["top1"], -list(scores).index(name)))
     how = {
         "val": "best top-1 on the validation split; reported on the test split",
-        "holdout": f"best top-1 on {plan['selection_split']} (not trained on); reported on the {plan['eval_split']} split",
-        "eval": "best top-1 on the evaluation split itself, as V-JEPA 2 reports: a selection on the reported split",
+        "holdout": f"best top-1 on {plan['selection_split']} (not trained on); "
+        f"reported on the {plan['eval_split']} split",
+        "eval": "best top-1 on the evaluation split itself, as V-JEPA 2 reports: "
+        "a selection on the reported split",
     }[rule]
-    heads = [{"head": name, "eval": evaluation[name], "selection": (selection or {}).get(name)} for name in evaluation]
+    heads = [
+        {"head": name, "eval": evaluation[name], "selection": (selection or {}).get(name)}
+        for name in evaluation
+    ]
     seconds = timer.seconds
     return {
         "protocol": {**s, "name": s.get("name") or s["kind"]},
-        "checkpoint": {"path": os.path.abspath(path), "layout": report.layout, "description": report.summary().splitlines()[0]},
+        "checkpoint": {
+            "path": os.path.abspath(path),
+            "layout": report.layout,
+            "description": report.summary().splitlines()[0],
+        },
         "dataset": cfg.data.name,
         "data_root": datamodule.data_dir,
-        "splits": {"train": len(plan["train"]), "selection": len(plan["selection"] or []), "eval": len(plan["eval"])},
-        "views": {"clips_per_view": s["clips"], "temporal_views": s["temporal_views"],
-                  "spatial_crops": datamodule.test_crops, "views": s["temporal_views"] * datamodule.test_crops,
-                  "num_frames": datamodule.num_frames, "input_size": datamodule.input_size},  # fmt: skip
+        "splits": {
+            "train": len(plan["train"]),
+            "selection": len(plan["selection"] or []),
+            "eval": len(plan["eval"]),
+        },
+        "views": {
+            "clips_per_view": s["clips"],
+            "temporal_views": s["temporal_views"],
+            "spatial_crops": datamodule.test_crops,
+            "views": s["temporal_views"] * datamodule.test_crops,
+            "num_frames": datamodule.num_frames,
+            "input_size": datamodule.input_size,
+        },  # fmt: skip
         "selection": {"rule": rule, "split": plan["selection_split"], "how": how},
         "eval_split": plan["eval_split"],
         "heads": heads,
-        "chosen": {"head": best, **evaluation[best], "selection_top1": (selection or {}).get(best, {}).get("top1")},
+        "chosen": {
+            "head": best,
+            **evaluation[best],
+            "selection_top1": (selection or {}).get(best, {}).get("top1"),
+        },
         "epoch_time_s": round(sum(seconds) / len(seconds), 3) if seconds else None,
         "epochs_timed": len(seconds),
     }
