@@ -50,12 +50,13 @@ class EpochTimer(pl.Callback):
 
 def check_config(cfg: DictConfig) -> None:
     protocol_settings(OmegaConf.to_container(cfg.probe, resolve=True))
-    resolve_checkpoint(cfg.checkpoint)
+    resolve_checkpoint(cfg)
     build_datamodule(cfg, protocol_settings(OmegaConf.to_container(cfg.probe, resolve=True)))
 
 
-def resolve_checkpoint(path) -> str:
-    if path in (None, "", "???"):
+def resolve_checkpoint(cfg: DictConfig) -> str:
+    path = None if OmegaConf.is_missing(cfg, "checkpoint") else cfg.checkpoint
+    if path in (None, ""):
         raise ConfigError(
             "checkpoint=PATH is required: a run directory, checkpoint file or transformers directory"
         )
@@ -89,7 +90,7 @@ def run(cfg: DictConfig, run_dir: str) -> dict | None:
     with RunSummary(run_dir, "probe") as summary:
         common.start(cfg, run_dir)
         s = protocol_settings(OmegaConf.to_container(cfg.probe, resolve=True))
-        path = resolve_checkpoint(cfg.checkpoint)
+        path = resolve_checkpoint(cfg)
         datamodule = build_datamodule(cfg, s)
         datamodule.prepare_data()
         plan = datamodule.make_plan()
