@@ -91,7 +91,7 @@ def test_every_checkpoint_layout_gives_the_same_knn_probe(tmp_path, synthetic_ro
     paths["original-finetuned"] = export_original(classifier, tmp_path / "finetuned.pth")
     records = {}
     for name, path in paths.items():
-        records[name], _, _ = probe(tmp_path, synthetic_root, path, name, "probe=knn", "trainer.devices=1",
+        records[name], _, _ = probe(tmp_path, synthetic_root, path, f"run-{name}", "probe=knn", "trainer.devices=1",
                                     "probe.knn_k=[1,3]")  # fmt: skip
     layouts = {name: r["checkpoint"]["layout"] for name, r in records.items()}
     assert len(set(layouts.values())) == 4, layouts
