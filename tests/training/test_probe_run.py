@@ -91,8 +91,8 @@ def test_every_checkpoint_layout_gives_the_same_knn_probe(tmp_path, synthetic_ro
     paths["original-finetuned"] = export_original(classifier, tmp_path / "finetuned.pth")
     records = {}
     for name, path in paths.items():
-        records[name], _, _ = probe(tmp_path, synthetic_root, path, f"run-{name}", "probe=knn", "trainer.devices=1",
-                                    "probe.knn_k=[1,3]")  # fmt: skip
+        knn = ["probe=knn", "trainer.devices=1", "probe.knn_k=[1,3]"]
+        records[name], _, _ = probe(tmp_path, synthetic_root, path, f"run-{name}", *knn)
     layouts = {name: r["checkpoint"]["layout"] for name, r in records.items()}
     assert len(set(layouts.values())) == 4, layouts
     # the same encoder in three layouts: the same kNN results (HF has no final norm switch here:
