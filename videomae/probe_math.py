@@ -76,6 +76,20 @@ def linear_top1(
     if len(val_f) == 0 or len(train_f) == 0:
         return float("nan")
     num_classes = int(num_classes or int(max(train_y.max(), val_y.max())) + 1)
+    pred = linear_scores(train_f, train_y, val_f, num_classes, steps, lr, weight_decay).argmax(dim=1)
+    return 100.0 * int((pred == val_y).sum()) / len(val_y)
+
+
+def linear_scores(
+    train_f: torch.Tensor,
+    train_y: torch.Tensor,
+    val_f: torch.Tensor,
+    num_classes: int,
+    steps: int = 300,
+    lr: float = 0.01,
+    weight_decay: float = 1e-4,
+) -> torch.Tensor:
+    """(V, num_classes) logits of the linear classifier of `linear_top1` on `val_f`."""
     train_f, val_f = train_f.float(), val_f.float()
     mean = train_f.mean(dim=0)
     std = train_f.std(dim=0, unbiased=False).clamp_min(1e-6)
@@ -89,8 +103,7 @@ def linear_top1(
             residual = (torch.softmax(F.linear(x, weight, bias), dim=1) - one_hot) / len(x)
             weight.grad, bias.grad = residual.T @ x, residual.sum(dim=0)
             optimizer.step()
-    pred = F.linear(x_val, weight, bias).argmax(dim=1)
-    return 100.0 * int((pred == val_y).sum()) / len(val_y)
+    return F.linear(x_val, weight, bias)
 
 
 @contextmanager

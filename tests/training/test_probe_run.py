@@ -126,3 +126,13 @@ def test_ddp_counts_every_video_once(tmp_path, synthetic_root):
     )
     assert att["splits"] == {"train": 8, "selection": 8, "eval": 7}
     assert att["heads"][0]["eval"]["videos"] == 7 and att["heads"][0]["selection"]["videos"] == 8
+
+
+@pytest.mark.slow
+def test_a_cached_linear_sweep_reads_the_features_of_the_first_run(tmp_path, synthetic_root):
+    path = export_ours(tiny_pretrain(), tmp_path / "ours.safetensors")
+    args = ["probe=linear", "probe.cached=true", "trainer.devices=1"]
+    first, _, _ = probe(tmp_path, synthetic_root, path, "run", *args, "probe.weight_decays=[0,0.1]")
+    assert [h["head"] for h in first["heads"]] == ["lr0.01_wd0", "lr0.01_wd0.1"]
+    second, result, _ = probe(tmp_path, synthetic_root, path, "run", *args, "probe.weight_decays=[0.01]")
+    assert "features from" in result.stdout and [h["head"] for h in second["heads"]] == ["lr0.01_wd0.01"]

@@ -53,7 +53,11 @@ class ProbeModule(pl.LightningModule):
         self.selection_step: int | None = None  # the step whose selection-split metrics results holds
         self.layer = probe.get("layer")
         self.clips = int(probe["clips"])
-        grid = list(itertools.product(probe["lrs"], probe["weight_decays"])) if probe["kind"] != "knn" else []
+        grid = (
+            list(itertools.product(probe["lrs"], probe["weight_decays"]))
+            if probe["kind"] != "knn" and not probe.get("cached")
+            else []
+        )
         self.grid = [(float(lr), float(wd)) for lr, wd in grid]
         self.names = [head_name(lr, wd) for lr, wd in self.grid]
         with torch.random.fork_rng(devices=[]):  # heads drawn from the seed, the run's stream untouched

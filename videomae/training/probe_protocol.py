@@ -26,7 +26,9 @@ DEFAULTS: dict = {
     "holdout": 0.1,
     "knn_k": [20],  # knn: the grid is k x temperature
     "knn_temperature": [0.07],
-    "cache": True,  # knn: embedded features kept in RUN/probe/ and reused by a rerun there
+    "cache": True,  # knn, cached: embedded features kept in RUN/probe/ and reused by a rerun there
+    "cached": False,  # linear: fit on embedded features (no augmentation, full batch): a sweep in seconds
+    "linear_steps": 300,  # cached linear: full-batch AdamW steps
 }
 
 
@@ -83,6 +85,10 @@ def protocol_settings(cfg: dict | None) -> dict:
     s["betas"] = [float(b) for b in betas]
     if not isinstance(s["holdout"], int | float) or not 0 < s["holdout"] < 1:
         raise ConfigError(f"probe.holdout={s['holdout']!r}: allowed: a fraction in (0, 1)")
-    if not isinstance(s["cache"], bool):
-        raise ConfigError(f"probe.cache={s['cache']!r}: allowed: true, false")
+    for key in ("cache", "cached"):
+        if not isinstance(s[key], bool):
+            raise ConfigError(f"probe.{key}={s[key]!r}: allowed: true, false")
+    if s["cached"] and s["kind"] != "linear":
+        raise ConfigError(f"probe.cached=true: only with probe.kind=linear (kind={s['kind']})")
+    s["linear_steps"] = _number_list("linear_steps", s["linear_steps"], integer=True)[0]
     return s

@@ -22,12 +22,12 @@ from videomae.checkpoints.io import save_json
 from videomae.checkpoints.run_dir import run_checkpoint
 from videomae.data.datamodule import VideoDataModule
 from videomae.errors import ConfigError
-from videomae.probe_math import knn_votes
+from videomae.probe_math import knn_votes, linear_scores
 from videomae.training import run as common
 from videomae.training.callbacks import build_callbacks
 from videomae.training.finetune_module import accuracies
 from videomae.training.probe_data import ProbeDataModule
-from videomae.training.probe_module import ProbeModule
+from videomae.training.probe_module import ProbeModule, head_name
 from videomae.training.probe_protocol import protocol_settings
 from videomae.training.summary import RunSummary
 
@@ -107,10 +107,12 @@ def run(cfg: DictConfig, run_dir: str) -> dict | None:
                              OmegaConf.to_container(cfg, resolve=True))  # fmt: skip
         module.attach_encoder(model)
         timer = EpochTimer()
-        ckpt_path = common.resume_from(cfg, run_dir, datamodule) if s["kind"] != "knn" else None
+        cached = s["kind"] == "knn" or s["cached"]
+        ckpt_path = common.resume_from(cfg, run_dir, datamodule) if not cached else None
         callbacks = [*build_callbacks(callbacks_config(cfg), run_dir), summary.callback, timer]
         trainer = common.build_trainer(cfg, run_dir, callbacks=callbacks, resuming=ckpt_path is not None)
-        heads = len(module.heads) or len(s["knn_k"]) * len(s["knn_temperature"])
+        grid = (s["knn_k"], s["knn_temperature"]) if s["kind"] == "knn" else (s["lrs"], s["weight_decays"])
+        heads = len(grid[0]) * len(grid[1])
         if trainer.is_global_zero:
             print(report.summary())
             print(
@@ -118,8 +120,8 @@ def run(cfg: DictConfig, run_dir: str) -> dict | None:
                 f"selection: {plan['rule']} ({plan['selection_split']}), evaluation: {plan['eval_split']} "
                 f"({len(plan['eval'])} videos); {heads} heads"
             )
-        if s["kind"] == "knn":
-            selection, evaluation = knn_results(trainer, module, datamodule, s, run_dir, num_classes)
+        if cached:
+            selection, evaluation = cached_results(trainer, module, datamodule, s, run_dir, num_classes)
         else:
             common.fit(trainer, module, datamodule, ckpt_path, run_dir)
             if plan["selection"] and module.selection_step != trainer.global_step:
@@ -145,9 +147,11 @@ def embed(trainer, module: ProbeModule, datamodule: ProbeDataModule, split: str)
     return module.results["test_data"]
 
 
-def knn_results(trainer, module, datamodule, s: dict, run_dir: str, num_classes: int):
-    """Per (k, temperature): metrics on the selection split (None without one) and the evaluation
-    split, from features embedded once (and kept in RUN/probe/features.pt with probe.cache)."""
+def cached_results(trainer, module, datamodule, s: dict, run_dir: str, num_classes: int):
+    """Per kNN (k, temperature), or per linear (lr, weight decay) with `probe.cached`: metrics on
+    the selection split (None without one) and the evaluation split, from features embedded once
+    (and kept in RUN/probe/features.pt with probe.cache). The cached linear probe is full-batch on
+    standardised features (BatchNorm's statistics, no augmentation), `probe.linear_steps` steps."""
     cache = os.path.join(run_dir, "probe", "features.pt")
     key = {"checkpoint": str(module.hparams.config["checkpoint"]), "layer": s["layer"], "clips": s["clips"],
            "data": module.hparams.config["data"], "select": datamodule.plan["rule"]}  # fmt: skip
@@ -163,18 +167,23 @@ def knn_results(trainer, module, datamodule, s: dict, run_dir: str, num_classes:
         if s["cache"] and trainer.is_global_zero:
             os.makedirs(os.path.dirname(cache), exist_ok=True)
             torch.save({"key": key, "features": feats}, cache)
-    train = feats["train"]
+    x, y = feats["train"]["features"], feats["train"]["label"]
+    if s["kind"] == "knn":
+        grid = {f"k{k}_t{t:g}": (k, t) for k in s["knn_k"] for t in s["knn_temperature"]}
+    else:
+        grid = {head_name(lr, wd): (lr, wd) for lr in s["lrs"] for wd in s["weight_decays"]}
     out: dict[str, dict] = {"selection": {}, "eval": {}}
-    for k in s["knn_k"]:
-        for t in s["knn_temperature"]:
-            name = f"k{k}_t{t:g}"
-            for part, split in (("selection", "selection"), ("eval", "eval")):
-                if split in feats:
-                    votes = knn_votes(
-                        train["features"], train["label"], feats[split]["features"], k, t, num_classes
-                    )
-                    out[part][name] = {**accuracies(votes, feats[split]["label"], num_classes),
-                                       "videos": len(feats[split]["label"])}  # fmt: skip
+    for name, (a, b) in grid.items():
+        for part in ("selection", "eval"):
+            if part not in feats:
+                continue
+            other = feats[part]["features"]
+            if s["kind"] == "knn":
+                scores = knn_votes(x, y, other, int(a), b, num_classes)
+            else:
+                scores = linear_scores(x, y, other, num_classes, s["linear_steps"], a, b)
+            videos = len(feats[part]["label"])
+            out[part][name] = {**accuracies(scores, feats[part]["label"], num_classes), "videos": videos}
     return out["selection"] or None, out["eval"]
 
 
