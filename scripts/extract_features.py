@@ -71,7 +71,7 @@ def main(argv: list[str]) -> None:
         device=device,
         explicit=explicit,
         layer=layer,
-        pool=args["pool"],
+        pool="none" if args["pool"] is None else args["pool"],  # the parser reads `none` as null
         probe=args["probe"],
         mode=args["mode"],
         stride=int(args["stride"]),

@@ -4,11 +4,12 @@ gives the same features as our model; resume; the script end to end."""
 import csv
 import json
 import os
+import runpy
 
 import numpy as np
 import pytest
 import torch
-from helpers import TINY_MODEL, run_script, write_clip
+from helpers import REPO, TINY_MODEL, run_script, write_clip
 
 from videomae import create_classifier, create_pretrain_model, export_hf, export_ours, model_from_checkpoint
 from videomae.data.transforms import resize_short_side, spatial_crops
@@ -134,3 +135,13 @@ def test_the_script_writes_one_npy_per_video_and_an_index(tmp_path, synthetic_ro
     )
     again = run_script("extract_features.py", *args)
     assert "8 already done" in again.stdout and "0 videos written" in again.stdout
+
+
+def test_pool_none_on_the_command_line_keeps_the_token_grid(tmp_path, synthetic_root):
+    main = runpy.run_path(os.path.join(REPO, "scripts", "extract_features.py"))["main"]
+    path = export_ours(tiny(), tmp_path / "m.safetensors")
+    main([f"checkpoint={path}", f"data.root={synthetic_root}", "data.num_workers=0", "data.test_clips=1",
+          "data.test_crops=1", "data.synthetic.num_train_per_class=2", "data.synthetic.num_val_per_class=1",
+          "data.synthetic.num_frames=16", "data.synthetic.size=64", "pool=none",
+          f"out={tmp_path / 'f.npz'}"])  # fmt: skip
+    assert np.load(tmp_path / "f.npz")["features"].shape == (8, 2, 4, 4, 32)
