@@ -145,3 +145,17 @@ def test_pool_none_on_the_command_line_keeps_the_token_grid(tmp_path, synthetic_
           "data.synthetic.num_frames=16", "data.synthetic.size=64", "pool=none",
           f"out={tmp_path / 'f.npz'}"])  # fmt: skip
     assert np.load(tmp_path / "f.npz")["features"].shape == (8, 2, 4, 4, 32)
+
+
+def test_shards_split_the_videos_and_the_last_index_lists_them_all(tmp_path, long_video):
+    videos = [
+        write_clip(str(tmp_path / f"v{i}.mp4"), num_frames=10, width=48, height=40, seed=i) for i in range(3)
+    ]
+    samples = [(v, i) for i, v in enumerate(videos)]
+    extractor = DenseExtractor(featurizer(tiny()), 4, 2, 4, 32)
+    meta = {"num_frames": 4, "sampling_rate": 2, "stride": 4}
+    first = run_dense(extractor, samples, str(tmp_path), str(tmp_path / "out"), meta, shard=(0, 2))
+    assert first["videos"] == 2 and len(list(csv.DictReader(open(first["index"])))) == 2
+    second = run_dense(extractor, samples, str(tmp_path), str(tmp_path / "out"), meta, shard=(1, 2))
+    assert second["videos"] == 1
+    assert [r["video"] for r in csv.DictReader(open(second["index"]))] == ["v0.mp4", "v1.mp4", "v2.mp4"]
