@@ -92,6 +92,8 @@ def test_every_checkpoint_layout_gives_the_same_knn_probe(tmp_path, synthetic_ro
     records = {}
     for name, path in paths.items():
         knn = ["probe=knn", "trainer.devices=1", "probe.knn_k=[1,3]"]
+        if name.startswith("original"):  # the original layout does not store the head count
+            knn.append("+checkpoint_args.num_heads=2")
         records[name], _, _ = probe(tmp_path, synthetic_root, path, f"run-{name}", *knn)
     layouts = {name: r["checkpoint"]["layout"] for name, r in records.items()}
     assert len(set(layouts.values())) == 4, layouts

@@ -66,6 +66,24 @@ def resolve_checkpoint(cfg: DictConfig) -> str:
     return path
 
 
+def checkpoint_args(cfg: DictConfig) -> dict:
+    """`checkpoint_args.*`: model arguments a file does not state (an original .pth of a
+    non-paper size has no head count: +checkpoint_args.num_heads=12), as convert.py's --set."""
+    node = cfg.get("checkpoint_args")
+    args = (
+        {}
+        if node is None
+        else OmegaConf.to_container(node, resolve=True)
+        if OmegaConf.is_config(node)
+        else node
+    )
+    if not isinstance(args, dict):
+        raise ConfigError(
+            f"checkpoint_args={args!r}: a mapping of model arguments, e.g. +checkpoint_args.num_heads=12"
+        )
+    return args
+
+
 def build_datamodule(cfg: DictConfig, s: dict) -> ProbeDataModule:
     data = OmegaConf.to_container(cfg.data, resolve=True)
     known = set(inspect.signature(VideoDataModule).parameters) - {"mode", "seed"}
@@ -98,7 +116,10 @@ def run(cfg: DictConfig, run_dir: str) -> dict | None:
         if not num_classes:
             raise ConfigError(f"dataset={cfg.data.name} defines no classes: set data.num_classes")
         model, report = model_from_checkpoint(
-            path, num_frames=int(cfg.data.num_frames), img_size=int(cfg.data.input_size)
+            path,
+            num_frames=int(cfg.data.num_frames),
+            img_size=int(cfg.data.input_size),
+            **checkpoint_args(cfg),
         )
         encoder = model.encoder
         info = {"checkpoint": os.path.abspath(path), "layout": report.layout, "embed_dim": encoder.embed_dim}
