@@ -1,4 +1,5 @@
-"""Benchmarks: `python scripts/benchmark.py model --help`, `... data --help`, `... overhead --help`."""
+"""Benchmarks: `python scripts/benchmark.py model --help`, `... data --help`, `... overhead --help`,
+`... onnx --help` (PyTorch and onnxruntime side by side)."""
 
 import importlib
 import sys
@@ -7,6 +8,7 @@ COMMANDS = {
     "model": "videomae.benchmarks.model",
     "data": "videomae.benchmarks.data",
     "overhead": "videomae.training.timing_overhead",
+    "onnx": "videomae.benchmarks.onnx",
 }
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 python scripts/convert.py SRC DST --to hf|original|ours [--task classification --set num_classes=101]
     [--overwrite]
+python scripts/convert.py SRC out.onnx --to onnx [--task classification|features]
 
 SRC: our run directory (its checkpoints/last.ckpt), Lightning checkpoint or exported weights, an
 original MCG-NJU .pth (pre-train or fine-tuned), or a Hugging Face model directory / .safetensors / .bin.
@@ -9,6 +10,12 @@ DST: a directory for --to hf (config.json, model.safetensors, preprocessor_confi
 model card written from the run's config and evaluation); a file for original (.pth) and
 ours (.safetensors). `--set KEY=VALUE` overrides a model argument (values are JSON, e.g.
 num_frames=8, img_size=[160,224], num_heads=12 for original files whose head count is not a paper size).
+
+--to onnx: ONNX opset 18, dynamic batch size, input `videos` float32 (B, 3, T, H, W) normalised;
+classification (a fine-tuned checkpoint: logits) or features (any checkpoint: the pooled feature
+and the tokens). The file is then run by onnxruntime in a separate process and compared with
+PyTorch (tolerance 1e-4 + 1e-3 x |value|). The pre-training model is refused (masking is
+data-dependent): use --task features for its encoder.
 
 Nothing is lost: a DST that is SRC (or holds it, or lies inside it) is refused, an existing DST is
 replaced only with --overwrite, and DST is written atomically (a temporary file or directory
@@ -31,7 +38,8 @@ from videomae.checkpoints import (
 )
 from videomae.checkpoints.hub import training_record
 from videomae.checkpoints.run_dir import run_checkpoint
-from videomae.errors import CheckpointError, DiskFullError
+from videomae.errors import CheckpointError, ConfigError, DiskFullError
+from videomae.onnx_export import ATOL, RTOL, check_onnx, export_onnx
 
 EXPORTS = {"hf": export_hf, "original": export_original, "ours": export_ours}
 
@@ -92,17 +100,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("src")
     parser.add_argument("dst")
-    parser.add_argument("--to", required=True, choices=sorted(EXPORTS))
-    parser.add_argument("--task", choices=["pretrain", "classification"], help="default: the checkpoint's")
+    parser.add_argument("--to", required=True, choices=sorted([*EXPORTS, "onnx"]))
+    parser.add_argument(
+        "--task", choices=["pretrain", "classification", "features"], help="default: the checkpoint's"
+    )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model argument")
     parser.add_argument("--non-strict", action="store_true", help="report missing keys, load the rest")
     parser.add_argument("--license", help="hf: the model card's license field (default: other)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing DST")
     args = parser.parse_args(argv)
     overrides = parse_set(args.set)
-    if args.task:
+    if args.task and args.task != "features":
         overrides["task"] = args.task
     src = run_checkpoint(args.src)  # a run directory: its last checkpoint
+    if args.to == "onnx":
+        return to_onnx(args, src, overrides)
+    if args.task == "features":
+        print("error: --task features: only with --to onnx", file=sys.stderr)
+        return 2
     try:
         check_destination(args.src, args.dst, args.overwrite)
         model, report = model_from_checkpoint(src, strict=not args.non_strict, **overrides)
@@ -131,6 +146,27 @@ def main(argv: list[str] | None = None) -> int:
             "note: transformers computes decoder.norm/fc_norm with LayerNorm eps 1e-5 (fixed in its code); "
             "the original uses 1e-6, so outputs there differ slightly"
         )
+    return 0
+
+
+def to_onnx(args, src: str, overrides: dict) -> int:
+    try:
+        check_destination(args.src, args.dst, args.overwrite)
+        model, report = model_from_checkpoint(src, strict=not args.non_strict, **overrides)
+        info = export_onnx(model.eval(), args.dst, args.task)
+        worst = check_onnx(args.dst, model, info["task"])
+    except (CheckpointError, ConfigError, DiskFullError, ValueError, OSError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    print(
+        f"wrote:      {args.dst} (onnx, opset {info['opset']}, {info['task']}: videos {info['input']} -> "
+        f"{', '.join(info['outputs'])}; dynamic batch)"
+    )
+    print(
+        f"checked:    onnxruntime (CPU, a separate process) vs PyTorch at batch 1 and 3: max |diff| "
+        f"{worst:.2e} (tolerance {ATOL:g} + {RTOL:g} x |value|)"
+    )
     return 0
 
 

@@ -81,3 +81,15 @@ def test_bad_out_is_one_line(tmp_path, capsys):
         (tmp_path / "ro").mkdir(mode=0o555)
         assert REPORT([str(tmp_path / "runs"), "--out", str(tmp_path / "ro")]) == 2
         assert "Permission denied" in capsys.readouterr().err
+
+
+def test_a_probe_run_is_a_line_with_its_accuracy_and_epoch_time(tmp_path, capsys):
+    make_run(tmp_path / "runs", "probe", summary={"kind": "probe", "probe/top1": 87.5, "epoch_time_s": 3.25,
+                                                  "overrides": ["probe=vjepa2"]})  # fmt: skip
+    make_run(tmp_path / "runs", "pre", summary={"overrides": ["probe=attentive"]})
+    assert REPORT([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
+    out, _ = capsys.readouterr()
+    header = next(line for line in out.splitlines() if line.startswith("| run"))
+    row = next(line for line in out.splitlines() if line.startswith("| probe "))
+    assert "probe/top1" in header and "s/epoch" in header
+    assert "probe" in row and "87.5" in row and "3.25" in row

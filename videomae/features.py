@@ -8,20 +8,120 @@ mean of the token features (after the encoder's final norm for a pre-training ch
 """
 
 import csv
+import json
 import os
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from videomae.checkpoints import model_from_checkpoint
+from videomae.checkpoints.io import read_tensors
+from videomae.checkpoints.run_dir import last_checkpoint
 from videomae.data.datamodule import VideoDataModule
-from videomae.data.video import channels_for
+from videomae.data.video import VideoDecoder, channels_for
+from videomae.dense_features import DenseExtractor, run_dense
 from videomae.errors import ConfigError
 from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.factory import VideoMAEModel
+from videomae.models.probe_heads import AttentiveHead, LinearHead, build_head
 from videomae.pixels import normalize_uint8
 
 FORMATS = (".npz", ".csv")
+
+
+def check_layer(model: VideoMAEModel, layer: int | None) -> int:
+    """`layer` as a block number 1..depth (None or -1: the last; -k: k-th from the end)."""
+    depth = len(model.encoder.blocks)
+    if layer is None:
+        return depth
+    if isinstance(layer, bool) or not isinstance(layer, int) or not (-depth <= layer <= depth) or layer == 0:
+        raise ConfigError(f"layer={layer!r}: a block number 1..{depth} (or -1..-{depth} from the end)")
+    return layer if layer > 0 else depth + 1 + layer
+
+
+def encoder_tokens(model: VideoMAEModel, videos: torch.Tensor, layer: int | None = None) -> torch.Tensor:
+    """(B, N, D) token features of ImageNet-normalized videos (B, C, T, H, W), every token, after
+    block `layer` (1-based; default the last, then the encoder's final norm when it has one, as
+    `pooled_features` reads them). Earlier blocks' outputs are taken before any norm."""
+    encoder = model.encoder
+    layer = check_layer(model, layer)
+    if layer == len(encoder.blocks):
+        return encoder(videos)
+    x = encoder.patch_embed(videos)
+    x = x + encoder.pos_embed(x.shape[1], x)
+    for block in encoder.blocks[:layer]:
+        x = block(x)
+    return x
+
+
+POOLS = ("mean", "cls_like", "none", "attentive")
+
+
+def load_probe_head(run_dir: str) -> tuple[nn.Module, dict]:
+    """The chosen head of a `scripts/probe.py` run (an attentive or linear one), and its protocol."""
+    metrics_path = os.path.join(run_dir, "probe", "metrics.json")
+    ckpt_path = last_checkpoint(run_dir)
+    if not (os.path.isfile(metrics_path) and os.path.isfile(ckpt_path)):
+        raise ConfigError(
+            f"probe={run_dir}: not a finished scripts/probe.py run "
+            "(no probe/metrics.json and checkpoints/last.ckpt)"
+        )
+    with open(metrics_path) as f:
+        record = json.load(f)
+    protocol, names = record["protocol"], [h["head"] for h in record["heads"]]
+    if protocol["kind"] == "knn":
+        raise ConfigError(f"probe={run_dir}: a kNN probe has no head to pool with")
+    state, _ = read_tensors(ckpt_path)
+    number = names.index(record["chosen"]["head"])
+    prefix = f"heads.{number}."
+    weights = {k.removeprefix(prefix): v for k, v in state["state_dict"].items() if k.startswith(prefix)}
+    settings = (
+        {k: protocol[k] for k in ("depth", "num_heads", "mlp_ratio")}
+        if protocol["kind"] == "attentive"
+        else {}
+    )
+    head = build_head(
+        protocol["kind"], weights["linear.weight"].shape[1], weights["linear.weight"].shape[0], **settings
+    )
+    head.load_state_dict(weights)
+    return head.eval(), protocol
+
+
+def featurizer(
+    model: VideoMAEModel, layer: int | None = None, pool: str = "mean", head: nn.Module | None = None
+):
+    """videos (B, C, T, H, W) normalized -> (B, D) (`none`: the token grid (B, t, h, w, D)).
+
+    mean: the mean of the tokens (at the last layer: after the encoder's final norm for a
+    pre-training checkpoint, then `fc_norm` for a classifier: what `pooled_features` gives).
+    cls_like: VideoMAE has no class token; the vector a classification head reads in its place:
+    the classifier's `fc_norm(mean)`, or for a pre-training checkpoint the mean normalised by a
+    LayerNorm without affine parameters (fc_norm at its initialisation).
+    attentive: a trained probe's pooled vector (the query's output; `head`, from load_probe_head)."""
+    if pool not in POOLS:
+        raise ConfigError(f"pool={pool!r} is not one of {', '.join(POOLS)}")
+    if pool == "attentive" and head is None:
+        raise ConfigError("pool=attentive needs probe=RUN_DIR, a scripts/probe.py run of this encoder")
+    layer = check_layer(model, layer)
+    last = layer == len(model.encoder.blocks)
+
+    def run(videos: torch.Tensor) -> torch.Tensor:
+        tokens = encoder_tokens(model, videos, layer)
+        if pool == "none":
+            return tokens.unflatten(1, model.encoder.grid)
+        if pool == "attentive":
+            assert isinstance(head, AttentiveHead | LinearHead), "checked above"
+            return head.pool(tokens)
+        mean = tokens.mean(dim=1)
+        if isinstance(model, VideoMAEClassifier) and last and pool in ("mean", "cls_like"):
+            return model.fc_norm(mean)
+        if pool == "cls_like":
+            return F.layer_norm(mean, mean.shape[-1:])
+        return mean
+
+    return run
 
 
 def pooled_features(model: VideoMAEModel, videos: torch.Tensor) -> torch.Tensor:
@@ -32,17 +132,21 @@ def pooled_features(model: VideoMAEModel, videos: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def extract(model: VideoMAEModel, loader, device: str | torch.device = "cpu", progress=None) -> dict:
+def extract(
+    model: VideoMAEModel, loader, device: str | torch.device = "cpu", progress=None, featurize=None
+) -> dict:
     """Features of every video the multi-view loader yields: {video_id: (D,) mean over its views},
-    and the "path: reason" lines of the videos that could not be read."""
+    and the "path: reason" lines of the videos that could not be read. `featurize`: a
+    `featurizer` (default: pooled_features)."""
     model = model.to(device).eval()
+    featurize = featurize or (lambda x: pooled_features(model, x))
     features: dict[int, torch.Tensor] = {}
     failed: list[str] = []
     for batch in loader:
         video = batch["video"]  # (B, V, C, T, H, W) uint8
         B, V = video.shape[:2]
         x = normalize_uint8(video.flatten(0, 1).to(device), model.pixel_mean, model.pixel_std)
-        feats = pooled_features(model, x).float().reshape(B, V, -1).mean(dim=1).cpu()
+        feats = featurize(x).float().reshape(B, V, -1).mean(dim=1).cpu()
         for video_id, feat in zip(batch["video_id"].tolist(), feats, strict=True):
             features.setdefault(int(video_id), feat)  # a replaced broken video repeats another
         failed += [line for text in batch["failed"] for line in text.splitlines() if line]
@@ -86,15 +190,30 @@ def run(
     batch_size: int | None = None,
     device: str = "cpu",
     explicit: tuple[str, ...] = (),
+    layer: int | None = None,
+    pool: str = "mean",
+    probe: str | None = None,
+    mode: str = "clip",
+    stride: int = 4,
+    shard: tuple[int, int] = (0, 1),
 ) -> dict:
     """Extract and write the features of `split` of the dataset `data_cfg` describes.
 
-    `explicit`: the data keys the user set; num_frames and input_size default to the model's.
+    mode=clip: one vector per video, averaged over the test views, to `out` (.npz/.csv);
+    mode=dense: a window slid over each whole video, one `.npy` per video in the folder `out`
+    (videomae.dense_features). `explicit`: the data keys the user set; num_frames and input_size
+    default to the model's.
     """
+    if mode not in ("clip", "dense"):
+        raise ConfigError(f"mode={mode!r} is not one of clip, dense")
     if not os.path.exists(checkpoint):
         raise ConfigError(f"checkpoint={checkpoint} does not exist")
-    if os.path.splitext(out)[1].lower() not in FORMATS:
-        raise ConfigError(f"out={out}: the extension must be one of {', '.join(FORMATS)}")
+    if mode == "clip" and os.path.splitext(out)[1].lower() not in FORMATS:
+        raise ConfigError(
+            f"out={out}: the extension must be one of {', '.join(FORMATS)} (mode=dense: a folder)"
+        )
+    if mode == "clip" and pool == "none" and not out.endswith(".npz"):
+        raise ConfigError(f"out={out}: pool=none keeps the token grid, which only .npz holds")
     model, _ = model_from_checkpoint(checkpoint)
     t, h, w = model.grid
     patch, tubelet = model.encoder.patch_size, model.encoder.tubelet_size
@@ -110,6 +229,12 @@ def run(
         if h != w:
             raise ConfigError(f"the model's input is {h * patch}x{w * patch}: set data.input_size")
         data["input_size"] = h * patch
+    if (data["num_frames"], data["input_size"]) != (t * tubelet, h * patch):  # position table rebuilt
+        model, _ = model_from_checkpoint(
+            checkpoint, num_frames=data["num_frames"], img_size=data["input_size"]
+        )
+    head = load_probe_head(probe)[0].to(device) if probe else None
+    featurize = featurizer(model.to(device).eval(), layer, pool, head)
     dm = VideoDataModule(mode="finetune", **data)
     dm.prepare_data()
     if dm.index is None:
@@ -117,6 +242,22 @@ def run(
     splits = dm.index.splits
     if split == "test" and not splits.get("test"):
         split = "val" if splits.get("val") else "train"
+    if split not in ("train", "val", "test", "all"):
+        raise ConfigError(f"split={split!r} is not one of train, val, test, all")
+    if mode == "dense":
+        names = ("train", "val", "test") if split == "all" else (split,)
+        samples = list(dict.fromkeys(s for name in names for s in splits.get(name) or []))
+        if not samples:
+            raise ConfigError(f"split={split}: the dataset has no such videos (splits: {sorted(splits)})")
+        extractor = DenseExtractor(featurize, dm.num_frames, dm.sampling_rate, stride, dm.input_size,
+                                   int(batch_size or 8), device, VideoDecoder(None, dm.backend, dm.channels),
+                                   (model.pixel_mean, model.pixel_std))  # fmt: skip
+        meta = {"checkpoint": os.path.abspath(checkpoint), "layer": check_layer(model, layer), "pool": pool,
+                "num_frames": dm.num_frames, "sampling_rate": dm.sampling_rate, "stride": stride,
+                "input_size": dm.input_size, "split": split, "probe": probe}  # fmt: skip
+        result = run_dense(extractor, samples, dm.data_dir, out, meta, shard)
+        return {"out": out, "num_videos": result["videos"], "windows": result["windows"], "split": split,
+                "skipped": result["failed"], "index": result["index"], "mode": "dense"}  # fmt: skip
     dataset = dm.multiview_dataset(split)
     if dataset is None:
         raise ConfigError(f"split={split}: the dataset has no such videos (splits: {sorted(splits)})")
@@ -124,16 +265,19 @@ def run(
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=int(batch_size or dm.test_batch_size), num_workers=dm.num_workers
     )
-    result = extract(model, loader, device)
+    result = extract(model, loader, device, featurize=featurize)
     ids = sorted(result["features"])
     features = torch.stack([result["features"][i] for i in ids]).numpy() if ids else np.zeros((0, 0))
+    if pool == "none" and ids:
+        features = features.reshape(len(ids), *model.encoder.grid, -1)
     write_features(out, features, [samples[i][0] for i in ids], [samples[i][1] for i in ids])
     skipped = [samples[i][0] for i in range(len(samples)) if i not in result["features"]]
     return {
         "out": out,
         "num_videos": len(ids),
-        "dim": int(features.shape[1]) if ids else 0,
+        "dim": int(features.shape[-1]) if ids else 0,
         "views": dm.test_clips * dm.test_crops,
         "split": split,
         "skipped": skipped,
+        "mode": "clip",
     }

@@ -26,18 +26,33 @@ def knn_top1(
     if len(val_f) == 0 or len(train_f) == 0:
         return float("nan")
     num_classes = int(num_classes or int(max(train_y.max(), val_y.max())) + 1)
+    votes = knn_votes(train_f, train_y, val_f, k, temperature, num_classes, chunk)
+    return 100.0 * int((votes.argmax(dim=1) == val_y).sum()) / len(val_f)
+
+
+def knn_votes(
+    train_f: torch.Tensor,
+    train_y: torch.Tensor,
+    val_f: torch.Tensor,
+    k: int,
+    temperature: float,
+    num_classes: int,
+    chunk: int = 1024,
+) -> torch.Tensor:
+    """(V, num_classes) summed vote weights of the weighted cosine kNN (see knn_top1): scores for
+    top-5 and per-class accuracies as well as top-1."""
     train_f = F.normalize(train_f.float(), dim=1)
     val_f = F.normalize(val_f.float(), dim=1)
     k = min(int(k), len(train_f))
-    correct = 0
+    parts = []
     for start in range(0, len(val_f), chunk):  # bounded memory on large subsets
         sim = val_f[start : start + chunk] @ train_f.T  # (V, N) cosine similarity
         top_sim, top_idx = sim.topk(k, dim=1)
         weights = (top_sim / temperature).exp()
         votes = torch.zeros(len(sim), num_classes, device=sim.device, dtype=weights.dtype)
         votes.scatter_add_(1, train_y[top_idx], weights)
-        correct += int((votes.argmax(dim=1) == val_y[start : start + chunk]).sum())
-    return 100.0 * correct / len(val_f)
+        parts.append(votes)
+    return torch.cat(parts) if parts else torch.zeros(0, num_classes, device=val_f.device)
 
 
 def linear_top1(
@@ -61,6 +76,20 @@ def linear_top1(
     if len(val_f) == 0 or len(train_f) == 0:
         return float("nan")
     num_classes = int(num_classes or int(max(train_y.max(), val_y.max())) + 1)
+    pred = linear_scores(train_f, train_y, val_f, num_classes, steps, lr, weight_decay).argmax(dim=1)
+    return 100.0 * int((pred == val_y).sum()) / len(val_y)
+
+
+def linear_scores(
+    train_f: torch.Tensor,
+    train_y: torch.Tensor,
+    val_f: torch.Tensor,
+    num_classes: int,
+    steps: int = 300,
+    lr: float = 0.01,
+    weight_decay: float = 1e-4,
+) -> torch.Tensor:
+    """(V, num_classes) logits of the linear classifier of `linear_top1` on `val_f`."""
     train_f, val_f = train_f.float(), val_f.float()
     mean = train_f.mean(dim=0)
     std = train_f.std(dim=0, unbiased=False).clamp_min(1e-6)
@@ -74,8 +103,7 @@ def linear_top1(
             residual = (torch.softmax(F.linear(x, weight, bias), dim=1) - one_hot) / len(x)
             weight.grad, bias.grad = residual.T @ x, residual.sum(dim=0)
             optimizer.step()
-    pred = F.linear(x_val, weight, bias).argmax(dim=1)
-    return 100.0 * int((pred == val_y).sum()) / len(val_y)
+    return F.linear(x_val, weight, bias)
 
 
 @contextmanager

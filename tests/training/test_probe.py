@@ -19,6 +19,7 @@ from videomae.errors import ConfigError
 from videomae.probe_math import knn_top1, linear_top1
 from videomae.training.pretrain import run
 from videomae.training.probe import OnlineProbe
+from videomae.training.probe_attentive import attentive_top1
 from videomae.training.probe_subsets import probe_settings, probe_subsets, why_not_probed
 
 # --- math -------------------------------------------------------------------------------------
@@ -339,3 +340,32 @@ def test_sigkill_and_resume_keep_every_probe_row_of_probe_json(tmp_path, synthet
     assert rows == {h["step"]: h["knn_top1"] for h in history}
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["probe/knn_top1"] == history[-1]["knn_top1"]
+
+
+@pytest.mark.slow
+def test_the_online_probe_can_be_attentive(tmp_path, synthetic_root):
+    """probe.kind=attentive: the V-JEPA head fit on the frozen tokens at every probe epoch, beside
+    kNN and linear, in probe.json, metrics.csv and summary.json; with the same settings again the
+    same value (deterministic)."""
+    args = [*tiny_overrides(synthetic_root), "logger=csv", "trainer.max_steps=2", "probe.kind=attentive",
+            "probe.attentive_epochs=3", "probe.attentive_heads=2"]  # fmt: skip
+    pretrain(tmp_path / "a", *args)
+    pretrain(tmp_path / "b", *args)
+    history = [json.loads((tmp_path / r / "probe.json").read_text()) for r in ("a", "b")]
+    assert len(history[0]) == 2 and history[0][0]["epoch"] == 0  # the random-init baseline, the end
+    assert all(0 <= h["attentive_top1"] <= 100 for h in history[0])
+    assert [h["attentive_top1"] for h in history[0]] == [h["attentive_top1"] for h in history[1]]
+    assert len(metric_rows(tmp_path / "a", "probe/attentive_top1")) == 2
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["probe/attentive_top1"] == history[0][-1]["attentive_top1"]
+
+
+def test_attentive_online_probe_learns_separable_tokens():
+    torch.manual_seed(0)
+    centers = torch.randn(3, 8) * 3
+    y = torch.arange(60) % 3
+    x = centers[y][:, None, :] + 0.3 * torch.randn(60, 5, 8)  # (M, N=5 tokens, D=8)
+    settings = {**probe_settings({}), "attentive_epochs": 30, "attentive_heads": 2, "attentive_lr": 1e-2}
+    assert attentive_top1(x[:40], y[:40], x[40:], y[40:], 3, settings, batch_size=8) == 100.0
+    shuffled = y[torch.randperm(60)]
+    assert attentive_top1(x[:40], shuffled[:40], x[40:], shuffled[40:], 3, settings, batch_size=8) < 80

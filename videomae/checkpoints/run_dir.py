@@ -49,16 +49,17 @@ RUN_FILES = frozenset(
         "eval",  # fine-tuning's test=true
         "predictions.csv",  # scripts/evaluate.py (in eval/ or out=DIR)
         "metrics.json",
+        "probe",  # scripts/probe.py: probe/metrics.json, probe/features.pt
     }
 )
 # Hydra's job log (`<script>.log`), SLURM requeue checkpoints, TensorBoard events, temporary files.
 RUN_PATTERNS = re.compile(
-    r"^((pretrain|finetune|distill|evaluate)\.log|hpc_ckpt_\d+\.ckpt|events\.out\.tfevents\..+"
+    r"^((pretrain|finetune|distill|evaluate|probe)\.log|hpc_ckpt_\d+\.ckpt|events\.out\.tfevents\..+"
     r"|\..+\.[0-9a-f]{32}\.tmp|probe\.json\.tmp)$"
 )
 # What Hydra writes into the run directory before the run's own code starts.
-HYDRA_FILES = re.compile(r"^(\.hydra|(pretrain|finetune|distill|evaluate)\.log)$")
-RUN_KINDS = ("pretrain", "finetune", "distill", "evaluate")
+HYDRA_FILES = re.compile(r"^(\.hydra|(pretrain|finetune|distill|evaluate|probe)\.log)$")
+RUN_KINDS = ("pretrain", "finetune", "distill", "evaluate", "probe")
 
 
 def foreign_entries(run_dir: str) -> list[str]:

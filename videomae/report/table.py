@@ -19,6 +19,7 @@ METRICS = [
     ("test/top5", "test top-5"),
     ("test/mean_class", "test mean class"),
     ("clips_per_s", "clips/s"),
+    ("epoch_time_s", "s/epoch"),  # scripts/probe.py: a probe's training epoch
     ("data_wait_fraction", "data wait"),
     ("mfu", "MFU"),
     ("wall_time_s", "wall time"),

@@ -30,6 +30,7 @@ from videomae.errors import ConfigError
 from videomae.features import pooled_features
 from videomae.pixels import normalize_uint8
 from videomae.probe_math import knn_top1, linear_top1
+from videomae.training.probe_attentive import attentive_top1
 from videomae.training.probe_subsets import (
     Readable,
     collate,
@@ -171,16 +172,17 @@ class OnlineProbe(pl.Callback):
         with preserved_rng(pl_module.device), torch.no_grad():
             model.eval()
             try:
-                features, positions, failed = self.embed(trainer, pl_module)
+                features, positions, failed, tokens = self.embed(trainer, pl_module)
             finally:
                 model.train(was_training)
             if not trainer.is_global_zero:
                 return None
-            return self.report(trainer, features, positions, failed, time.perf_counter() - started)
+            return self.report(trainer, features, positions, failed, time.perf_counter() - started, tokens)
 
-    def embed(self, trainer, pl_module) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    def embed(self, trainer, pl_module):
         """Features (M, D) and subset positions (M,) of every readable video, gathered from all
-        ranks (each rank embeds positions rank, rank + world, ...), and this rank's failures."""
+        ranks (each rank embeds positions rank, rank + world, ...), this rank's failures, and with
+        kind=attentive the tokens (M, N, D) the mean-pooled features come from (else None)."""
         rank, world = trainer.global_rank, trainer.world_size
         mine = list(range(rank, len(self.samples), world))
         loader = DataLoader(
@@ -194,13 +196,20 @@ class OnlineProbe(pl.Callback):
         stats = (pl_module.model.pixel_mean, pl_module.model.pixel_std)
         feature_parts: list[torch.Tensor] = []
         position_parts: list[torch.Tensor] = []
+        token_parts: list[torch.Tensor] = []
+        attentive = self.settings["kind"] == "attentive"
         failed: list[str] = []
         for batch in loader:
             failed += batch["failed"]
             if batch["video"] is None:
                 continue
             with trainer.precision_plugin.forward_context():  # the training step's autocast
-                feats = pooled_features(pl_module.model, normalize_uint8(batch["video"].to(device), *stats))
+                videos = normalize_uint8(batch["video"].to(device), *stats)
+                if attentive:  # pooled_features' mean, kept before pooling for the attentive head
+                    token_parts.append(pl_module.model.encoder(videos).float())
+                    feats = token_parts[-1].mean(dim=1)
+                else:
+                    feats = pooled_features(pl_module.model, videos)
             feature_parts.append(feats.float())
             position_parts.append(batch["position"].to(device))
         dim = pl_module.model.encoder.embed_dim
@@ -208,6 +217,9 @@ class OnlineProbe(pl.Callback):
         positions = (
             torch.cat(position_parts) if position_parts else torch.zeros(0, dtype=torch.long, device=device)
         )
+        tokens = torch.cat(token_parts) if token_parts else None
+        if attentive and tokens is None:
+            tokens = torch.zeros(0, pl_module.model.encoder.num_tokens, dim, device=device)
         if world > 1:  # pad every rank's share to the same length; -1 marks padding
             size = -(-len(self.samples) // world)
             pad = size - len(positions)
@@ -216,10 +228,13 @@ class OnlineProbe(pl.Callback):
             features = trainer.strategy.all_gather(features).flatten(0, 1)
             positions = trainer.strategy.all_gather(positions).flatten(0, 1)
             keep = positions >= 0
+            if tokens is not None:
+                tokens = torch.cat([tokens, tokens.new_zeros(pad, *tokens.shape[1:])])
+                tokens = trainer.strategy.all_gather(tokens).flatten(0, 1)[keep]
             features, positions = features[keep], positions[keep]
-        return features, positions, failed
+        return features, positions, failed, tokens
 
-    def report(self, trainer, features, positions, failed, seconds_so_far: float) -> dict | None:
+    def report(self, trainer, features, positions, failed, seconds_so_far: float, tokens=None) -> dict | None:
         s = self.settings
         started = time.perf_counter()
         labels = torch.tensor([label for _, label in self.samples], device=features.device)[positions]
@@ -240,6 +255,10 @@ class OnlineProbe(pl.Callback):
         )  # fmt: skip
         step = trainer.global_step
         metrics = {"probe/knn_top1": knn, "probe/linear_top1": linear, "epoch": epoch}
+        if tokens is not None:  # probe.kind=attentive: the protocol reported after pre-training
+            metrics["probe/attentive_top1"] = attentive_top1(
+                tokens[is_train], train_y, tokens[~is_train], val_y, self.num_classes, s
+            )
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)
             # On disk now, before probe.json has the record: Lightning's CSV logger holds rows for
@@ -250,6 +269,7 @@ class OnlineProbe(pl.Callback):
             "step": step,
             "knn_top1": knn,
             "linear_top1": linear,
+            **({"attentive_top1": metrics["probe/attentive_top1"]} if tokens is not None else {}),
             "train_videos": len(train_f),
             "val_videos": len(val_f),
             "skipped_videos": skipped,
@@ -258,8 +278,9 @@ class OnlineProbe(pl.Callback):
         self.write_history()
         seconds = seconds_so_far + time.perf_counter() - started
         note = f", {skipped} unreadable skipped" if skipped else ""
+        extra = f" attentive {record['attentive_top1']:.1f}%" if "attentive_top1" in record else ""
         print(
-            f"probe epoch {epoch}: knn {knn:.1f}% linear {linear:.1f}% ({len(train_f)} train / "
+            f"probe epoch {epoch}: knn {knn:.1f}% linear {linear:.1f}%{extra} ({len(train_f)} train / "
             f"{len(val_f)} val videos{note}, {seconds:.1f} s)",
             flush=True,
         )

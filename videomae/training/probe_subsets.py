@@ -19,7 +19,14 @@ DEFAULTS = {
     "linear_weight_decay": 1e-4,
     "batch_size": 16,
     "num_workers": None,  # None: data.num_workers
+    "kind": "knn_linear",  # attentive: also a short attentive probe on the tokens (probe_attentive)
+    "attentive_epochs": 20,
+    "attentive_lr": 1e-3,
+    "attentive_weight_decay": 0.01,
+    "attentive_depth": 1,  # V-JEPA's one cross-attention block: short and cheap
+    "attentive_heads": 16,
 }
+KINDS = ("knn_linear", "attentive")
 
 
 def probe_settings(cfg: dict | None) -> dict:
@@ -35,6 +42,8 @@ def probe_settings(cfg: dict | None) -> dict:
     if enabled != "auto" and not isinstance(enabled, bool):
         raise ConfigError(f"probe.enabled={enabled!r} is not one of auto, true, false")
     settings["enabled"] = enabled
+    if settings["kind"] not in KINDS:
+        raise ConfigError(f"probe.kind={settings['kind']!r} is not one of {', '.join(KINDS)}")
     for key, low in (
         ("every_n_epochs", 1),
         ("train_videos", 1),
@@ -43,13 +52,18 @@ def probe_settings(cfg: dict | None) -> dict:
         ("linear_steps", 1),
         ("batch_size", 1),
         ("num_workers", 0),
+        ("attentive_epochs", 1),
+        ("attentive_depth", 1),
+        ("attentive_heads", 1),
     ):
         value = settings[key]
         if key == "num_workers" and value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ConfigError(f"probe.{key}={value!r} must be an integer of at least {low}")
-    for key, positive in (("knn_temperature", True), ("linear_lr", True), ("linear_weight_decay", False)):
+    numbers = (("knn_temperature", True), ("linear_lr", True), ("linear_weight_decay", False),
+               ("attentive_lr", True), ("attentive_weight_decay", False))  # fmt: skip
+    for key, positive in numbers:
         value = settings[key]
         ok = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
         if not ok or value < 0 or (positive and value == 0):

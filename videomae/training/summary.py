@@ -210,7 +210,8 @@ class SummaryCallback(pl.Callback):
         for callback in trainer.callbacks:
             history = callback.history if isinstance(callback, OnlineProbe) else None
             if history:
-                probes.update({f"probe/{k}": history[-1][k] for k in ("knn_top1", "linear_top1")})
+                keys = ("knn_top1", "linear_top1", "attentive_top1")
+                probes.update({f"probe/{k}": history[-1][k] for k in keys if k in history[-1]})
         out.update(sorted(probes.items()))
         return out
 
