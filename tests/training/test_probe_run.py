@@ -9,6 +9,8 @@ import torch
 from helpers import TINY_MODEL, TINY_SYNTHETIC, run_script
 
 from videomae import create_classifier, create_pretrain_model, export_hf, export_original, export_ours
+from videomae.errors import ConfigError
+from videomae.training.probe_run import check_channels
 
 
 def data_overrides(root: str) -> list[str]:
@@ -146,3 +148,10 @@ def test_a_cached_linear_sweep_reads_the_features_of_the_first_run(tmp_path, syn
     assert [h["head"] for h in first["heads"]] == ["lr0.01_wd0", "lr0.01_wd0.1"]
     second, result, _ = probe(tmp_path, synthetic_root, path, "run", *args, "probe.weight_decays=[0.01]")
     assert "features from" in result.stdout and [h["head"] for h in second["heads"]] == ["lr0.01_wd0.01"]
+
+
+def test_data_channels_other_than_the_models_fail_in_one_line():
+    check_channels("gray", 1)
+    message = r"^data.channels=rgb gives 3-channel frames; .* takes 1: set data.channels=gray$"
+    with pytest.raises(ConfigError, match=message):
+        check_channels("rgb", 1)

@@ -9,7 +9,6 @@ directory gets checkpoints (heads only: resumable with ckpt_path=last), metrics.
 summary.json and probe/metrics.json.
 """
 
-import inspect
 import os
 import time
 
@@ -20,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from videomae.checkpoints import model_from_checkpoint
 from videomae.checkpoints.io import save_json
 from videomae.checkpoints.run_dir import run_checkpoint
-from videomae.data.datamodule import VideoDataModule
+from videomae.data.video import CHANNELS, channels_for
 from videomae.errors import ConfigError
 from videomae.probe_math import knn_votes, linear_scores
 from videomae.training import run as common
@@ -85,12 +84,20 @@ def checkpoint_args(cfg: DictConfig) -> dict:
 
 
 def build_datamodule(cfg: DictConfig, s: dict) -> ProbeDataModule:
-    data = OmegaConf.to_container(cfg.data, resolve=True)
-    known = set(inspect.signature(VideoDataModule).parameters) - {"mode", "seed"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"data.{unknown[0]} is not a data setting; known: {', '.join(sorted(known))}")
-    return ProbeDataModule(**{k: s[k] for k in NOT_DATA}, seed=cfg.seed, **data)
+    return ProbeDataModule(**{k: s[k] for k in NOT_DATA}, seed=cfg.seed, **common.data_settings(cfg))
+
+
+def check_channels(channels: str, in_chans: int) -> None:
+    """The frames the data gives are those the checkpoint's model takes."""
+    if CHANNELS[channels] != in_chans:
+        try:
+            hint = f": set data.channels={channels_for(in_chans)}"
+        except ValueError:
+            hint = ""
+        raise ConfigError(
+            f"data.channels={channels} gives {CHANNELS[channels]}-channel frames; "
+            f"the checkpoint's model takes {in_chans}{hint}"
+        )
 
 
 def callbacks_config(cfg: DictConfig) -> DictConfig:
@@ -122,6 +129,7 @@ def run(cfg: DictConfig, run_dir: str) -> dict | None:
             **checkpoint_args(cfg),
         )
         encoder = model.encoder
+        check_channels(str(cfg.data.channels), encoder.patch_embed.proj.in_channels)
         info = {"checkpoint": os.path.abspath(path), "layout": report.layout, "embed_dim": encoder.embed_dim}
         summary.update(model={**info, "depth": len(encoder.blocks)})
         module = ProbeModule(num_classes, s, model.encoder.embed_dim, cfg.seed, datamodule.classes,
