@@ -482,6 +482,7 @@ def ddp_probe(tmp_path, synthetic_root, name, *args) -> list[dict]:
     return [json.loads((probe / f"rank{r}.json").read_text()) for r in range(2)]
 
 
+@pytest.mark.serial
 @pytest.mark.slow
 def test_a_loader_restored_mid_epoch_yields_exactly_the_next_batches_on_each_ddp_rank(
     tmp_path, synthetic_root

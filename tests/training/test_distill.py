@@ -365,6 +365,7 @@ def test_logits_need_no_common_token_grid(tmp_path, synthetic_root):
     assert torch.load(last, weights_only=True)["global_step"] == 2
 
 
+@pytest.mark.serial
 @pytest.mark.slow
 @pytest.mark.parametrize(("target", "strategy"), [("features", "ddp"), ("latent", "ddp"), ("latent", "fsdp")])
 def test_distillation_on_two_cpu_processes(tmp_path, synthetic_root, target, strategy):

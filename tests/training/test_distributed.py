@@ -14,6 +14,8 @@ from helpers import REPO, run_script, tiny_overrides
 
 from videomae import model_from_checkpoint
 
+pytestmark = pytest.mark.serial  # several processes per test: run alone
+
 
 def run_with_probe(tmp_path, synthetic_root, *args):
     probe = tmp_path / "probe"

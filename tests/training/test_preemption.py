@@ -25,6 +25,8 @@ from videomae.sweep import job_overrides
 from videomae.training import preemption
 from videomae.training.summary import RunSummary
 
+pytestmark = pytest.mark.serial  # several processes per test: run alone
+
 STEPS = 24  # 8 steps per epoch: the runs cross epoch ends
 SWEPT = ["data.num_workers=0,2", "+callbacks.pace.role=preempted,reference"]
 # Pre-empted jobs: the step after which each attempt is signalled (SIGUSR1), by data.num_workers.

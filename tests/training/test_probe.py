@@ -250,6 +250,7 @@ def test_unlabeled_data_turns_the_probe_off_and_true_fails_with_one_line(tmp_pat
     assert result.stderr.strip().count("\n") == 0, result.stderr
 
 
+@pytest.mark.serial
 @pytest.mark.slow
 def test_ddp_counts_each_video_once_and_matches_one_process(tmp_path, synthetic_root):
     """15 training + 8 validation videos over 2 ranks (12 and 11: one rank pads); the random-init

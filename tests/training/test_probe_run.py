@@ -123,6 +123,7 @@ def odd_lists(tmp_path, synthetic_root) -> str:
     return f"list:{root}"
 
 
+@pytest.mark.serial
 @pytest.mark.slow
 def test_ddp_counts_every_video_once(tmp_path, synthetic_root):
     path = export_ours(tiny_pretrain(), tmp_path / "ours.safetensors")
