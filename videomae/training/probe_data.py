@@ -52,8 +52,8 @@ class ProbeDataModule(VideoDataModule):
     (the kNN probe embeds the training split through it: selection views, no augmentation)."""
 
     def __init__(self, clips: int = 1, temporal_views: int = 1, select: str = "auto",
-                 holdout: float = 0.1, **data):  # fmt: skip
-        super().__init__(mode="finetune", **data)
+                 holdout: float = 0.1, mode: str = "finetune", **data):  # fmt: skip
+        super().__init__(mode=mode, **data)  # labeled: the fine-tuning datasets
         if select not in SELECT:
             raise ConfigError(f"probe.select={select!r} is not one of {', '.join(SELECT)}")
         if not 0 < holdout < 1:

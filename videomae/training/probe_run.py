@@ -84,7 +84,7 @@ def checkpoint_args(cfg: DictConfig) -> dict:
 
 
 def build_datamodule(cfg: DictConfig, s: dict) -> ProbeDataModule:
-    return ProbeDataModule(**{k: s[k] for k in NOT_DATA}, seed=cfg.seed, **common.data_settings(cfg))
+    return common.build_datamodule(cfg, "finetune", ProbeDataModule, **{k: s[k] for k in NOT_DATA})
 
 
 def check_channels(channels: str, in_chans: int) -> None:

@@ -132,18 +132,14 @@ def optim_hparams(cfg: DictConfig) -> dict:
     return {**OmegaConf.to_container(cfg.optim, resolve=True), "batch_per_device": cfg.data.batch_size}
 
 
-def data_settings(cfg: DictConfig) -> dict:
-    """`data.*` as VideoDataModule's keyword arguments; an unknown key fails in one line."""
+def build_datamodule(cfg: DictConfig, mode: str = "pretrain", cls: type = VideoDataModule, **extra):
+    """`cls` (a VideoDataModule) from `data.*` and `extra`; an unknown data key fails in one line."""
     data = OmegaConf.to_container(cfg.data, resolve=True)
     known = set(inspect.signature(VideoDataModule).parameters) - {"mode", "seed"}
-    unknown = sorted(set(data) - known - set(MODEL_PIXEL_KEYS))
-    if unknown:
+    if unknown := sorted(set(data) - known - set(MODEL_PIXEL_KEYS)):
         raise ConfigError(f"data.{unknown[0]} is not a data setting; known: {', '.join(sorted(known))}")
-    return {k: v for k, v in data.items() if k not in MODEL_PIXEL_KEYS}  # the model's (pixel_kwargs)
-
-
-def build_datamodule(cfg: DictConfig, mode: str = "pretrain") -> VideoDataModule:
-    return VideoDataModule(mode=mode, seed=cfg.seed, **data_settings(cfg))
+    pixels = set(MODEL_PIXEL_KEYS)  # the model's (pixel_kwargs)
+    return cls(mode=mode, seed=cfg.seed, **extra, **{k: v for k, v in data.items() if k not in pixels})
 
 
 def labeled_datamodule(cfg: DictConfig) -> VideoDataModule:
