@@ -87,9 +87,14 @@ def checkpoint_args(cfg: DictConfig) -> dict:
 def build_datamodule(cfg: DictConfig, s: dict) -> ProbeDataModule:
     data = OmegaConf.to_container(cfg.data, resolve=True)
     known = set(inspect.signature(VideoDataModule).parameters) - {"mode", "seed"}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - known - set(common.MODEL_PIXEL_KEYS))
     if unknown:
         raise ConfigError(f"data.{unknown[0]} is not a data setting; known: {', '.join(sorted(known))}")
+    for key in common.MODEL_PIXEL_KEYS:  # the encoder normalises with the statistics it was trained with
+        if data.pop(key, None) is not None:
+            raise ConfigError(
+                f"data.{key}: a probe normalises with the checkpoint's pixel statistics; leave it null"
+            )
     return ProbeDataModule(**{k: s[k] for k in NOT_DATA}, seed=cfg.seed, **data)
 
 
