@@ -53,6 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="the dots reverse halfway (the class: which motion comes first); 16-frame videos, one clip each",
     )
     p.add_argument("--set", nargs="*", default=[], help="extra overrides for every probe run")
+    p.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS), help="a subset of the arms")
     return p.parse_args(argv)
 
 
@@ -131,9 +132,10 @@ def main(argv=None) -> dict:
         "probe.select=val",
         "trainer.check_val_every_n_epoch=4",
     ]
-    results: dict[str, list[dict]] = {arm: [] for arm in ARMS}
+    results: dict[str, list[dict]] = {arm: [] for arm in args.arms}
     for seed in args.seeds:
-        for arm, (encoder, kind) in ARMS.items():
+        for arm in args.arms:
+            encoder, kind = ARMS[arm]
             name = f"seed{seed}-{kind}-{encoder}"
             record = probe(
                 os.path.join(args.out, name), checkpoints[encoder], [*common, f"probe={kind}", f"seed={seed}"]
