@@ -1,6 +1,7 @@
 """The demo's generated videos: real H.264 files, cached and seeded, whose class is only the motion."""
 
 import os
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -80,6 +81,23 @@ def test_dots_drift_the_way_their_class_says():
     }
     best = min(errors, key=errors.get)
     assert 4 <= best <= 8 and errors[best] < 0.5 * errors[0]
+
+
+def test_dots_turn_back_halfway():
+    """dot_turn: the first half is the class's drift, then the dots retrace it (frame 4 + k is
+    frame 4 - k), so east-then-west differs from west-then-east only in order."""
+    spec = SyntheticSpec(size=64, num_frames=8, content="dots", pan=2.0)
+    straight = render_video(0, spec, np.random.default_rng(5))
+    turned = render_video(0, SyntheticSpec(**{**asdict(spec), "dot_turn": True}), np.random.default_rng(5))
+    assert np.array_equal(turned[:5], straight[:5])
+    for k in range(1, 4):
+        assert np.array_equal(turned[4 + k], turned[4 - k])
+    assert not np.array_equal(turned[7], straight[7])
+
+
+def test_synthetic_cache_key_of_earlier_datasets_is_kept():
+    assert SyntheticSpec().digest() == "e299773e03"
+    assert SyntheticSpec(dot_turn=True).digest() != SyntheticSpec().digest()
 
 
 def test_synthetic_test_split_is_its_own_videos(tmp_path):

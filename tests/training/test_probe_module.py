@@ -1,18 +1,23 @@
 """The probe's Lightning module and data pieces, without a Trainer: the grid, the frozen encoder,
 the views' grouping, the segments, the settings' one-line errors."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
 from helpers import TINY_MODEL
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from videomae import create_pretrain_model
 from videomae.data.sampling import ClipSampler
 from videomae.data.segments import SegmentClipDataset
 from videomae.errors import ConfigError
-from videomae.training.probe_data import hold_out
+from videomae.training.probe_data import ProbeDataModule, hold_out
 from videomae.training.probe_module import ProbeModule
 from videomae.training.probe_protocol import protocol_settings
+from videomae.training.probe_run import build_datamodule
 
 
 def module(kind="attentive", clips=1, **probe) -> ProbeModule:
@@ -122,3 +127,23 @@ def test_bad_settings_fail_in_one_line_naming_the_key(key, value, words):
     with pytest.raises(ConfigError, match=None) as err:
         protocol_settings({key: value})
     assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def probe_cfg(*overrides):
+    configs = os.path.join(os.path.dirname(__file__), "..", "..", "configs")
+    with initialize_config_dir(config_dir=os.path.abspath(configs), version_base="1.3"):
+        return compose("probe", overrides=["checkpoint=unused", *overrides])
+
+
+def test_the_data_config_builds_a_probe_datamodule_and_pixel_stats_come_from_the_checkpoint():
+    """data.mean/std (null in data/default.yaml) are the model's, not the datamodule's: the probe
+    reads them from the checkpoint and refuses a value in one line."""
+    cfg = probe_cfg()
+    assert isinstance(
+        build_datamodule(cfg, protocol_settings(OmegaConf.to_container(cfg.probe, resolve=True))),
+        ProbeDataModule,
+    )
+    cfg = probe_cfg("data.mean=[0.5,0.5,0.5]")
+    with pytest.raises(ConfigError) as err:
+        build_datamodule(cfg, protocol_settings(OmegaConf.to_container(cfg.probe, resolve=True)))
+    assert "data.mean" in str(err.value) and "\n" not in str(err.value)

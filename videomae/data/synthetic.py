@@ -3,7 +3,8 @@
 The class of a video is a motion. Three kinds of content carry it (`content`):
 
 - "dots" (the demo's): a field of random coloured dots drifting in one of 8 directions (PANS),
-  a random-dot kinematogram; `dot_coherence` < 1 sends a share of the dots each its own way.
+  a random-dot kinematogram; `dot_coherence` < 1 sends a share of the dots each its own way;
+  `dot_turn` sends them back the opposite way halfway, so the class is which motion comes first.
 - "scene": a camera moving over a smooth, periodic colour texture: 8 pans (`motions=pans`), or
   pan, roll and zoom (CLASSES, `motions=mixed`).
 - "objects": one or two large striped shapes on a smooth static background, moving the same way
@@ -55,6 +56,10 @@ class SyntheticSpec:
     dot_density: float = 0.3
     dot_radius: tuple[float, float] = (1.5, 3.0)
     dot_coherence: float = 1.0
+    # Halfway through the video the dots reverse: east-then-west and west-then-east hold the same
+    # motions in another order, which only tokens' positions in time tell apart (a token mean
+    # mostly cannot): a task for where/when information (docs/evaluation.md, the demo).
+    dot_turn: bool = False
     # Large shapes on a plain background: fine grain or a busy background is noise that a masked
     # autoencoder cannot predict (it keeps a normalized-pixel loss near 1), and small slow shapes
     # leave too little motion to classify from a few labeled videos.
@@ -74,7 +79,10 @@ class SyntheticSpec:
             raise ConfigError(f"data.synthetic.motions={self.motions!r} is not one of {', '.join(MOTIONS)}")
 
     def digest(self) -> str:
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+        fields = asdict(self)
+        if not self.dot_turn:  # datasets generated before the option keep their cached directory
+            del fields["dot_turn"]
+        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def class_names(spec: "SyntheticSpec") -> tuple[str, ...]:
@@ -140,8 +148,10 @@ def render_dots(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> np
     )
     velocity = speed * np.stack([np.cos(headings), -np.sin(headings)], axis=1)
     frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
+    half = num_frames // 2
     for t in range(num_frames):
-        centres = (pos + velocity * t) % size
+        travelled = min(t, 2 * half - t) if spec.dot_turn else t  # back the way they came
+        centres = (pos + velocity * travelled) % size
         frame = np.broadcast_to(background, (size, size, 3)).copy()
         for (cx, cy), r, color in zip(centres, radius, colors, strict=True):
             # Only the dot's bounding box, with indices wrapped around the frame.

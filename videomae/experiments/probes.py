@@ -12,6 +12,8 @@ Difficulty: the demo's default videos are solved by a kNN on the pre-trained fea
 the demo's online probe), where no probe can beat another. `--coherence` (the share of dots moving
 the class's way) makes the task harder; `--coherence auto` takes the largest of `--candidates`
 whose kNN top-1 on the *validation* split is under `--ceiling`, the test split untouched.
+`--turn` asks where/when: the dots reverse halfway, so east-then-west and west-then-east hold the
+same motions and only the order of the tokens in time tells them apart.
 """
 
 import argparse
@@ -45,7 +47,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--coherence", default="auto", help="dot coherence, or auto (chosen on the val split)")
     p.add_argument("--candidates", type=float, nargs="+", default=[1.0, 0.5, 0.3, 0.2])
     p.add_argument("--ceiling", type=float, default=90.0)
+    p.add_argument(
+        "--turn",
+        action="store_true",
+        help="the dots reverse halfway (the class: which motion comes first); 16-frame videos, one clip each",
+    )
     p.add_argument("--set", nargs="*", default=[], help="extra overrides for every probe run")
+    p.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS), help="a subset of the arms")
     return p.parse_args(argv)
 
 
@@ -59,6 +67,8 @@ def data_overrides(args, coherence: float) -> list[str]:
         "data.synthetic.num_test_per_class=20",
         "data.test_list=test.csv",
         f"data.synthetic.dot_coherence={coherence}",
+        # The turn at the clip's middle: a 16-frame video is exactly one clip of 8 frames x 2.
+        *(["data.synthetic.dot_turn=true", "data.synthetic.num_frames=16"] if args.turn else []),
         f"data.train_per_class={args.train_per_class}",
         "data.num_workers=1",
         "trainer.accelerator=cpu",
@@ -122,9 +132,10 @@ def main(argv=None) -> dict:
         "probe.select=val",
         "trainer.check_val_every_n_epoch=4",
     ]
-    results: dict[str, list[dict]] = {arm: [] for arm in ARMS}
+    results: dict[str, list[dict]] = {arm: [] for arm in args.arms}
     for seed in args.seeds:
-        for arm, (encoder, kind) in ARMS.items():
+        for arm in args.arms:
+            encoder, kind = ARMS[arm]
             name = f"seed{seed}-{kind}-{encoder}"
             record = probe(
                 os.path.join(args.out, name), checkpoints[encoder], [*common, f"probe={kind}", f"seed={seed}"]

@@ -84,6 +84,11 @@ def checkpoint_args(cfg: DictConfig) -> dict:
 
 
 def build_datamodule(cfg: DictConfig, s: dict) -> ProbeDataModule:
+    for key in common.MODEL_PIXEL_KEYS:  # the encoder normalises with the statistics it was trained with
+        if cfg.data.get(key) is not None:
+            raise ConfigError(
+                f"data.{key}: a probe normalises with the checkpoint's pixel statistics; leave it null"
+            )
     return common.build_datamodule(cfg, "finetune", ProbeDataModule, **{k: s[k] for k in NOT_DATA})
 
 
