@@ -4,6 +4,9 @@ The class of a video is a motion. Three kinds of content carry it (`content`):
 
 - "dots" (the demo's): a field of random coloured dots drifting in one of 8 directions (PANS),
   a random-dot kinematogram; `dot_coherence` < 1 sends a share of the dots each its own way.
+  `motions=flow`: the dots follow one of the flow fields of CLASSES instead (translation,
+  rotation or expansion about a point near the centre) and live `dot_lifetime` frames each
+  (the domain-shift experiment's target, whose classes depend on the field's shape).
 - "scene": a camera moving over a smooth, periodic colour texture: 8 pans (`motions=pans`), or
   pan, roll and zoom (CLASSES, `motions=mixed`).
 - "objects": one or two large striped shapes on a smooth static background, moving the same way
@@ -29,7 +32,7 @@ from videomae.errors import ConfigError
 
 CLASSES = ("right", "left", "down", "up", "clockwise", "counterclockwise", "grow", "shrink")
 CONTENTS = ("dots", "scene", "objects")
-MOTIONS = ("mixed", "pans")
+MOTIONS = ("mixed", "pans", "flow")
 PANS = ("east", "north-east", "north", "north-west", "west", "south-west", "south", "south-east")
 
 
@@ -43,7 +46,9 @@ class SyntheticSpec:
     fps: int = 10
     seed: int = 0
     content: str = "dots"
-    motions: str = "mixed"  # scene: mixed (pan, roll, zoom as CLASSES) | pans (8 directions, PANS)
+    # scene: mixed (pan, roll, zoom as CLASSES) | pans (8 directions, PANS); dots: flow (CLASSES as
+    # flow fields), else pans
+    motions: str = "mixed"
     # scene: low-frequency texture components, and the camera's pan (px/frame at 80 px), roll
     # (rad/frame) and zoom (log-scale/frame) speeds.
     components: int = 12
@@ -55,6 +60,7 @@ class SyntheticSpec:
     dot_density: float = 0.3
     dot_radius: tuple[float, float] = (1.5, 3.0)
     dot_coherence: float = 1.0
+    dot_lifetime: int = 8  # motions=flow: frames a dot lives before it is born again elsewhere
     # Large shapes on a plain background: fine grain or a busy background is noise that a masked
     # autoencoder cannot predict (it keeps a normalized-pixel loss near 1), and small slow shapes
     # leave too little motion to classify from a few labeled videos.
@@ -72,12 +78,16 @@ class SyntheticSpec:
             raise ConfigError(f"data.synthetic.content={self.content!r} is not one of {', '.join(CONTENTS)}")
         if self.motions not in MOTIONS:
             raise ConfigError(f"data.synthetic.motions={self.motions!r} is not one of {', '.join(MOTIONS)}")
+        if self.motions == "flow" and self.content != "dots":
+            raise ConfigError(f"data.synthetic.motions=flow needs content=dots, not {self.content!r}")
 
     def digest(self) -> str:
         return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
 
 
 def class_names(spec: "SyntheticSpec") -> tuple[str, ...]:
+    if spec.motions == "flow":
+        return CLASSES
     return PANS if spec.content == "dots" or (spec.content == "scene" and spec.motions == "pans") else CLASSES
 
 
@@ -118,7 +128,7 @@ def render_video(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> n
     if spec.content == "scene":
         return render_scene(label, spec, rng)
     if spec.content == "dots":
-        return render_dots(label, spec, rng)
+        return render_flow(label, spec, rng) if spec.motions == "flow" else render_dots(label, spec, rng)
     return render_objects(label, spec, rng)
 
 
@@ -142,16 +152,73 @@ def render_dots(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> np
     frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
     for t in range(num_frames):
         centres = (pos + velocity * t) % size
-        frame = np.broadcast_to(background, (size, size, 3)).copy()
-        for (cx, cy), r, color in zip(centres, radius, colors, strict=True):
-            # Only the dot's bounding box, with indices wrapped around the frame.
-            cols = np.arange(int(np.floor(cx - r - 1)), int(np.ceil(cx + r + 1)) + 1)
-            rows = np.arange(int(np.floor(cy - r - 1)), int(np.ceil(cy + r + 1)) + 1)
-            dist = np.hypot(cols[None, :] + 0.5 - cx, rows[:, None] + 0.5 - cy)
-            cover = np.clip(r + 0.5 - dist, 0, 1)[..., None]  # anti-aliased edge
-            box = np.ix_(rows % size, cols % size)
-            frame[box] = frame[box] * (1 - cover) + color * cover
-        frames[t] = (frame * 255).astype(np.uint8)
+        frames[t] = _paint_dots(background, size, centres, radius, colors, wrap=True)
+    return frames
+
+
+def _paint_dots(background, size, centres, radius, colors, wrap: bool) -> np.ndarray:
+    """One uint8 frame of anti-aliased dots; `wrap`: a dot across an edge shows on the other side,
+    else the part outside the frame is cut off."""
+    frame = np.broadcast_to(background, (size, size, 3)).copy()
+    for (cx, cy), r, color in zip(centres, radius, colors, strict=True):
+        # Only the dot's bounding box.
+        cols = np.arange(int(np.floor(cx - r - 1)), int(np.ceil(cx + r + 1)) + 1)
+        rows = np.arange(int(np.floor(cy - r - 1)), int(np.ceil(cy + r + 1)) + 1)
+        if not wrap:
+            cols, rows = cols[(cols >= 0) & (cols < size)], rows[(rows >= 0) & (rows < size)]
+            if not len(cols) or not len(rows):
+                continue
+        dist = np.hypot(cols[None, :] + 0.5 - cx, rows[:, None] + 0.5 - cy)
+        cover = np.clip(r + 0.5 - dist, 0, 1)[..., None]  # anti-aliased edge
+        box = np.ix_(rows % size, cols % size)
+        frame[box] = frame[box] * (1 - cover) + color * cover
+    return (frame * 255).astype(np.uint8)
+
+
+def render_flow(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarray:
+    """Dots moving along one flow field of CLASSES: a translation (`pan` px/frame), a rotation
+    (`roll` rad/frame) or an expansion or contraction (`zoom` log-scale/frame) about a point
+    near the centre. Each dot lives `dot_lifetime` frames (ages staggered), then is born again at
+    a uniform random place: a uniform field stays uniform under each of these flows, so any single
+    frame is uniform random dots and only the motion tells the class. The dot count makes the
+    expected density the same for every class (contraction packs dots, expansion thins them)."""
+    size, num_frames, life = spec.size, spec.num_frames, max(spec.dot_lifetime, 1)
+    motion = CLASSES[label]
+    sign = 1 if motion in ("right", "down", "clockwise", "grow") else -1
+    speed = rng.uniform(0.8, 1.2)
+    pan, roll, zoom = spec.pan * speed * size / 64, spec.roll * speed, spec.zoom * speed
+    centre = size / 2 + rng.uniform(-size / 8, size / 8, 2)
+    # Births fill a disk that still covers the frame after any of the flows' `life` frames.
+    reach = (size / np.sqrt(2) + size / 8) * np.exp(zoom * life) + pan * life
+    ages = np.arange(life)
+    growth = np.exp(-2 * sign * zoom * ages) if motion in ("grow", "shrink") else np.ones(life)
+    dot_area = np.pi * (np.mean(spec.dot_radius) * size / 64) ** 2
+    count = int(spec.dot_density * np.pi * reach**2 / dot_area / growth.mean())
+    lives = num_frames // life + 2
+    phase = rng.integers(0, life, count)
+    rho, theta = reach * np.sqrt(rng.uniform(size=(count, lives))), rng.uniform(0, 2 * np.pi, (count, lives))
+    births = np.stack([rho * np.cos(theta), rho * np.sin(theta)], axis=-1)  # about the centre
+    radius = rng.uniform(*spec.dot_radius, count) * size / 64
+    colors = rng.uniform(0.3, 1.0, (count, 3))
+    background = rng.uniform(0.0, 0.2, 3)
+    frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
+    for t in range(num_frames):
+        age = (t + phase) % life
+        p = births[np.arange(count), (t + phase) // life]
+        if motion in ("right", "left"):
+            p = p + np.stack([sign * pan * age, 0 * age], axis=1)
+        elif motion in ("down", "up"):
+            p = p + np.stack([0 * age, sign * pan * age], axis=1)
+        elif motion in ("clockwise", "counterclockwise"):  # image rows grow downwards
+            a = sign * roll * age
+            p = np.stack(
+                [p[:, 0] * np.cos(a) - p[:, 1] * np.sin(a), p[:, 0] * np.sin(a) + p[:, 1] * np.cos(a)], 1
+            )
+        else:
+            p = p * np.exp(sign * zoom * age)[:, None]
+        p = p + centre
+        seen = ((p > -4) & (p < size + 4)).all(axis=1)
+        frames[t] = _paint_dots(background, size, p[seen], radius[seen], colors[seen], wrap=False)
     return frames
 
 
