@@ -12,8 +12,9 @@ from videomae.experiments import domain_shift
 parse_args = runpy.run_path(os.path.join(REPO, "scripts", "demo.py"))["parse_args"]
 
 TINY_DOMAIN = [
-    "--unlabeled", "2", "--test-per-class", "1", "--pretrain-epochs", "1", "--target-epochs", "1",
-    "--target-per-class", "1", "--max-finetune-epochs", "3", "--val-every", "1", "--patience", "1",
+    "--unlabeled", "2", "--target-unlabeled", "2", "--test-per-class", "1", "--pretrain-epochs", "1",
+    "--target-epochs", "1", "--target-per-class", "1", "--max-finetune-epochs", "3", "--val-every", "1",
+    "--patience", "1",
     "--set", *(f"model.{k}={v}" for k, v in TINY_MODEL.items()),
     "data.synthetic.num_val_per_class=1", "data.synthetic.size=32", "data.input_size=32",
     "data.synthetic.num_frames=12", "data.num_workers=0", "data.batch_size=4",
@@ -24,7 +25,7 @@ def test_every_arm_gets_the_same_labels_recipe_and_budget():
     args = domain_shift.settings(parse_args(["--domain-shift", "--seed", "7", "--target-epochs", "6"]))
     assert args.seeds == [7]
     steps = domain_shift.pretraining_steps(args)
-    assert steps["continued"]["target"] == steps["target_only"]["target"] == 6 * 30
+    assert steps["continued"]["target"] == steps["target_only"]["target"] == 6 * 20
     assert steps["continued"]["source"] == steps["direct"]["source"] == args.source_epochs * 30
     assert steps["target_only"]["source"] == steps["scratch"]["source"] == steps["scratch"]["target"] == 0
     # fine-tuning: identical overrides but for the run's own best-checkpoint folder
@@ -39,6 +40,9 @@ def test_the_target_is_another_domain_of_its_own_videos():
     assert "data.synthetic.seed=3" in source and "data.channels=gray" not in source
     assert "data.synthetic.seed=1003" in target and "seed=3" in target
     assert {"data.channels=gray", "model.in_chans=1", "data.synthetic.motions=flow"} <= set(target)
+    # the target's own collection size comes after (and so wins over) the demo's
+    sizes = [o for o in target if o.startswith("data.synthetic.num_train_per_class=")]
+    assert sizes[-1] == "data.synthetic.num_train_per_class=40"
 
 
 def fake_run(seed: int, top1: dict) -> dict:

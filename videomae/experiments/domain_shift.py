@@ -55,6 +55,7 @@ def settings(demo_args: argparse.Namespace) -> argparse.Namespace:
         data_root=demo_args.data_root,
         seeds=demo_args.seeds or [demo_args.seed],
         unlabeled=demo_args.unlabeled,
+        target_unlabeled=demo_args.target_unlabeled,
         test_per_class=demo_args.test_per_class,
         source_epochs=demo_args.pretrain_epochs,
         target_epochs=demo_args.target_epochs,
@@ -74,7 +75,11 @@ def seed_args(args, seed: int, target: bool) -> argparse.Namespace:
 
 
 def domain(args, seed: int, target: bool) -> list[str]:
-    return [*common(seed_args(args, seed, target), seed), *(args.target if target else [])]
+    if not target:
+        return common(seed_args(args, seed, False), seed)
+    per_class = f"data.synthetic.num_train_per_class={args.target_unlabeled}"
+    # --set last again: a user's override wins over the target's settings too
+    return [*common(seed_args(args, seed, True), seed), per_class, *args.target, *args.set]
 
 
 def pretrain_overrides(epochs: int) -> list[str]:
@@ -111,10 +116,10 @@ def finetune_overrides(args, run_dir: str) -> list[str]:
 
 
 def pretraining_steps(args) -> dict[str, dict[str, int]]:
-    """Pre-training steps of each arm, on the source and on the target (batch 16 of the
-    `unlabeled` x 8 training videos of each domain)."""
-    per_epoch_steps = (8 * args.unlabeled) // 16
-    source, target = args.source_epochs * per_epoch_steps, args.target_epochs * per_epoch_steps
+    """Pre-training steps of each arm, on the source and on the target (batches of 16 of the 8
+    classes' unlabeled training videos)."""
+    source = args.source_epochs * ((8 * args.unlabeled) // 16)
+    target = args.target_epochs * ((8 * args.target_unlabeled) // 16)
     return {
         "direct": {"source": source, "target": 0},
         "continued": {"source": source, "target": target},
