@@ -152,22 +152,17 @@ def render_dots(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> np
     frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
     for t in range(num_frames):
         centres = (pos + velocity * t) % size
-        frames[t] = _paint_dots(background, size, centres, radius, colors, wrap=True)
+        frames[t] = _paint_dots(background, size, centres, radius, colors)
     return frames
 
 
-def _paint_dots(background, size, centres, radius, colors, wrap: bool) -> np.ndarray:
-    """One uint8 frame of anti-aliased dots; `wrap`: a dot across an edge shows on the other side,
-    else the part outside the frame is cut off."""
+def _paint_dots(background, size, centres, radius, colors) -> np.ndarray:
+    """One uint8 frame of anti-aliased dots; a dot across an edge shows on the other side."""
     frame = np.broadcast_to(background, (size, size, 3)).copy()
     for (cx, cy), r, color in zip(centres, radius, colors, strict=True):
         # Only the dot's bounding box.
         cols = np.arange(int(np.floor(cx - r - 1)), int(np.ceil(cx + r + 1)) + 1)
         rows = np.arange(int(np.floor(cy - r - 1)), int(np.ceil(cy + r + 1)) + 1)
-        if not wrap:
-            cols, rows = cols[(cols >= 0) & (cols < size)], rows[(rows >= 0) & (rows < size)]
-            if not len(cols) or not len(rows):
-                continue
         dist = np.hypot(cols[None, :] + 0.5 - cx, rows[:, None] + 0.5 - cy)
         cover = np.clip(r + 0.5 - dist, 0, 1)[..., None]  # anti-aliased edge
         box = np.ix_(rows % size, cols % size)
@@ -218,8 +213,33 @@ def render_flow(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> np
             p = p * np.exp(sign * zoom * age)[:, None]
         p = p + centre
         seen = ((p > -4) & (p < size + 4)).all(axis=1)
-        frames[t] = _paint_dots(background, size, p[seen], radius[seen], colors[seen], wrap=False)
+        frames[t] = _splat_dots(background, size, p[seen], radius[seen], colors[seen])
     return frames
+
+
+def _splat_dots(background, size, centres, radius, colors) -> np.ndarray:
+    """_paint_dots without wrapping, all dots at once: where dots overlap, the one that covers a
+    pixel most shows (not the last drawn), which is the same picture but for the order of overlaps."""
+    box = int(np.ceil(radius.max() if len(radius) else 0)) * 2 + 3
+    offsets = np.arange(box)
+    cols = np.floor(centres[:, :1] - box / 2).astype(int) + offsets  # (n, box)
+    rows = np.floor(centres[:, 1:] - box / 2).astype(int) + offsets
+    dist = np.hypot(
+        cols[:, None, :] + 0.5 - centres[:, None, :1], rows[:, :, None] + 0.5 - centres[:, None, 1:]
+    )
+    cover = np.clip(radius[:, None, None] + 0.5 - dist, 0, 1).ravel()
+    rr = np.broadcast_to(rows[:, :, None], dist.shape).ravel()
+    cc = np.broadcast_to(cols[:, None, :], dist.shape).ravel()
+    dot = np.broadcast_to(np.arange(len(radius))[:, None, None], dist.shape).ravel()
+    keep = (cover > 0) & (rr >= 0) & (rr < size) & (cc >= 0) & (cc < size)
+    order = np.argsort(cover[keep], kind="stable")  # ascending: the largest cover is written last
+    rr, cc, dot, cover = rr[keep][order], cc[keep][order], dot[keep][order], cover[keep][order]
+    alpha = np.zeros((size, size, 1))
+    color = np.zeros((size, size, 3))
+    alpha[rr, cc, 0] = cover
+    color[rr, cc] = colors[dot]
+    frame = np.broadcast_to(background, (size, size, 3)) * (1 - alpha) + color * alpha
+    return (frame * 255).astype(np.uint8)
 
 
 def render_scene(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarray:
