@@ -62,7 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     d = p.add_argument_group("--domain-shift: which start on a shifted domain (docs/your_videos.md)")
     d.add_argument("--domain-shift", action="store_true", help="direct, continued, target-only, scratch")
     d.add_argument("--target-unlabeled", type=int, default=40, help="unlabeled target videos per class")
-    d.add_argument("--target-epochs", type=int, default=15, help="continued (and target-only) pre-training")
+    d.add_argument("--target-epochs", type=int, default=20, help="continued (and target-only) pre-training")
     d.add_argument("--target-per-class", type=int, default=4, help="labeled target videos per class")
     d.add_argument("--max-finetune-epochs", type=int, default=60, help="every arm's fine-tuning budget")
     d.add_argument("--val-every", type=int, default=4, help="fine-tuning epochs between validations")

@@ -39,9 +39,9 @@ ARMS = ("direct", "continued", "target_only", "scratch")
 # docs/your_videos.md, section 4, for what was tried.
 TARGET = [
     "data.synthetic.motions=flow",
-    "data.synthetic.dot_radius=[1.0,2.0]",
-    "data.synthetic.roll=0.06",
-    "data.synthetic.zoom=0.05",
+    "data.synthetic.dot_lifetime=16",
+    "data.synthetic.roll=0.08",
+    "data.synthetic.zoom=0.06",
     "data.channels=gray",
     "model.in_chans=1",
 ]
