@@ -64,9 +64,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     d.add_argument("--target-unlabeled", type=int, default=40, help="unlabeled target videos per class")
     d.add_argument("--target-epochs", type=int, default=20, help="continued (and target-only) pre-training")
     d.add_argument("--target-per-class", type=int, default=4, help="labeled target videos per class")
-    d.add_argument("--max-finetune-epochs", type=int, default=60, help="every arm's fine-tuning budget")
+    d.add_argument("--max-finetune-epochs", type=int, default=40, help="every arm's fine-tuning budget")
     d.add_argument("--val-every", type=int, default=4, help="fine-tuning epochs between validations")
-    d.add_argument("--patience", type=int, default=3, help="validations without a rise before stopping")
+    d.add_argument("--patience", type=int, default=2, help="validations without a rise before stopping")
     return p.parse_args(argv)
 
 

@@ -64,6 +64,7 @@ def settings(demo_args: argparse.Namespace) -> argparse.Namespace:
         val_every=demo_args.val_every,
         patience=demo_args.patience,
         set=demo_args.set,
+        reuse=demo_args.reuse,
         target=TARGET,
     )
 
@@ -129,7 +130,9 @@ def pretraining_steps(args) -> dict[str, dict[str, int]]:
 
 
 def pretrain_arms(args, seed: int, out: str) -> dict[str, str]:
-    """The three pre-trainings: source, continued (init= source) and target-only."""
+    """The three pre-trainings: source, continued (init= source) and target-only. A finished
+    source in `out` is kept (as scripts/demo.py --distill keeps its teacher), the others with
+    --reuse."""
     source = os.path.join(out, "source")
     cfg = stage(f"source pre-training: the demo's (seed {seed})", "pretrain",
                 [*domain(args, seed, False), *pretrain_overrides(args.source_epochs)])  # fmt: skip
@@ -140,7 +143,7 @@ def pretrain_arms(args, seed: int, out: str) -> dict[str, str]:
                     [*domain(args, seed, True), *pretrain_overrides(args.target_epochs),
                      *([f"init={init}"] if init else [])])  # fmt: skip
         runs[arm] = os.path.join(out, arm)
-        fresh_run(pretrain.run, cfg, runs[arm])
+        fresh_run(pretrain.run, cfg, runs[arm], reuse=args.reuse)
     return runs
 
 
