@@ -22,7 +22,17 @@ def test_demo_runs_every_stage_for_each_seed(tmp_path):
     out = tmp_path / "demo"
     data = str(tmp_path / "data")
     result = run_script(
-        "demo.py", "--seeds", "0", "1", "--out", str(out), "--data-root", data, *TINY_DEMO, timeout=600
+        "demo.py",
+        "--seeds",
+        "0",
+        "1",
+        "--long",
+        "--out",
+        str(out),
+        "--data-root",
+        data,
+        *TINY_DEMO,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for seed in (0, 1):
