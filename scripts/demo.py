@@ -40,7 +40,11 @@ def fresh(run_dir: str) -> None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default="runs/demo", help="run directories and results go here")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="run directories and results (runs/demo; --domain-shift: runs/domain-shift)",
+    )
     p.add_argument("--seed", type=int, default=0, help="data and runs (with one seed)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="several seeds: DIR/seedN each")
     p.add_argument(
@@ -220,6 +224,7 @@ def spread(values: list[float]) -> str:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    args.out = args.out or ("runs/domain-shift" if args.domain_shift else "runs/demo")
     out = os.path.abspath(args.out)
     if args.distill:
         return distill_compare.compare(distill_compare.settings(args))
