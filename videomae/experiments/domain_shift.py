@@ -32,6 +32,7 @@ import time
 
 from videomae.demo_report import per_epoch
 from videomae.experiments.distill_compare import common, fresh_run, read_json, stage
+from videomae.experiments.domain_plot import plot_domain
 from videomae.training import evaluate, finetune, pretrain
 
 ARMS = ("direct", "continued", "target_only", "scratch")
@@ -216,8 +217,6 @@ def over_seeds(runs: list[dict]) -> dict:
 
 
 def write(summary: dict, out: str) -> None:
-    from videomae.experiments.domain_plot import plot_domain
-
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
