@@ -47,10 +47,11 @@ def _paint_dots(background, size, centres, radius, colors) -> np.ndarray:
 def render_flow(motion: str, spec: Any, rng: np.random.Generator) -> np.ndarray:
     """Dots moving along one flow field (`motion`, one of synthetic.CLASSES): a translation (`pan`
     px/frame), a rotation (`roll` rad/frame) or an expansion or contraction (`zoom` log-scale per
-    frame) about a point near the centre. Each dot lives `dot_lifetime` frames (ages staggered), then is born again at
-    a uniform random place: a uniform field stays uniform under each of these flows, so any single
-    frame is uniform random dots and only the motion tells the class. The dot count makes the
-    expected density the same for every class (contraction packs dots, expansion thins them)."""
+    frame) about a point near the centre. Each dot lives `dot_lifetime` frames (ages staggered),
+    then is born again at a uniform random place: a uniform field stays uniform under each of
+    these flows, so any single frame is uniform random dots and only the motion tells the class.
+    The dot count makes the expected density the same for every class (contraction packs dots,
+    expansion thins them)."""
     size, num_frames, life = spec.size, spec.num_frames, max(spec.dot_lifetime, 1)
     sign = 1 if motion in ("right", "down", "clockwise", "grow") else -1
     speed = rng.uniform(0.8, 1.2)
