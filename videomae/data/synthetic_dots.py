@@ -12,7 +12,7 @@ def render_dots(label: int, spec: Any, rng: np.random.Generator) -> np.ndarray:
     size, num_frames = spec.size, spec.num_frames
     count = int(spec.dot_density * size * size / (np.pi * np.mean(spec.dot_radius) ** 2 * (size / 64) ** 2))
     pos = rng.uniform(0, size, (count, 2))
-    radius = rng.uniform(*spec.dot_radius, count) * size / 64
+    radius = rng.uniform(spec.dot_radius[0], spec.dot_radius[1], count) * size / 64
     colors = rng.uniform(0.3, 1.0, (count, 3))
     background = rng.uniform(0.0, 0.2, 3)
     heading = label * np.pi / 4  # east, north-east, ... (image rows grow downwards)
@@ -67,7 +67,7 @@ def render_flow(motion: str, spec: Any, rng: np.random.Generator) -> np.ndarray:
     phase = rng.integers(0, life, count)
     rho, theta = reach * np.sqrt(rng.uniform(size=(count, lives))), rng.uniform(0, 2 * np.pi, (count, lives))
     births = np.stack([rho * np.cos(theta), rho * np.sin(theta)], axis=-1)  # about the centre
-    radius = rng.uniform(*spec.dot_radius, count) * size / 64
+    radius = rng.uniform(spec.dot_radius[0], spec.dot_radius[1], count) * size / 64
     colors = rng.uniform(0.3, 1.0, (count, 3))
     background = rng.uniform(0.0, 0.2, 3)
     frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
