@@ -3,7 +3,9 @@
 1. pre-train VideoMAE on the generated videos' unlabeled training split, with the online probe;
 2. fine-tune from that checkpoint on a few labeled videos (--per-class of each class);
 3. the same fine-tuning from scratch: the same videos, model, recipe and number of steps;
-4. multi-view test of both on the held-out test split, printed side by side.
+4. multi-view test of both on the held-out test split, printed side by side;
+5. with --long, both arms again with 10x the fine-tuning epochs, so that a gain that is only the
+   short schedule's would show (300 epochs of 2 steps each: about 10 times the fine-tuning's time).
 
 python scripts/demo.py                        # seed 0, into runs/demo
 python scripts/demo.py --seed 3 --out DIR     # one seed: DIR/results.json, DIR/demo.png
@@ -24,8 +26,8 @@ import time
 from hydra import compose, initialize_config_dir
 
 from videomae.checkpoints.run_dir import last_checkpoint
-from videomae.demo_report import ARMS, plot_demo, read_curves
-from videomae.experiments import distill_compare
+from videomae.demo_report import ARMS, LONG_ARMS, plot_demo, read_curves
+from videomae.experiments import distill_compare, domain_shift
 from videomae.training import evaluate, finetune, pretrain
 
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
@@ -38,7 +40,11 @@ def fresh(run_dir: str) -> None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default="runs/demo", help="run directories and results go here")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="run directories and results (runs/demo; --domain-shift: runs/domain-shift)",
+    )
     p.add_argument("--seed", type=int, default=0, help="data and runs (with one seed)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="several seeds: DIR/seedN each")
     p.add_argument(
@@ -49,11 +55,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--test-per-class", type=int, default=20, help="held-out test videos per class")
     p.add_argument("--pretrain-epochs", type=int, default=20)
     p.add_argument("--finetune-epochs", type=int, default=30)
+    p.add_argument(
+        "--long", action="store_true", help="also both arms fine-tuned 10x as long (5. above; slow)"
+    )
     p.add_argument("--reuse", action="store_true", help="keep a finished pre-training in --out")
     p.add_argument("--set", nargs="*", default=[], help="extra overrides for every stage (KEY=VALUE)")
     p.add_argument(
         "--distill", action="store_true", help="distillation vs pixel pre-training (docs/distillation.md)"
     )
+    d = p.add_argument_group("--domain-shift: which start on a shifted domain (docs/your_videos.md)")
+    d.add_argument("--domain-shift", action="store_true", help="direct, continued, target-only, scratch")
+    d.add_argument("--target-unlabeled", type=int, default=40, help="unlabeled target videos per class")
+    d.add_argument("--target-epochs", type=int, default=20, help="continued (and target-only) pre-training")
+    d.add_argument("--target-per-class", type=int, default=4, help="labeled target videos per class")
+    d.add_argument("--max-finetune-epochs", type=int, default=40, help="every arm's fine-tuning budget")
+    d.add_argument("--val-every", type=int, default=4, help="fine-tuning epochs between validations")
+    d.add_argument("--patience", type=int, default=2, help="validations without a rise before stopping")
     return p.parse_args(argv)
 
 
@@ -105,8 +122,12 @@ def pretrain_stage(args, seed: int, pre_dir: str) -> float:
     return time.perf_counter() - t
 
 
-def finetune_stage(args, seed: int, run_dir: str, arm: str, pretrained: str, number: int) -> dict:
-    """One arm: fine-tuning from `pretrained` (null: scratch), then its multi-view test."""
+def finetune_stage(
+    args, seed: int, run_dir: str, arm: str, pretrained: str, number: int, epochs: int | None = None
+) -> dict:
+    """One arm: fine-tuning from `pretrained` (null: scratch) for `epochs` (the demo's by
+    default), then its multi-view test."""
+    epochs = epochs or args.finetune_epochs
     cfg = stage(
         f"{number}. fine-tuning ({arm}), {args.per_class} labeled videos per class",
         "finetune",
@@ -114,9 +135,9 @@ def finetune_stage(args, seed: int, run_dir: str, arm: str, pretrained: str, num
             *common(args, seed),
             f"pretrained={pretrained}",
             f"data.train_per_class={args.per_class}",
-            f"trainer.max_epochs={args.finetune_epochs}",
-            f"+trainer.check_val_every_n_epoch={max(args.finetune_epochs // 6, 1)}",
-            f"checkpoint.every_n_epochs={args.finetune_epochs}",
+            f"trainer.max_epochs={epochs}",
+            f"+trainer.check_val_every_n_epoch={max(epochs // 6, 1)}",
+            f"checkpoint.every_n_epochs={epochs}",
         ],
     )
     fresh(run_dir)
@@ -143,11 +164,15 @@ def run_seed(args, seed: int, out: str) -> dict:
     pre_dir = os.path.join(out, "pretrain")
     times = {"pretrain": pretrain_stage(args, seed, pre_dir)}
     results = {}
-    for number, (arm, pretrained) in enumerate(zip(ARMS, (pre_dir, "null"), strict=True), start=2):
+    arms = list(zip(ARMS, (pre_dir, "null"), (1, 1), strict=True))
+    if args.long:
+        arms += list(zip(LONG_ARMS, (pre_dir, "null"), (10, 10), strict=True))
+    for number, (arm, pretrained, factor) in enumerate(arms, start=2):
         t = time.perf_counter()
         results[arm] = finetune_stage(
-            args, seed, os.path.join(out, f"finetune-{arm}"), arm, pretrained, number
-        )
+            args, seed, os.path.join(out, f"finetune-{arm}"), arm, pretrained, number,
+            epochs=factor * args.finetune_epochs,
+        )  # fmt: skip
         times[arm] = time.perf_counter() - t
     curves = read_curves(out)
     probe = curves["probe"]
@@ -155,6 +180,11 @@ def run_seed(args, seed: int, out: str) -> dict:
         "seed": seed,
         "arms": results,
         "gain_top1": results["pre-trained"]["top1"] - results["scratch"]["top1"],
+        **(
+            {"gain_top1_10x": results[LONG_ARMS[0]]["top1"] - results[LONG_ARMS[1]]["top1"]}
+            if args.long
+            else {}
+        ),
         "probe": {"before": probe[0] if probe else None, "after": probe[-1] if probe else None},
         "pretrain_loss": {"first_epoch": curves["loss"][0][1], "last_epoch": curves["loss"][-1][1]}
         if curves["loss"]
@@ -174,9 +204,9 @@ def run_seed(args, seed: int, out: str) -> dict:
 def print_seed(summary: dict, out: str) -> None:
     arms = summary["arms"]
     print(f"\n=== what pre-training buys (seed {summary['seed']}; test: {arms['scratch']['videos']} videos)")
-    print(f"{'':14}{'top-1':>8}{'top-5':>8}{'mean class':>12}")
+    print(f"{'':16}{'top-1':>8}{'top-5':>8}{'mean class':>12}")
     for arm, m in arms.items():
-        print(f"{arm:14}{m['top1']:8.1f}{m['top5']:8.1f}{m['mean_class']:12.1f}")
+        print(f"{arm:16}{m['top1']:8.1f}{m['top5']:8.1f}{m['mean_class']:12.1f}")
     before, after = summary["probe"]["before"], summary["probe"]["after"]
     if before and after:
         print(
@@ -194,20 +224,25 @@ def spread(values: list[float]) -> str:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    args.out = args.out or ("runs/domain-shift" if args.domain_shift else "runs/demo")
     out = os.path.abspath(args.out)
     if args.distill:
         return distill_compare.compare(distill_compare.settings(args))
+    if args.domain_shift:
+        return domain_shift.compare(domain_shift.settings(args))
     if not args.seeds:
         return run_seed(args, args.seed, out)
     runs = [run_seed(args, seed, os.path.join(out, f"seed{seed}")) for seed in args.seeds]
     print(f"\n=== over seeds {' '.join(map(str, args.seeds))}: mean ± standard deviation")
     print(f"{'':14}{'top-1':>14}{'top-5':>14}{'mean class':>14}")
-    for arm in ARMS:
+    for arm in [a for a in (*ARMS, *LONG_ARMS) if a in runs[0]["arms"]]:
         cols = [spread([r["arms"][arm][k] for r in runs]) for k in ("top1", "top5", "mean_class")]
         print(f"{arm:14}" + "".join(f"{c:>14}" for c in cols))
     gains = [r["gain_top1"] for r in runs]
     print(f"{'gain':14}{spread(gains):>14}   per seed: {', '.join(f'{g:+.1f}' for g in gains)}")
     summary = {"seeds": args.seeds, "runs": runs, "gain_top1": gains}
+    if args.long:
+        summary["gain_top1_10x"] = [r["gain_top1_10x"] for r in runs]
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(summary, f, indent=2)
     return summary

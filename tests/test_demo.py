@@ -6,7 +6,7 @@ import os
 import pytest
 from helpers import TINY_MODEL, run_script
 
-from videomae.demo_report import ARMS, per_epoch
+from videomae.demo_report import ARMS, LONG_ARMS, per_epoch
 
 TINY_DEMO = [
     "--unlabeled", "2", "--per-class", "1", "--test-per-class", "1",
@@ -22,14 +22,24 @@ def test_demo_runs_every_stage_for_each_seed(tmp_path):
     out = tmp_path / "demo"
     data = str(tmp_path / "data")
     result = run_script(
-        "demo.py", "--seeds", "0", "1", "--out", str(out), "--data-root", data, *TINY_DEMO, timeout=600
+        "demo.py",
+        "--seeds",
+        "0",
+        "1",
+        "--long",
+        "--out",
+        str(out),
+        "--data-root",
+        data,
+        *TINY_DEMO,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for seed in (0, 1):
         seed_dir = out / f"seed{seed}"
         summary = json.loads((seed_dir / "results.json").read_text())
         assert summary["seed"] == seed
-        for arm in ARMS:
+        for arm in (*ARMS, *LONG_ARMS):
             metrics = summary["arms"][arm]
             assert set(metrics) >= {"top1", "top5", "mean_class"} and metrics["videos"] == 8
         assert (
@@ -44,6 +54,14 @@ def test_demo_runs_every_stage_for_each_seed(tmp_path):
             assert [
                 e for e, _ in per_epoch(str(seed_dir / f"finetune-{arm}" / "metrics.csv"), "val/top1")
             ] == [1, 2]
+        # the 10x arms: 20 epochs, validated every 3
+        for arm in LONG_ARMS:
+            assert [
+                e for e, _ in per_epoch(str(seed_dir / f"finetune-{arm}" / "metrics.csv"), "val/top1")
+            ] == [3, 6, 9, 12, 15, 18]
+        assert summary["gain_top1_10x"] == (
+            summary["arms"]["pre-trained-10x"]["top1"] - summary["arms"]["scratch-10x"]["top1"]
+        )
     # each seed has its own videos
     assert len(os.listdir(tmp_path / "data")) == 2
     both = json.loads((out / "results.json").read_text())

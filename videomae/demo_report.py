@@ -9,6 +9,8 @@ import json
 import os
 
 ARMS = ("pre-trained", "scratch")
+# Both arms again with 10x the fine-tuning epochs: a gain that is only a short schedule's vanishes there.
+LONG_ARMS = ("pre-trained-10x", "scratch-10x")
 
 
 def _csv_rows(path: str) -> list[dict]:
@@ -41,7 +43,8 @@ def read_curves(demo_dir: str) -> dict:
         "probe": probe,
         "val": {
             arm: per_epoch(os.path.join(demo_dir, f"finetune-{arm}", "metrics.csv"), "val/top1")
-            for arm in ARMS
+            for arm in (*ARMS, *LONG_ARMS)
+            if arm in ARMS or os.path.isdir(os.path.join(demo_dir, f"finetune-{arm}"))
         },
     }
 
@@ -71,8 +74,11 @@ def plot_demo(curves: dict, path: str, title: str = "") -> str:
     ax = axes[2]
     for arm, points in curves["val"].items():
         if points:
-            ax.plot(*zip(*points, strict=True), marker="o", ms=3, label=arm)
+            style = "--" if arm in LONG_ARMS else "-"
+            ax.plot(*zip(*points, strict=True), style, marker="o", ms=3, label=arm)
     ax.set(title="fine-tuning", xlabel="epoch", ylabel="val top-1 (%)")
+    if any(curves["val"].get(arm) for arm in LONG_ARMS):
+        ax.set_xscale("log")  # 30 and 300 epochs on one axis
     ax.legend()
     for ax in axes:
         ax.grid(alpha=0.3)

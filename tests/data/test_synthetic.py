@@ -98,6 +98,7 @@ def test_dots_turn_back_halfway():
 def test_synthetic_cache_key_of_earlier_datasets_is_kept():
     assert SyntheticSpec().digest() == "e299773e03"
     assert SyntheticSpec(dot_turn=True).digest() != SyntheticSpec().digest()
+    assert SyntheticSpec(dot_lifetime=4).digest() != SyntheticSpec().digest()
 
 
 def test_synthetic_test_split_is_its_own_videos(tmp_path):
@@ -116,3 +117,30 @@ def test_synthetic_spec_names_a_wrong_content():
         ConfigError, match=r"data.synthetic.content='noise' is not one of dots, scene, objects"
     ):
         SyntheticSpec(content="noise")
+
+
+def best_shift(a: np.ndarray, b: np.ndarray) -> int:
+    """The column shift that best maps frame (band) a onto b."""
+    errors = {s: np.abs(np.roll(a, s, axis=1).astype(int) - b).mean() for s in range(-8, 9)}
+    return min(errors, key=errors.get)
+
+
+def test_flow_dots_follow_their_field():
+    """motions=flow: 'right' moves the whole field right; 'clockwise' moves the top of the frame
+    right and its bottom left (image rows grow downwards), 'counterclockwise' the reverse."""
+    spec = SyntheticSpec(size=64, num_frames=4, content="dots", motions="flow", pan=2.0, roll=0.08)
+    assert class_names(spec) == CLASSES
+    video = {name: render_video(CLASSES.index(name), spec, np.random.default_rng(1)) for name in CLASSES}
+    assert best_shift(video["right"][0], video["right"][2]) >= 3
+    assert best_shift(video["left"][0], video["left"][2]) <= -3
+    top, bottom = slice(0, 14), slice(50, 64)
+    cw, ccw = video["clockwise"], video["counterclockwise"]
+    assert best_shift(cw[0][top], cw[2][top]) > 0 > best_shift(cw[0][bottom], cw[2][bottom])
+    assert best_shift(ccw[0][top], ccw[2][top]) < 0 < best_shift(ccw[0][bottom], ccw[2][bottom])
+    for frames in video.values():
+        assert np.abs(np.diff(frames.astype(np.float32), axis=0)).mean() > 2  # nothing is static
+
+
+def test_flow_fields_are_dots_only():
+    with pytest.raises(ConfigError, match=r"data.synthetic.motions=flow needs content=dots, not 'scene'"):
+        SyntheticSpec(content="scene", motions="flow")

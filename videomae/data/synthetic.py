@@ -5,6 +5,9 @@ The class of a video is a motion. Three kinds of content carry it (`content`):
 - "dots" (the demo's): a field of random coloured dots drifting in one of 8 directions (PANS),
   a random-dot kinematogram; `dot_coherence` < 1 sends a share of the dots each its own way;
   `dot_turn` sends them back the opposite way halfway, so the class is which motion comes first.
+  `motions=flow`: the dots follow one of the flow fields of CLASSES instead (translation,
+  rotation or expansion about a point near the centre) and live `dot_lifetime` frames each
+  (the domain-shift experiment's target, whose classes depend on the field's shape).
 - "scene": a camera moving over a smooth, periodic colour texture: 8 pans (`motions=pans`), or
   pan, roll and zoom (CLASSES, `motions=mixed`).
 - "objects": one or two large striped shapes on a smooth static background, moving the same way
@@ -26,12 +29,17 @@ from typing import Any
 import numpy as np
 
 from videomae.data.annotations import write_list
+from videomae.data.synthetic_dots import render_dots, render_flow
 from videomae.errors import ConfigError
 
 CLASSES = ("right", "left", "down", "up", "clockwise", "counterclockwise", "grow", "shrink")
 CONTENTS = ("dots", "scene", "objects")
-MOTIONS = ("mixed", "pans")
+MOTIONS = ("mixed", "pans", "flow")
 PANS = ("east", "north-east", "north", "north-west", "west", "south-west", "south", "south-east")
+
+
+# Options added after datasets were generated and cached, with the value those datasets had.
+LATER_OPTIONS = {"dot_turn": False, "dot_lifetime": 8}
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,9 @@ class SyntheticSpec:
     fps: int = 10
     seed: int = 0
     content: str = "dots"
-    motions: str = "mixed"  # scene: mixed (pan, roll, zoom as CLASSES) | pans (8 directions, PANS)
+    # scene: mixed (pan, roll, zoom as CLASSES) | pans (8 directions, PANS); dots: flow (CLASSES as
+    # flow fields), else pans
+    motions: str = "mixed"
     # scene: low-frequency texture components, and the camera's pan (px/frame at 80 px), roll
     # (rad/frame) and zoom (log-scale/frame) speeds.
     components: int = 12
@@ -60,6 +70,7 @@ class SyntheticSpec:
     # motions in another order, which only tokens' positions in time tell apart (a token mean
     # mostly cannot): a task for where/when information (docs/evaluation.md, the demo).
     dot_turn: bool = False
+    dot_lifetime: int = 8  # motions=flow: frames a dot lives before it is born again elsewhere
     # Large shapes on a plain background: fine grain or a busy background is noise that a masked
     # autoencoder cannot predict (it keeps a normalized-pixel loss near 1), and small slow shapes
     # leave too little motion to classify from a few labeled videos.
@@ -77,15 +88,20 @@ class SyntheticSpec:
             raise ConfigError(f"data.synthetic.content={self.content!r} is not one of {', '.join(CONTENTS)}")
         if self.motions not in MOTIONS:
             raise ConfigError(f"data.synthetic.motions={self.motions!r} is not one of {', '.join(MOTIONS)}")
+        if self.motions == "flow" and self.content != "dots":
+            raise ConfigError(f"data.synthetic.motions=flow needs content=dots, not {self.content!r}")
 
     def digest(self) -> str:
         fields = asdict(self)
-        if not self.dot_turn:  # datasets generated before the option keep their cached directory
-            del fields["dot_turn"]
+        for key, default in LATER_OPTIONS.items():  # datasets made before them keep their directory
+            if fields[key] == default:
+                del fields[key]
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def class_names(spec: "SyntheticSpec") -> tuple[str, ...]:
+    if spec.motions == "flow":
+        return CLASSES
     return PANS if spec.content == "dots" or (spec.content == "scene" and spec.motions == "pans") else CLASSES
 
 
@@ -126,43 +142,12 @@ def render_video(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> n
     if spec.content == "scene":
         return render_scene(label, spec, rng)
     if spec.content == "dots":
-        return render_dots(label, spec, rng)
+        return (
+            render_flow(CLASSES[label], spec, rng)
+            if spec.motions == "flow"
+            else render_dots(label, spec, rng)
+        )
     return render_objects(label, spec, rng)
-
-
-def render_dots(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarray:
-    """A random-dot field drifting in one of 8 directions, wrapping around (a random-dot
-    kinematogram): any single frame is random dots, only their common motion tells the class."""
-    size, num_frames = spec.size, spec.num_frames
-    count = int(spec.dot_density * size * size / (np.pi * np.mean(spec.dot_radius) ** 2 * (size / 64) ** 2))
-    pos = rng.uniform(0, size, (count, 2))
-    radius = rng.uniform(*spec.dot_radius, count) * size / 64
-    colors = rng.uniform(0.3, 1.0, (count, 3))
-    background = rng.uniform(0.0, 0.2, 3)
-    heading = label * np.pi / 4  # east, north-east, ... (image rows grow downwards)
-    speed = spec.pan * rng.uniform(0.8, 1.2) * size / 64
-    # A `dot_coherence` share of the dots moves in the class's direction, the rest each in a
-    # random one: the class is the dominant motion, not any single dot's.
-    headings = np.where(
-        rng.uniform(size=count) < spec.dot_coherence, heading, rng.uniform(0, 2 * np.pi, count)
-    )
-    velocity = speed * np.stack([np.cos(headings), -np.sin(headings)], axis=1)
-    frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
-    half = num_frames // 2
-    for t in range(num_frames):
-        travelled = min(t, 2 * half - t) if spec.dot_turn else t  # back the way they came
-        centres = (pos + velocity * travelled) % size
-        frame = np.broadcast_to(background, (size, size, 3)).copy()
-        for (cx, cy), r, color in zip(centres, radius, colors, strict=True):
-            # Only the dot's bounding box, with indices wrapped around the frame.
-            cols = np.arange(int(np.floor(cx - r - 1)), int(np.ceil(cx + r + 1)) + 1)
-            rows = np.arange(int(np.floor(cy - r - 1)), int(np.ceil(cy + r + 1)) + 1)
-            dist = np.hypot(cols[None, :] + 0.5 - cx, rows[:, None] + 0.5 - cy)
-            cover = np.clip(r + 0.5 - dist, 0, 1)[..., None]  # anti-aliased edge
-            box = np.ix_(rows % size, cols % size)
-            frame[box] = frame[box] * (1 - cover) + color * cover
-        frames[t] = (frame * 255).astype(np.uint8)
-    return frames
 
 
 def render_scene(label: int, spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarray:
