@@ -28,6 +28,7 @@ from hydra import compose, initialize_config_dir
 from videomae.checkpoints.run_dir import last_checkpoint
 from videomae.demo_report import ARMS, LONG_ARMS, plot_demo, read_curves
 from videomae.experiments import distill_compare, domain_shift
+from videomae.experiments.overrides import demo_overrides
 from videomae.training import evaluate, finetune, pretrain
 
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
@@ -74,27 +75,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def common(args, seed: int) -> list[str]:
-    """Overrides of every stage: the demo dataset (its settings: configs/dataset/synthetic.yaml,
-    model/demo.yaml, recipe/*_synthetic.yaml), this seed's videos, CPU, one progress line per epoch."""
-    root = os.path.abspath(os.path.expanduser(args.data_root)) if args.data_root else None
-    return [
-        "dataset=synthetic",
-        *([f"data.root={root}"] if root else []),
-        f"data.synthetic.seed={seed}",
-        f"data.synthetic.num_train_per_class={args.unlabeled}",
-        f"data.synthetic.num_test_per_class={args.test_per_class}",
-        "data.test_list=test.csv",
-        "logger=csv",
-        "trainer.accelerator=cpu",
-        "trainer.devices=1",
-        "+trainer.enable_model_summary=false",
-        "progress.style=lines",
-        f"seed={seed}",
-        *args.set,
-    ]
-
-
 def compose_cfg(name: str, overrides: list[str]):
     with initialize_config_dir(config_dir=os.path.abspath(CONFIGS), version_base="1.3"):
         return compose(name, overrides=overrides)
@@ -106,7 +86,7 @@ def pretrain_stage(args, seed: int, pre_dir: str) -> float:
         f"1. pre-training on {8 * args.unlabeled} unlabeled videos (seed {seed})",
         "pretrain",
         [
-            *common(args, seed),
+            *demo_overrides(args, seed),
             f"trainer.max_epochs={args.pretrain_epochs}",
             f"probe.every_n_epochs={max(args.pretrain_epochs // 4, 1)}",
             "probe.train_videos=80",
@@ -132,7 +112,7 @@ def finetune_stage(
         f"{number}. fine-tuning ({arm}), {args.per_class} labeled videos per class",
         "finetune",
         [
-            *common(args, seed),
+            *demo_overrides(args, seed),
             f"pretrained={pretrained}",
             f"data.train_per_class={args.per_class}",
             f"trainer.max_epochs={epochs}",

@@ -27,6 +27,7 @@ from hydra import compose, initialize_config_dir
 
 from videomae.checkpoints.run_dir import last_checkpoint
 from videomae.experiments.distill_plot import plot_compare
+from videomae.experiments.overrides import demo_overrides
 from videomae.training import distill, evaluate, finetune, pretrain
 
 CONFIGS = os.path.join(
@@ -81,22 +82,7 @@ def compose_cfg(name: str, overrides: list[str]):
 
 def common(args, seed: int) -> list[str]:
     """scripts/demo.py's overrides of every stage, with the videos of `args.data_seed`."""
-    root = os.path.abspath(os.path.expanduser(args.data_root)) if args.data_root else None
-    return [
-        "dataset=synthetic",
-        *([f"data.root={root}"] if root else []),
-        f"data.synthetic.seed={args.data_seed}",
-        f"data.synthetic.num_train_per_class={args.unlabeled}",
-        f"data.synthetic.num_test_per_class={args.test_per_class}",
-        "data.test_list=test.csv",
-        "logger=csv",
-        "trainer.accelerator=cpu",
-        "trainer.devices=1",
-        "+trainer.enable_model_summary=false",
-        "progress.style=lines",
-        f"seed={seed}",
-        *args.set,
-    ]
+    return demo_overrides(args, seed, args.data_seed)
 
 
 def stage(title: str, name: str, overrides: list[str]):
