@@ -8,6 +8,7 @@ from helpers import BACKENDS
 
 from videomae.data import decoders
 from videomae.data.decoders.selftest import frame_index, vfr_pts, write_indexed
+from videomae.data.video import VideoDecoder
 
 N = 60
 PTS = vfr_pts(N, seed=4)  # ms
@@ -44,5 +45,17 @@ def test_a_reader_gives_the_frames_shown_at_times(vfr, backend):
         at = np.array([2.0, 0.01, 0.5, 0.5, SECONDS[-1] + 1.0])
         frames = reader.frames_at_times(at)
         assert [frame_index(f) for f in frames] == [shown_at(t) for t in at]
+        # a frame's own start time gives that frame
+        assert [frame_index(f) for f in reader.frames_at_times(reader.times()[[10, 0]])] == [10, 0]
         with pytest.raises(ValueError, match="before the first frame"):
             reader.frames_at_times([-0.5])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_decoder_says_which_frames_it_read(vfr, backend):
+    decoder = VideoDecoder(backend=backend, timeout=None)
+    choose = lambda n: [[n - 1, 4], [4, 0]]  # noqa: E731
+    frames, chosen = decoder.read_with_indices(vfr, choose)
+    assert chosen.dtype == np.int64 and chosen.tolist() == [[N - 1, 4], [4, 0]]
+    assert [[frame_index(f) for f in clip] for clip in frames] == chosen.tolist()
+    assert np.array_equal(frames, decoder.read(vfr, choose))

@@ -15,6 +15,7 @@ import queue
 import stat
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -23,6 +24,8 @@ from videomae.data import decoders
 from videomae.data.decoders.reader import Reader
 from videomae.data.decoders.resize import resize
 from videomae.pixels import LUMA_BT601
+
+T = TypeVar("T")
 
 # What the frames become after decoding: every backend decodes to RGB (a gray or 16-bit source
 # included, reduced to 8 bits, R = G = B); `gray` takes the BT.601 luma of it, which gives a gray
@@ -179,6 +182,16 @@ class VideoDecoder:
 
         Raises VideoReadError for a missing, empty, unreadable or too slow video.
         """
+        return self.read_with_indices(path, choose_indices, short_side, size_mode)[0]
+
+    def read_with_indices(
+        self,
+        path: str,
+        choose_indices: Callable[[int], ArrayLike],
+        short_side: int | None = None,
+        size_mode: str = "original",
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`read`'s frames, and the int64 frame indices they are (what `choose_indices` returned)."""
         self._state()
         if not os.path.isfile(path):
             raise VideoReadError(f"{path}: {_not_a_file(path)}")
@@ -186,14 +199,14 @@ class VideoDecoder:
             raise VideoReadError(f"{path}: empty file")
         job = functools.partial(self._read, path, choose_indices, short_side, size_mode)
         try:
-            frames = self._run(job, path)
+            frames, indices = self._run(job, path)
         except VideoReadError:
             raise
         except Exception as err:  # DECORDError, av.error.*, RuntimeError and others on bad files
             raise VideoReadError(f"{path}: cannot decode: {_first_line(err)}") from err
-        return to_channels(frames, self.channels)
+        return to_channels(frames, self.channels), indices
 
-    def _run(self, job: Callable[[], np.ndarray], path: str) -> np.ndarray:
+    def _run(self, job: Callable[[], T], path: str) -> T:
         """`job()`, given up after `timeout` seconds."""
         if self.timeout is None or self.timeout <= 0:
             return job()
@@ -212,7 +225,7 @@ class VideoDecoder:
 
     def _read(
         self, path: str, choose_indices: Callable[[int], ArrayLike], short_side: int | None, size_mode: str
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Open the video, choose the frames, fetch them in one sorted pass, scale, reorder."""
         with self._open(path) as reader:
             indices, order = _chosen(path, choose_indices, reader)
@@ -220,7 +233,7 @@ class VideoDecoder:
         if frames.shape[0] != len(order):
             raise VideoReadError(f"{path}: the decoder returned {frames.shape[0]} of {len(order)} frames")
         frames = resize(frames, scaled_size(frames.shape[1], frames.shape[2], short_side, size_mode))
-        return frames[np.searchsorted(order, indices)]
+        return frames[np.searchsorted(order, indices)], indices
 
 
 def _chosen(
