@@ -118,11 +118,11 @@ def test_each_broken_kind_is_a_read_error(video_bank, tmp_path, kind, backend):
 def test_decode_time_limit(video_bank, monkeypatch, backend):
     from videomae.data.decoders import module
 
-    def stuck(path, known, target, pick):
+    def stuck(path, **options):
         time.sleep(3)
 
     decoder = VideoDecoder(timeout=0.3, backend=backend)
-    monkeypatch.setattr(module(backend), "read", stuck)  # a decode that hangs inside the backend
+    monkeypatch.setattr(module(backend), "open_video", stuck)  # a decode that hangs inside the backend
     with pytest.raises(VideoReadError, match="decoding took over 0.3 s"):
         decoder.read(video_bank["mp4"], lambda n: np.arange(2))
     monkeypatch.undo()

@@ -3,24 +3,29 @@
 `VideoDecoder` is what datasets hold. Its contract, whatever the backend (videomae.data.decoders:
 decord, PyAV, torchcodec): one sorted batch fetch per video, a reduced-size decode where asked,
 a time limit per video, and `VideoReadError` for every kind of broken file. It is cheap to pickle:
-readers, the size cache and the watchdog thread are made lazily inside the process that decodes (a
+the backend and the watchdog thread are set up lazily inside the process that decodes (a
 DataLoader worker), never before the fork.
 """
 
+import concurrent.futures
+import functools
 import math
 import os
 import queue
 import stat
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from videomae.data import decoders
-from videomae.data.decoders.probe import probe_size  # noqa: F401  (also used from here)
+from videomae.data.decoders.reader import Reader
+from videomae.data.decoders.resize import resize
 from videomae.pixels import LUMA_BT601
+
+T = TypeVar("T")
 
 # What the frames become after decoding: every backend decodes to RGB (a gray or 16-bit source
 # included, reduced to 8 bits, R = G = B); `gray` takes the BT.601 luma of it, which gives a gray
@@ -51,14 +56,6 @@ def to_channels(frames: np.ndarray, channels: str) -> np.ndarray:
         return frames
     luma = frames.astype(np.float32) @ np.asarray(LUMA_BT601, np.float32)
     return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
-
-
-class _WithAlpha:
-    """The backend of data.channels=rgba: PyAV, asked for RGBA."""
-
-    @staticmethod
-    def read(path, known, target, pick):
-        return decoders.module("pyav").read(path, known, target, pick, fmt="rgba")
 
 
 class VideoReadError(RuntimeError):
@@ -103,30 +100,26 @@ class _Watchdog:
     stuck thread is abandoned and a fresh one takes the next job."""
 
     def __init__(self):
-        self._jobs = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, args=(self._jobs,), daemon=True)
         self._thread.start()
 
     @staticmethod
     def _loop(jobs: queue.SimpleQueue) -> None:
         while True:
-            fn, done, box = jobs.get()
+            fn, future = jobs.get()
             try:
-                box.append((True, fn()))
+                future.set_result(fn())
             except BaseException as err:  # handed back to the caller
-                box.append((False, err))
-            done.set()
+                future.set_exception(err)
 
     def run(self, fn: Callable, timeout: float):
-        done = threading.Event()
-        box: list[tuple[bool, Any]] = []  # (True, result) or (False, the exception fn raised)
-        self._jobs.put((fn, done, box))
-        if not done.wait(timeout):
-            raise TimeoutError
-        ok, value = box[0]
-        if not ok:
-            raise value
-        return value
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._jobs.put((fn, future))
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError from None
 
 
 def _not_a_file(path: str) -> str:
@@ -148,8 +141,7 @@ class VideoDecoder:
     torchcodec), resolved in the process that decodes. Frame i is the i-th frame in presentation
     order (decoders/timeline.py), whatever the backend.
     `short_side`: hand out frames with at most this short side (scaled after decoding, by one
-    scaler for every backend, so that all give the same pixels). A video's size is read from its
-    header on its first visit and remembered per process.
+    scaler for every backend, so that all give the same pixels).
     `timeout`: seconds one video may take before it counts as unreadable (None: no limit).
     """
 
@@ -159,16 +151,14 @@ class VideoDecoder:
         self.channels = channels
         self.timeout = timeout
         self.backend = backend
-        self._pid = None
+        self._pid: int | None = None
 
-    def _state(self):
+    def _state(self) -> None:
         if self._pid != os.getpid():  # first use in this process (or after a fork)
             self._pid = os.getpid()
-            self._sizes: dict[str, tuple[int, int]] = {}
-            self._watchdog = None
+            self._watchdog: _Watchdog | None = None
             # a backend named explicitly was checked, and any warning given, at start-up
             self._module = decoders.module(decoders.resolve(self.backend, self.backend == "auto"))
-        return self._sizes
 
     def __getstate__(self):
         return {"timeout": self.timeout, "backend": self.backend, "channels": self.channels, "_pid": None}
@@ -192,60 +182,73 @@ class VideoDecoder:
 
         Raises VideoReadError for a missing, empty, unreadable or too slow video.
         """
-        sizes = self._state()
+        return self.read_with_indices(path, choose_indices, short_side, size_mode)[0]
+
+    def read_with_indices(
+        self,
+        path: str,
+        choose_indices: Callable[[int], ArrayLike],
+        short_side: int | None = None,
+        size_mode: str = "original",
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`read`'s frames, and the int64 frame indices they are (what `choose_indices` returned)."""
+        self._state()
         if not os.path.isfile(path):
             raise VideoReadError(f"{path}: {_not_a_file(path)}")
         if os.path.getsize(path) == 0:
             raise VideoReadError(f"{path}: empty file")
-        known, backend = sizes.get(path), (_WithAlpha if self.channels == "rgba" else self._module)
-        job = lambda: self._decode(path, choose_indices, known, short_side, size_mode, backend)  # noqa: E731
+        job = functools.partial(self._read, path, choose_indices, short_side, size_mode)
         try:
-            if self.timeout is None or self.timeout <= 0:
-                frames, native = job()
-            else:
-                if self._watchdog is None:
-                    self._watchdog = _Watchdog()
-                try:
-                    frames, native = self._watchdog.run(job, self.timeout)
-                except TimeoutError:
-                    self._watchdog = None  # abandon the stuck thread
-                    raise VideoReadError(f"{path}: decoding took over {self.timeout:g} s") from None
+            frames, indices = self._run(job, path)
         except VideoReadError:
             raise
         except Exception as err:  # DECORDError, av.error.*, RuntimeError and others on bad files
             raise VideoReadError(f"{path}: cannot decode: {_first_line(err)}") from err
-        if native is not None:
-            sizes[path] = native
-        return to_channels(frames, self.channels)
+        return to_channels(frames, self.channels), indices
 
-    @staticmethod
-    def _decode(
-        path: str,
-        choose_indices,
-        known: tuple[int, int] | None,
-        short_side: int | None,
-        size_mode: str,
-        backend,
-    ):
-        """(frames, native (h, w) or None) through `backend` (a videomae.data.decoders module)."""
-        chosen: list[np.ndarray] = []  # (indices, order), filled in by pick
+    def _run(self, job: Callable[[], T], path: str) -> T:
+        """`job()`, given up after `timeout` seconds."""
+        if self.timeout is None or self.timeout <= 0:
+            return job()
+        if self._watchdog is None:
+            self._watchdog = _Watchdog()
+        try:
+            return self._watchdog.run(job, self.timeout)
+        except TimeoutError:
+            self._watchdog = None  # abandon the stuck thread
+            raise VideoReadError(f"{path}: decoding took over {self.timeout:g} s") from None
 
-        def pick(length: int) -> np.ndarray:
-            if length <= 0:
-                raise VideoReadError(f"{path}: no frames")
-            indices = np.asarray(choose_indices(length), dtype=np.int64)
-            order = np.unique(indices)  # sorted: the backend decodes forward once through the window
-            if order[0] < 0 or order[-1] >= length:
-                raise ValueError(f"frame indices outside 0..{length - 1}")
-            chosen.extend((indices, order))
-            return order
+    def _open(self, path: str) -> Reader:
+        if self.channels == "rgba":  # only PyAV gives the alpha plane
+            return decoders.module("pyav").open_video(path, fmt="rgba")
+        return self._module.open_video(path)
 
-        target = lambda h, w: scaled_size(h, w, short_side, size_mode)  # noqa: E731
-        frames, native = backend.read(path, known, target, pick)
-        indices, order = chosen
+    def _read(
+        self, path: str, choose_indices: Callable[[int], ArrayLike], short_side: int | None, size_mode: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Open the video, choose the frames, fetch them in one sorted pass, scale, reorder."""
+        with self._open(path) as reader:
+            indices, order = _chosen(path, choose_indices, reader)
+            frames = reader.frames_at(order)
         if frames.shape[0] != len(order):
             raise VideoReadError(f"{path}: the decoder returned {frames.shape[0]} of {len(order)} frames")
-        return frames[np.searchsorted(order, indices)], native
+        frames = resize(frames, scaled_size(frames.shape[1], frames.shape[2], short_side, size_mode))
+        return frames[np.searchsorted(order, indices)], indices
+
+
+def _chosen(
+    path: str, choose_indices: Callable[[int], ArrayLike], reader: Reader
+) -> tuple[np.ndarray, np.ndarray]:
+    """The indices `choose_indices` picks for the video `reader` has open, and the frames to fetch
+    for them: sorted and unique, so that the backend decodes forward once through the window."""
+    length = len(reader)
+    if length <= 0:
+        raise VideoReadError(f"{path}: no frames")
+    indices = np.asarray(choose_indices(reader.frame_count()), dtype=np.int64)
+    order = np.unique(indices)
+    if order[0] < 0 or order[-1] >= length:
+        raise ValueError(f"frame indices outside 0..{length - 1}")
+    return indices, order
 
 
 def read_frames(

@@ -1,12 +1,10 @@
 """Decoder backends behind `VideoDecoder` (videomae.data.video), one module per library.
 
 Each backend module has `missing() -> str | None` (why it cannot be used here, naming the fix,
-or None) and `read(path, known, target, pick) -> (frames, native)`:
-
-- `known`: the video's (height, width) from an earlier visit, or None;
-- `target(height, width)`: the reduced (height, width) to decode at, or None for native size;
-- `pick(num_frames)`: the sorted, unique frame indices to return (it validates them);
-- `frames`: uint8 (len(picked), H, W, 3), in the picked order; `native`: (height, width).
+or None) and `open_video(path) -> Reader` (decoders/reader.py): the opened video, asked for its
+length, its frame times and its frames at indices or at times, as decord's `VideoReader` and
+torchcodec's `VideoDecoder` are. Frames come at the size displayed; `VideoDecoder`
+(videomae.data.video) chooses the indices, scales and reorders.
 
 Frame i is the i-th frame in presentation order, for every backend (decoders/timeline.py).
 `data.backend=auto` takes the first of AUTO_ORDER that decodes here and passes the frame check
@@ -44,9 +42,9 @@ def module(name: str) -> ModuleType:
 
 @functools.cache
 def frame_check(name: str) -> str | None:
-    """None when backend `name` decodes frame i as the i-th in presentation order on the probe
+    """None when backend `name` decodes frame i as the i-th in presentation order on the check
     clips (decoders/selftest.py), else where it does not; once per process."""
-    return selftest.frame_check(module(name).read)
+    return selftest.frame_check(module(name).open_video)
 
 
 @functools.cache

@@ -6,13 +6,13 @@ to tens of frames off). So `data.backend=auto` does not take it, and naming it w
 (decoders/selftest.py); it stays for reproducing the original code's frames.
 """
 
-from collections.abc import Callable
+import functools
+import os
 
 import numpy as np
 
-from videomae.data.decoders.probe import probe_size
-from videomae.data.decoders.resize import resize
-from videomae.data.decoders.timeline import FrameCount
+from videomae.data.decoders.frame_size import displayed_size
+from videomae.data.decoders.reader import Reader
 
 
 def missing() -> str | None:
@@ -32,29 +32,48 @@ def _reader(path: str, width: int = -1, height: int = -1):
     return decord.VideoReader(path, num_threads=1, width=width, height=height)
 
 
-def read(
-    path: str,
-    known: tuple[int, int] | None,
-    target: Callable[[int, int], tuple[int, int] | None],
-    pick: Callable[[int], np.ndarray],
-) -> tuple[np.ndarray, tuple[int, int] | None]:
-    known = known or probe_size(path)
-    # With the size known, ask for it explicitly: decord then converts through its scaler, which
-    # is as fast and avoids most of its native-size quirk. Reduced sizes are scaled afterwards, as
-    # for every backend (decoders/resize.py): decord's own scaler gives other pixels.
-    height, width = known if known else (-1, -1)
-    reader = _reader(path, width, height)
-    # decord's own frame times (it indexes frames itself: decoders/timeline.py)
-    stamps = lambda: reader.get_frame_timestamp(np.arange(len(reader)))[:, 0]  # noqa: E731
-    order = pick(FrameCount(len(reader), stamps)).tolist()
-    try:
-        frames = reader.get_batch(order).asnumpy()
-    except Exception as err:
-        if "size must exactly match" not in str(err):
-            raise
-        # decord mis-copies frames of a few explicit widths (48 and 72 px among 32-256): ask for
-        # its own native size instead
-        del reader
-        frames = _reader(path).get_batch(order).asnumpy()
-    native = known or tuple(frames.shape[1:3])
-    return resize(frames, target(*native)), native
+@functools.lru_cache(maxsize=65536)
+def _size(path: str, file_size: int, mtime_ns: int) -> tuple[int, int] | None:
+    """The header's size, read once per process while the file is unchanged."""
+    return displayed_size(path)
+
+
+class DecordReader(Reader):
+    def __init__(self, path: str):
+        info = os.stat(path)
+        self._path = path
+        self._size = _size(path, info.st_size, info.st_mtime_ns)
+        # With the size known, ask for it explicitly: decord then converts through its scaler,
+        # which is as fast and avoids most of its native-size quirk. Reduced sizes are scaled
+        # afterwards, as for every backend (decoders/resize.py): decord's own scaler gives other
+        # pixels.
+        height, width = self._size if self._size else (-1, -1)
+        self._reader = _reader(path, width, height)
+
+    def __len__(self) -> int:
+        return len(self._reader)
+
+    def times(self) -> np.ndarray | None:
+        """decord's own frame times (it indexes frames itself: decoders/timeline.py)."""
+        stamps = np.asarray(self._reader.get_frame_timestamp(np.arange(len(self._reader)))[:, 0], np.float64)
+        return stamps - stamps[0] if len(stamps) else stamps
+
+    def frames_at(self, indices: np.ndarray) -> np.ndarray:
+        order = indices.tolist()
+        try:
+            return self._reader.get_batch(order).asnumpy()
+        except Exception as err:
+            if "size must exactly match" not in str(err):
+                raise
+        # decord mis-copies frames of a few explicit widths (48 and 72 px among 32-256): ask for its
+        # own native size instead
+        self._reader = None
+        self._reader = _reader(self._path)
+        return self._reader.get_batch(order).asnumpy()
+
+    def close(self) -> None:
+        self._reader = None  # decord closes the file when its reader is dropped
+
+
+def open_video(path: str) -> DecordReader:
+    return DecordReader(path)

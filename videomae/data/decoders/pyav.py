@@ -9,12 +9,11 @@ changing a pixel (the frames equal torchcodec's and, on ordinary files, decord's
 - only the frames wanted are converted to RGB.
 """
 
-from collections.abc import Callable
-
 import numpy as np
 
-from videomae.data.decoders.resize import resize, upright
-from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan, counted
+from videomae.data.decoders.reader import Reader
+from videomae.data.decoders.resize import upright
+from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan, seconds
 
 
 def missing() -> str | None:
@@ -112,33 +111,48 @@ def _from_start(path: str, container, stream):
         return _open(path)
 
 
-def read(
-    path: str,
-    known: tuple[int, int] | None,
-    target: Callable[[int, int], tuple[int, int] | None],
-    pick: Callable[[int], np.ndarray],
-    fmt: str = "rgb24",
-) -> tuple[np.ndarray, tuple[int, int]]:
+class PyAVReader(Reader):
     """`fmt`: rgb24, or rgba (with the video's alpha plane; opaque where it has none)."""
-    container, stream = _open(path)
-    try:
-        if min(stream.codec_context.height, stream.codec_context.width) <= 0:
-            raise ValueError("no frame size in the header")
-        timeline = cached_scan(path, container, stream)
-        if timeline is None:  # packets without pts: count them; frames are counted as decoded
-            container, stream = _from_start(path, container, stream)
-            order = pick(sum(1 for p in container.demux(stream) if p.size))
-        else:
-            order = pick(counted(timeline))
-        decoded = None
-        if timeline is not None and timeline.seek_point(int(order[0])) is not None:
-            decoded = _decode(container, stream, order, timeline, True, fmt)
+
+    def __init__(self, path: str, fmt: str = "rgb24"):
+        self._path, self._fmt = path, fmt
+        self._container, self._stream = _open(path)
+        try:
+            if min(self._stream.codec_context.height, self._stream.codec_context.width) <= 0:
+                raise ValueError("no frame size in the header")
+            self.timeline = cached_scan(path, self._container, self._stream)
+            if self.timeline is None:  # packets without pts: count them; frames are counted as decoded
+                self._rewind()
+                self._count = sum(1 for p in self._container.demux(self._stream) if p.size)
+            else:
+                self._count = len(self.timeline)
+        except BaseException:
+            self.close()
+            raise
+
+    def _rewind(self) -> None:
+        self._container, self._stream = _from_start(self._path, self._container, self._stream)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def times(self) -> np.ndarray | None:
+        return None if self.timeline is None else seconds(self.timeline)
+
+    def frames_at(self, indices: np.ndarray) -> np.ndarray:
+        """Upright (a phone video's height and width swap, as displayed)."""
+        timeline, decoded = self.timeline, None
+        if timeline is not None and timeline.seek_point(int(indices[0])) is not None:
+            decoded = _decode(self._container, self._stream, indices, timeline, True, self._fmt)
         if decoded is None:  # the first GOP, or a seek that could not serve the first index
-            container, stream = _from_start(path, container, stream)
-            decoded = _decode(container, stream, order, timeline, False, fmt)
+            self._rewind()
+            decoded = _decode(self._container, self._stream, indices, timeline, False, self._fmt)
         assert decoded is not None  # without a seek, _decode returns the frames or raises
-    finally:
-        container.close()
-    frames = upright(*decoded)
-    native = (frames.shape[1], frames.shape[2])  # as displayed (a phone video's height and width swap)
-    return resize(frames, target(*native)), native
+        return upright(*decoded)
+
+    def close(self) -> None:
+        self._container.close()
+
+
+def open_video(path: str, fmt: str = "rgb24") -> PyAVReader:
+    return PyAVReader(path, fmt)

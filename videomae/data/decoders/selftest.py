@@ -111,7 +111,7 @@ def _remove(folder: str, owner: int) -> None:
 
 @functools.cache
 def clips() -> dict[str, str]:
-    """The probe clips, written once per process into a temporary folder."""
+    """The check clips, written once per process into a temporary folder."""
     folder = tempfile.mkdtemp(prefix="videomae-decoder-check-")
     atexit.register(_remove, folder, os.getpid())
     return {
@@ -120,9 +120,9 @@ def clips() -> dict[str, str]:
     }
 
 
-def frame_check(read: Callable) -> str | None:
-    """None when a backend's `read` (decoders/*.py) returns exactly the frames asked for on every
-    probe clip; else what it returned instead, in one line."""
+def frame_check(open_video: Callable) -> str | None:
+    """None when a backend's reader (decoders/*.py `open_video`) returns exactly the frames asked for
+    on every check clip; else what it returned instead, in one line."""
     try:
         paths = clips()
     except Exception:  # an FFmpeg build without these encoders: nothing to check against
@@ -130,8 +130,8 @@ def frame_check(read: Callable) -> str | None:
     wrong = []
     for kind, path in paths.items():
         try:
-            frames, _ = read(path, None, lambda h, w: None, lambda n: WINDOW)
-            got = [frame_index(f) for f in frames]
+            with open_video(path) as reader:
+                got = [frame_index(f) for f in reader.frames_at(WINDOW)]
         except Exception as err:
             wrong.append(f"{KINDS[kind]}: {type(err).__name__}")
             continue

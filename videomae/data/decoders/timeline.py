@@ -69,24 +69,21 @@ class FrameCount(int):
     from the first frame, one per frame index (None where the file has no timestamps). Read only
     when a time-based sampler asks (data.sampling=fps); every other sampler sees a plain int."""
 
-    _times: Callable[[], np.ndarray] | None
+    _times: Callable[[], np.ndarray | None] | None
 
-    def __new__(cls, count: int, times: Callable[[], np.ndarray] | None = None):
+    def __new__(cls, count: int, times: Callable[[], np.ndarray | None] | None = None):
         obj = super().__new__(cls, count)
         obj._times = times
         return obj
 
     def times(self) -> np.ndarray | None:
-        return None if self._times is None else np.asarray(self._times(), np.float64)
+        times = None if self._times is None else self._times()
+        return None if times is None else np.asarray(times, np.float64)
 
 
 def seconds(timeline: "Timeline") -> np.ndarray:
     """Each frame's presentation time in seconds from the first frame."""
     return (timeline.pts - timeline.pts[0]).astype(np.float64) * timeline.time_base
-
-
-def counted(timeline: "Timeline") -> FrameCount:
-    return FrameCount(len(timeline), lambda: seconds(timeline))
 
 
 # Timelines of the files read last, per process, up to this many frames in all (8 bytes each): a

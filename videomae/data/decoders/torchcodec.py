@@ -4,14 +4,13 @@ optional extra (`pip install 'videomae[torchcodec]'` plus FFmpeg 4-7 from the sy
 import functools
 import json
 import os
-from collections.abc import Callable
 
 import numpy as np
 
 from videomae.data.decoders import pyav
-from videomae.data.decoders.resize import resize
+from videomae.data.decoders.reader import Reader
 from videomae.data.decoders.selftest import clips
-from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan, counted
+from videomae.data.decoders.timeline import TAIL_SLACK, Timeline, cached_scan, seconds
 
 FIX = (
     "install FFmpeg's shared libraries (apt-get install ffmpeg, brew install ffmpeg or "
@@ -116,28 +115,36 @@ def _keys_seek_exactly(path: str, size: int, mtime: int) -> bool:
     )
 
 
-def read(
-    path: str,
-    known: tuple[int, int] | None,
-    target: Callable[[int, int], tuple[int, int] | None],
-    pick: Callable[[int], np.ndarray],
-) -> tuple[np.ndarray, tuple[int, int]]:
+class TorchcodecReader(Reader):
+    def __init__(self, path: str, timeline: Timeline | None):
+        self._path, self.timeline = path, timeline
+        self._decoder = _open(path, timeline)
+        self._count = len(timeline) if timeline is not None else int(self._decoder.metadata.num_frames or 0)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def times(self) -> np.ndarray | None:
+        return None if self.timeline is None else seconds(self.timeline)
+
+    def frames_at(self, indices: np.ndarray) -> np.ndarray:
+        """As displayed: torchcodec applies a rotation."""
+        last = len(self.timeline) - 1 if self.timeline is not None else int(indices[-1])
+        for give_up in range(TAIL_SLACK + 1):
+            # an FFmpeg that does not flush the final frame (5.x on MPEG-4 B-frame AVI) gives no
+            # last frame: within TAIL_SLACK of the end, the last one it gives stands in, as PyAV does
+            try:
+                return self._decoder.get_frames_at(np.minimum(indices, last - give_up).tolist()).data.numpy()
+            except RuntimeError as err:
+                near_end = indices[-1] >= last - TAIL_SLACK and give_up < TAIL_SLACK
+                if "no more frames" not in str(err) or not near_end:
+                    raise
+                self._decoder = _open(self._path, self.timeline)
+        raise AssertionError("unreachable: the last try returns or raises")
+
+
+def open_video(path: str) -> Reader:
+    """torchcodec's reader, or PyAV's where torchcodec does not seek the file exactly (PyAV gives
+    frame i there: it checks where a seek lands)."""
     timeline, seekable = _timeline(path)
-    if not seekable:  # PyAV gives frame i there (it checks where a seek lands)
-        return pyav.read(path, known, target, pick)
-    decoder = _open(path, timeline)
-    meta = decoder.metadata
-    order = pick(counted(timeline) if timeline is not None else int(meta.num_frames or 0))
-    last = len(timeline) - 1 if timeline is not None else int(order[-1])
-    for give_up in range(TAIL_SLACK + 1):
-        # an FFmpeg that does not flush the final frame (5.x on MPEG-4 B-frame AVI) gives no
-        # last frame: within TAIL_SLACK of the end, the last one it gives stands in, as PyAV does
-        try:
-            frames = decoder.get_frames_at(np.minimum(order, last - give_up).tolist()).data.numpy()
-            break
-        except RuntimeError as err:
-            if "no more frames" not in str(err) or order[-1] < last - TAIL_SLACK or give_up == TAIL_SLACK:
-                raise
-            decoder = _open(path, timeline)
-    native = (frames.shape[1], frames.shape[2])  # as displayed: torchcodec applies a rotation
-    return resize(frames, target(*native)), native
+    return TorchcodecReader(path, timeline) if seekable else pyav.open_video(path)

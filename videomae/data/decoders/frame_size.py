@@ -1,7 +1,8 @@
-"""A video's frame size from its container header, before any decoder opens it."""
+"""A video's frame size as displayed, read from its container header before any decoder opens it
+(decord is asked for it explicitly: decoders/decord.py)."""
 
 
-def probe_size(path: str) -> tuple[int, int] | None:
+def displayed_size(path: str) -> tuple[int, int] | None:
     """(height, width) as displayed, from the container header and, where the stream carries a
     display rotation (phone video), its first frame, through PyAV; None when it cannot tell. The
     backend stays the judge of whether a file reads."""
