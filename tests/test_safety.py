@@ -260,6 +260,23 @@ def test_sigkill_mid_save_leaves_a_loadable_checkpoint_and_a_temp_file_that_is_c
     assert (path.parent / "epoch0001.ckpt.notes.tmp").exists()
 
 
+def test_a_directory_is_swapped_in_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "export"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError), atomic_files.atomic_directory(target) as tmp:
+        (Path(tmp) / "half.txt").write_text("half")
+        raise RuntimeError("killed mid-export")
+    assert [p.name for p in target.iterdir()] == ["old.txt"]
+    with atomic_files.atomic_directory(target) as tmp:
+        (Path(tmp) / "new.txt").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
+    with atomic_files.atomic_directory(target, replace=False) as tmp:  # another process was first
+        (Path(tmp) / "late.txt").write_text("late")
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]  # no temporary left
+
+
 @pytest.mark.slow
 def test_the_next_run_in_the_directory_removes_and_reports_partial_checkpoints(tmp_path, synthetic_root):
     run_dir = tmp_path / "run"

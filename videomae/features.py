@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from videomae.atomic_files import atomic_path
 from videomae.checkpoints import model_from_checkpoint
 from videomae.checkpoints.io import read_tensors
 from videomae.checkpoints.run_dir import last_checkpoint
@@ -161,24 +162,23 @@ def write_features(path: str, features: np.ndarray, paths: list[str], labels: li
     `pandas.read_csv(path)`."""
     features = np.asarray(features, dtype=np.float32)
     ext = os.path.splitext(path)[1].lower()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{ext}"
-    if ext == ".npz":
-        np.savez(
-            tmp,
-            features=features,
-            paths=np.asarray(paths, dtype=str),
-            labels=np.asarray(labels, dtype=np.int64),
-        )
-    elif ext == ".csv":
-        with open(tmp, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["path", "label", *(f"f{i}" for i in range(features.shape[1]))])
-            for p, label, row in zip(paths, labels, features, strict=True):
-                writer.writerow([p, int(label), *(repr(float(v)) for v in row)])
-    else:
+    if ext not in FORMATS:
         raise ConfigError(f"out={path}: the extension must be one of {', '.join(FORMATS)}")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if ext == ".npz":
+            with open(tmp, "wb") as f:  # a file, not a name: np.savez would add ".npz" to the name
+                np.savez(
+                    f,
+                    features=features,
+                    paths=np.asarray(paths, dtype=str),
+                    labels=np.asarray(labels, dtype=np.int64),
+                )
+        else:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(["path", "label", *(f"f{i}" for i in range(features.shape[1]))])
+                for p, label, row in zip(paths, labels, features, strict=True):
+                    writer.writerow([p, int(label), *(repr(float(v)) for v in row)])
     return path
 
 
