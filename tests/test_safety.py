@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import REPO, TINY, TINY_MODEL, run_script, tiny_overrides
+from helpers import REPO, TINY, run_script, tiny_model, tiny_overrides
 from torch.utils.data import DataLoader, Dataset
 
-from videomae import atomic_files, create_pretrain_model, export_ours
+from videomae import atomic_files, export_ours
 from videomae.checkpoints import io as ckpt_io
 from videomae.cli import reported_errors, user_message
 from videomae.data.annotations import AnnotationError, read_list
@@ -55,7 +55,7 @@ def convert_main():
 
 def test_convert_refuses_its_source_and_an_existing_destination(tmp_path, convert_main, capsys):
     src = tmp_path / "w.safetensors"
-    export_ours(create_pretrain_model("vit_tiny", num_frames=4, img_size=32, **TINY_MODEL), src)
+    export_ours(tiny_model(), src)
     before = src.read_bytes()
     assert convert_main([str(src), str(src), "--to", "ours", "--overwrite"]) == 2
     assert "is the source" in capsys.readouterr().err
@@ -89,10 +89,7 @@ def test_convert_reads_its_source_with_the_safe_reader(tmp_path, convert_main, c
     err = capsys.readouterr().err
     assert "refused to load" in err and "weights_only=False" not in err and not marker.exists()
     (tmp_path / "hf").mkdir()
-    export_ours(
-        create_pretrain_model("vit_tiny", num_frames=4, img_size=32, **TINY_MODEL),
-        tmp_path / "hf" / "model.safetensors",
-    )
+    export_ours(tiny_model(), tmp_path / "hf" / "model.safetensors")
     (tmp_path / "hf" / "config.json").write_text("{not json")
     assert convert_main([str(tmp_path / "hf"), str(tmp_path / "y"), "--to", "ours"]) == 2
     assert "config.json: not readable JSON" in capsys.readouterr().err

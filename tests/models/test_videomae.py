@@ -2,7 +2,7 @@ import inspect
 
 import pytest
 import torch
-from helpers import REPO, TINY_MODEL
+from helpers import REPO, TINY_MODEL, tiny_model
 from hydra import compose, initialize_config_dir
 from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding_table
 
@@ -58,7 +58,7 @@ def test_position_table_equals_the_reference_formula():
 
 
 def tiny(**overrides):
-    return create_pretrain_model("vit_tiny", **{**TINY_MODEL, **overrides})
+    return tiny_model(**{"num_frames": 16, "img_size": 224, **overrides})  # the size's own clip
 
 
 def test_forward_shapes_and_backward():
