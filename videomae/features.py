@@ -24,7 +24,6 @@ from videomae.data.datamodule import VideoDataModule
 from videomae.data.video import VideoDecoder, channels_for
 from videomae.dense_features import DenseExtractor, run_dense
 from videomae.errors import ConfigError
-from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.factory import VideoMAEModel
 from videomae.models.probe_heads import AttentiveHead, LinearHead, build_head
 from videomae.pixels import normalize_uint8
@@ -95,10 +94,11 @@ def featurizer(
 ):
     """videos (B, C, T, H, W) normalized -> (B, D) (`none`: the token grid (B, t, h, w, D)).
 
-    mean: the mean of the tokens (at the last layer: after the encoder's final norm for a
-    pre-training checkpoint, then `fc_norm` for a classifier: what `pooled_features` gives).
-    cls_like: VideoMAE has no class token; the vector a classification head reads in its place:
-    the classifier's `fc_norm(mean)`, or for a pre-training checkpoint the mean normalised by a
+    mean: the mean of the tokens (at the last layer: the model's `pool`, after the encoder's final
+    norm for a pre-training checkpoint, then `fc_norm` for a classifier: what `pooled_features` gives).
+    cls_like: VideoMAE has no class token; the vector a classification head reads in its place
+    (at the last layer: the model's `forward_head(pre_logits=True)`, the classifier's
+    `fc_norm(mean)`); elsewhere, and for a pre-training checkpoint, the mean normalised by a
     LayerNorm without affine parameters (fc_norm at its initialisation).
     attentive: a trained probe's pooled vector (the query's output; `head`, from load_probe_head)."""
     if pool not in POOLS:
@@ -115,21 +115,17 @@ def featurizer(
         if pool == "attentive":
             assert isinstance(head, AttentiveHead | LinearHead), "checked above"
             return head.pool(tokens)
+        if last:  # what the model itself pools its final tokens into
+            return model.pool(tokens) if pool == "mean" else model.forward_head(tokens, pre_logits=True)
         mean = tokens.mean(dim=1)
-        if isinstance(model, VideoMAEClassifier) and last and pool in ("mean", "cls_like"):
-            return model.fc_norm(mean)
-        if pool == "cls_like":
-            return F.layer_norm(mean, mean.shape[-1:])
-        return mean
+        return F.layer_norm(mean, mean.shape[-1:]) if pool == "cls_like" else mean
 
     return run
 
 
 def pooled_features(model: VideoMAEModel, videos: torch.Tensor) -> torch.Tensor:
     """(B, D) features of ImageNet-normalized videos (B, C, T, H, W)."""
-    if isinstance(model, VideoMAEClassifier):
-        return model.forward_features(videos)
-    return model.encoder(videos).mean(dim=1)
+    return model.forward_features(videos)
 
 
 @torch.no_grad()

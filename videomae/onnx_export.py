@@ -44,12 +44,7 @@ class FeatureModel(nn.Module):
 
     def forward(self, videos: torch.Tensor):
         tokens = self.model.encoder(videos)
-        return self._pool(tokens), tokens
-
-    def _pool(self, tokens: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.model, VideoMAEClassifier):
-            return self.model.fc_norm(tokens.mean(dim=1))
-        return tokens.mean(dim=1)
+        return self.model.pool(tokens), tokens
 
 
 def exportable(model: VideoMAEModel, task: str | None) -> tuple[nn.Module, str, list[str]]:

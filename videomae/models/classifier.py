@@ -86,9 +86,20 @@ class VideoMAEClassifier(nn.Module):
         encoder block N is layer N + 1, and fc_norm and head (unmatched) come last."""
         return dict(stem=r"^encoder\.patch_embed", blocks=[(r"^encoder\.blocks\.(\d+)", None)])
 
+    # timm's convention: forward_features -> forward_head; `pool` and `forward_head` take tokens.
+
+    def pool(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, D) feature of the encoder's (B, N, D) tokens: their mean, then fc_norm."""
+        return self.fc_norm(tokens.mean(dim=1))
+
     def forward_features(self, videos: torch.Tensor) -> torch.Tensor:
         """Pooled (B, D) feature of each video."""
-        return self.fc_norm(self.encoder(videos).mean(dim=1))
+        return self.pool(self.encoder(videos))
+
+    def forward_head(self, tokens: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Logits of the encoder's tokens; `pre_logits`: the (B, D) vector the head reads."""
+        x = self.pool(tokens)
+        return x if pre_logits else self.head(self.fc_dropout(x))
 
     def forward(self, videos: torch.Tensor) -> torch.Tensor:
-        return self.head(self.fc_dropout(self.forward_features(videos)))
+        return self.forward_head(self.encoder(videos))

@@ -224,6 +224,24 @@ class VideoMAEPretrain(nn.Module):
     def no_weight_decay(self) -> set[str]:
         return {"mask_token"}
 
+    # The classifier's feature methods (timm's forward_features / forward_head), for the encoder.
+
+    def pool(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, D) feature of the encoder's (B, N, D) tokens (after its final norm): their mean."""
+        return tokens.mean(dim=1)
+
+    def forward_features(self, videos: torch.Tensor) -> torch.Tensor:
+        """Pooled (B, D) feature of each video, every token seen (no mask)."""
+        return self.pool(self.encoder(videos))
+
+    def forward_head(self, tokens: torch.Tensor, pre_logits: bool = True) -> torch.Tensor:
+        """There is no classification head: `pre_logits` only, the vector a new head's fc_norm
+        gives at its initialisation (the mean, layer-normalised without affine parameters)."""
+        if not pre_logits:
+            raise ValueError("a pre-training model has no classification head: forward_head(pre_logits=True)")
+        mean = self.pool(tokens)
+        return F.layer_norm(mean, mean.shape[-1:])
+
     def forward_encoder(self, patches: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.encoder.forward_visible(patches, mask)
 
