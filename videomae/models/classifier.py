@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from videomae.models.layers import LAYER_NORM_EPS
-from videomae.models.videomae import VideoMAEEncoder
+from videomae.models.videomae import build_encoder
 from videomae.pixels import resolve_stats
 
 
@@ -49,22 +49,7 @@ class VideoMAEClassifier(nn.Module):
         super().__init__()
         self.num_classes = num_classes
         self.pixel_mean, self.pixel_std = resolve_stats(in_chans, pixel_mean, pixel_std)
-        self.encoder = VideoMAEEncoder(
-            img_size,
-            num_frames,
-            patch_size,
-            tubelet_size,
-            embed_dim,
-            depth,
-            num_heads,
-            mlp_ratio,
-            qkv_bias,
-            drop_path_rate,
-            init_values,
-            final_norm=False,
-            norm_eps=norm_eps,
-            in_chans=in_chans,
-        )
+        self.encoder = build_encoder(locals(), final_norm=False)
         self.fc_norm = nn.LayerNorm(embed_dim, eps=head_norm_eps)
         self.fc_dropout = nn.Dropout(fc_drop_rate)
         self.head = nn.Linear(embed_dim, num_classes)
