@@ -25,10 +25,9 @@ next to it, renamed into place once complete), so an interrupted convert leaves 
 import argparse
 import json
 import os
-import shutil
 import sys
-import uuid
 
+from videomae.atomic_files import atomic_directory
 from videomae.checkpoints import (
     describe_model,
     export_hf,
@@ -62,23 +61,9 @@ def write_atomically(export, model, dst: str, **kwargs) -> str:
     already atomic; a directory (--to hf) is written next to DST and swapped in."""
     if export is not export_hf:
         return str(export(model, dst, **kwargs))
-    dst = os.path.abspath(dst)
-    parent, name = os.path.split(dst)
-    tmp = os.path.join(parent, f".{name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic_directory(dst) as tmp:
         export(model, tmp, **kwargs)
-        if os.path.isdir(dst) and not os.path.islink(dst):
-            old = os.path.join(parent, f".{name}.{uuid.uuid4().hex}.old")
-            os.replace(dst, old)
-            os.replace(tmp, dst)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            if os.path.lexists(dst):
-                os.remove(dst)
-            os.replace(tmp, dst)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dst
+    return os.path.abspath(dst)
 
 
 def parse_set(items: list[str]) -> dict:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from videomae.data.synthetic import SyntheticSpec, write_video
+from videomae.models import VideoMAEClassifier, VideoMAEPretrain, create_classifier, create_pretrain_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -20,6 +21,18 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_MODEL = dict(
     embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2
 )
+TINY_CLIP = dict(num_frames=4, img_size=32)
+
+
+def tiny_model(num_classes: int | None = None, **overrides) -> VideoMAEPretrain | VideoMAEClassifier:
+    """The tests' tiny model: TINY_MODEL on TINY_CLIP's clips, a pre-training model or (with
+    `num_classes`) a classifier; `overrides`: constructor arguments over those."""
+    config = {**TINY_MODEL, **TINY_CLIP, **overrides}
+    if num_classes is None:
+        return create_pretrain_model("vit_tiny", **config)
+    return create_classifier("vit_tiny", num_classes, **config)
+
+
 TINY_SYNTHETIC = SyntheticSpec(num_train_per_class=2, num_val_per_class=1, num_frames=16, size=64)
 
 

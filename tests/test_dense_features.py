@@ -9,9 +9,9 @@ import runpy
 import numpy as np
 import pytest
 import torch
-from helpers import REPO, TINY_MODEL, run_script, write_clip
+from helpers import REPO, run_script, tiny_model, write_clip
 
-from videomae import create_classifier, create_pretrain_model, export_hf, export_ours, model_from_checkpoint
+from videomae import export_hf, export_ours, model_from_checkpoint
 from videomae.data.transforms import resize_short_side, spatial_crops
 from videomae.data.video import read_frames
 from videomae.dense_features import DenseExtractor, run_dense, window_starts
@@ -22,8 +22,7 @@ from videomae.pixels import normalize_uint8
 
 def tiny(size=32, frames=4):
     torch.manual_seed(0)
-    kwargs = {**TINY_MODEL, "depth": 2}
-    return create_pretrain_model("vit_tiny", **kwargs, patch_size=8, num_frames=frames, img_size=size).eval()
+    return tiny_model(depth=2, patch_size=8, num_frames=frames, img_size=size).eval()
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +75,7 @@ def test_layers_and_pools(long_video):
         assert grid.shape == (2, 2, 4, 4, 32)
         cls = featurizer(model, pool="cls_like")(x)
         torch.testing.assert_close(cls.mean(-1), torch.zeros(2), atol=1e-5, rtol=0)
-        encoder = {k: v for k, v in TINY_MODEL.items() if "decoder" not in k and k != "depth"}
-        classifier = create_classifier(
-            "vit_tiny", 5, **encoder, depth=2, patch_size=8, num_frames=4, img_size=32
-        )
+        classifier = tiny_model(5, depth=2, patch_size=8)
         classifier.eval()
         torch.testing.assert_close(featurizer(classifier, pool="cls_like")(x), classifier.forward_features(x))
     for bad, words in (({"layer": 3}, "layer=3: a block number 1..2"), ({"pool": "max"}, "pool='max'"),

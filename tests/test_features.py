@@ -6,11 +6,11 @@ import os
 import numpy as np
 import pytest
 import torch
-from helpers import REPO, TINY_MODEL, run_script, tiny_overrides
+from helpers import REPO, run_script, tiny_model, tiny_overrides
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from videomae import create_classifier, create_pretrain_model, export_ours
+from videomae import export_ours
 from videomae.data.dataset import MultiViewDataset
 from videomae.data.sampling import ClipSampler
 from videomae.features import pooled_features, run
@@ -28,11 +28,7 @@ def data_config(synthetic_root: str) -> tuple[dict, list[str]]:
 @pytest.mark.parametrize("task", ["pretrain", "classification"])
 def test_one_row_per_video_averaged_over_views(tmp_path, synthetic_root, task):
     torch.manual_seed(0)
-    kwargs = dict(num_frames=4, img_size=32, **TINY_MODEL)
-    if task == "pretrain":
-        model = create_pretrain_model("vit_tiny", **kwargs)
-    else:
-        model = create_classifier("vit_tiny", 8, **kwargs)
+    model = tiny_model() if task == "pretrain" else tiny_model(8)
     ckpt = export_ours(model, tmp_path / "model.safetensors")
     data, explicit = data_config(synthetic_root)
     out = str(tmp_path / "features.npz")
@@ -68,9 +64,7 @@ def test_one_row_per_video_averaged_over_views(tmp_path, synthetic_root, task):
 
 @pytest.mark.slow
 def test_extract_features_script(tmp_path, synthetic_root):
-    ckpt = export_ours(
-        create_pretrain_model("vit_tiny", num_frames=4, img_size=32, **TINY_MODEL), tmp_path / "m.safetensors"
-    )
+    ckpt = export_ours(tiny_model(), tmp_path / "m.safetensors")
     data = [o for o in tiny_overrides(synthetic_root) if o.startswith("data.")]
     out = tmp_path / "feats.npz"
     result = run_script(

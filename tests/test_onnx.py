@@ -7,19 +7,17 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from helpers import TINY_MODEL, run_script
+from helpers import run_script, tiny_model
 
-from videomae import create_classifier, create_pretrain_model, export_ours
+from videomae import export_ours
 from videomae.errors import ConfigError
 from videomae.features import pooled_features
 from videomae.onnx_export import ATOL, OPSET, RTOL, check_onnx, export_onnx, run_onnxruntime
 
-ENCODER = {k: v for k, v in TINY_MODEL.items() if not k.startswith("decoder")}
-
 
 def classifier():
     torch.manual_seed(0)
-    model = create_classifier("vit_tiny", 5, **ENCODER, patch_size=8, num_frames=4, img_size=32).eval()
+    model = tiny_model(5, patch_size=8).eval()
     with torch.no_grad():  # a head that is not near zero, so that a wrong logit shows
         model.head.weight.normal_(0, 1)
     return model
@@ -43,7 +41,7 @@ def test_classifier_onnx_matches_pytorch_at_any_batch_size(tmp_path):
 
 def test_features_of_any_checkpoint_are_the_pooled_features(tmp_path):
     torch.manual_seed(0)
-    model = create_pretrain_model("vit_tiny", **TINY_MODEL, patch_size=8, num_frames=4, img_size=32).eval()
+    model = tiny_model(patch_size=8).eval()
     path = str(tmp_path / "f.onnx")
     assert export_onnx(model, path, "features")["outputs"] == ["features", "tokens"]
     x = torch.randn(2, 3, 4, 32, 32)
@@ -64,7 +62,7 @@ def test_a_wrong_file_fails_the_check(tmp_path):
 
 
 def test_the_pretraining_model_is_refused_in_one_line(tmp_path):
-    model = create_pretrain_model("vit_tiny", **TINY_MODEL, patch_size=8, num_frames=4, img_size=32)
+    model = tiny_model(patch_size=8)
     with pytest.raises(ConfigError, match="pre-training model is not exportable") as err:
         export_onnx(model, str(tmp_path / "p.onnx"))
     assert "\n" not in str(err.value) and "--task features" in str(err.value)
@@ -78,7 +76,7 @@ def test_convert_to_onnx_and_the_benchmark(tmp_path):
     result = run_script("convert.py", str(src), str(tmp_path / "c.onnx"), "--to", "onnx")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "opset 18" in result.stdout and "onnxruntime (CPU, a separate process)" in result.stdout
-    pretrain = create_pretrain_model("vit_tiny", **TINY_MODEL, patch_size=8, num_frames=4, img_size=32)
+    pretrain = tiny_model(patch_size=8)
     pre = export_ours(pretrain, tmp_path / "p.safetensors")
     refused = run_script("convert.py", str(pre), str(tmp_path / "p.onnx"), "--to", "onnx")
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1

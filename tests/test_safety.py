@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import REPO, TINY, TINY_MODEL, run_script, tiny_overrides
+from helpers import REPO, TINY, run_script, tiny_model, tiny_overrides
 from torch.utils.data import DataLoader, Dataset
 
-from videomae import atomic_files, create_pretrain_model, export_ours
+from videomae import atomic_files, export_ours
 from videomae.checkpoints import io as ckpt_io
 from videomae.cli import reported_errors, user_message
 from videomae.data.annotations import AnnotationError, read_list
@@ -55,7 +55,7 @@ def convert_main():
 
 def test_convert_refuses_its_source_and_an_existing_destination(tmp_path, convert_main, capsys):
     src = tmp_path / "w.safetensors"
-    export_ours(create_pretrain_model("vit_tiny", num_frames=4, img_size=32, **TINY_MODEL), src)
+    export_ours(tiny_model(), src)
     before = src.read_bytes()
     assert convert_main([str(src), str(src), "--to", "ours", "--overwrite"]) == 2
     assert "is the source" in capsys.readouterr().err
@@ -89,10 +89,7 @@ def test_convert_reads_its_source_with_the_safe_reader(tmp_path, convert_main, c
     err = capsys.readouterr().err
     assert "refused to load" in err and "weights_only=False" not in err and not marker.exists()
     (tmp_path / "hf").mkdir()
-    export_ours(
-        create_pretrain_model("vit_tiny", num_frames=4, img_size=32, **TINY_MODEL),
-        tmp_path / "hf" / "model.safetensors",
-    )
+    export_ours(tiny_model(), tmp_path / "hf" / "model.safetensors")
     (tmp_path / "hf" / "config.json").write_text("{not json")
     assert convert_main([str(tmp_path / "hf"), str(tmp_path / "y"), "--to", "ours"]) == 2
     assert "config.json: not readable JSON" in capsys.readouterr().err
@@ -258,6 +255,23 @@ def test_sigkill_mid_save_leaves_a_loadable_checkpoint_and_a_temp_file_that_is_c
     assert sorted(removed) == [str(p) for p in stale]
     assert not list(path.parent.glob(".*.tmp"))
     assert (path.parent / "epoch0001.ckpt.notes.tmp").exists()
+
+
+def test_a_directory_is_swapped_in_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "export"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError), atomic_files.atomic_directory(target) as tmp:
+        (Path(tmp) / "half.txt").write_text("half")
+        raise RuntimeError("killed mid-export")
+    assert [p.name for p in target.iterdir()] == ["old.txt"]
+    with atomic_files.atomic_directory(target) as tmp:
+        (Path(tmp) / "new.txt").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
+    with atomic_files.atomic_directory(target, replace=False) as tmp:  # another process was first
+        (Path(tmp) / "late.txt").write_text("late")
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]  # no temporary left
 
 
 @pytest.mark.slow

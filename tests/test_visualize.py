@@ -7,10 +7,10 @@ import av
 import numpy as np
 import pytest
 import torch
-from helpers import TINY_MODEL, run_script, write_clip
+from helpers import run_script, tiny_model, write_clip
 from PIL import Image
 
-from videomae import create_classifier, create_pretrain_model, export_hf, export_original, export_ours
+from videomae import export_hf, export_original, export_ours
 from videomae.masking import MaskGenerator
 from videomae.models.patches import patchify, unpatchify
 from videomae.pixels import normalize_uint8, to_pixels
@@ -19,9 +19,7 @@ from videomae.visualize import visualize_video
 
 
 def tiny(norm_pix_loss: bool = True, frames: int = 4, size: int = 32):
-    return create_pretrain_model(
-        "vit_tiny", num_frames=frames, img_size=size, norm_pix_loss=norm_pix_loss, **TINY_MODEL
-    )
+    return tiny_model(num_frames=frames, img_size=size, norm_pix_loss=norm_pix_loss)
 
 
 class Oracle(torch.nn.Module):
@@ -134,7 +132,7 @@ def test_visualize_reads_every_checkpoint_layout(tmp_path, clip_path, layout):
 
 
 def test_visualize_refuses_a_classifier(tmp_path, clip_path):
-    classifier = create_classifier("vit_tiny", 3, num_frames=4, img_size=32, **TINY_MODEL)
+    classifier = tiny_model(3)
     ckpt = export_ours(classifier, tmp_path / "c.safetensors")
     with pytest.raises(ValueError, match="classifier"):
         visualize_video(str(ckpt), clip_path, str(tmp_path / "out"))

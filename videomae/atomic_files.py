@@ -2,8 +2,10 @@
 
 A crash at any moment leaves either the old file or the new one, never half of one; a SIGKILL
 can leave the temporary file, which `clean_stale_temp_files` removes when the next run in that
-directory starts. A full disk ends with `DiskFullError`. Checkpoints (checkpoints/io.py), run
-summaries, predictions and the re-encoded training copy are all written through `atomic_path`.
+directory starts. A full disk ends with `DiskFullError`. Every file this framework writes for
+later (checkpoints through checkpoints/io.py, run summaries, predictions, probe.json, features,
+annotation lists, re-encoded and generated videos) goes through `atomic_path`; a directory made in
+one piece (a transformers export, the generated demo dataset) through `atomic_directory`.
 """
 
 import errno
@@ -86,6 +88,37 @@ def atomic_path(path: str | Path, size_hint: int | None = None) -> Iterator[str]
         if _is_disk_full(err):
             raise _disk_full_error(path, size_hint, written) from None
         raise
+
+
+@contextmanager
+def atomic_directory(path: str | Path, replace: bool = True) -> Iterator[str]:
+    """Yields a temporary directory next to `path`, moved onto `path` once the block ends without
+    an exception; on one, it is removed and `path` is as it was.
+
+    `replace`: an existing `path` (a directory, file or link) is swapped out and then removed; else
+    it is kept and the new directory removed (another process made it first).
+    """
+    path = Path(path).absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.mkdir()
+    try:
+        yield str(tmp)
+        if replace and path.is_dir() and not path.is_symlink():
+            # Two renames, so that `path` is never missing for longer than between them.
+            old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        elif replace:
+            if os.path.lexists(path):
+                os.remove(path)
+            os.replace(tmp, path)
+        else:
+            with suppress(OSError):  # a non-empty `path` is there: another process finished first
+                os.rename(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def clean_stale_temp_files(*directories: str | Path) -> list[str]:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from videomae.atomic_files import atomic_path
 from videomae.checkpoints import model_from_checkpoint
 from videomae.checkpoints.io import read_tensors
 from videomae.checkpoints.run_dir import last_checkpoint
@@ -23,7 +24,6 @@ from videomae.data.datamodule import VideoDataModule
 from videomae.data.video import VideoDecoder, channels_for
 from videomae.dense_features import DenseExtractor, run_dense
 from videomae.errors import ConfigError
-from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.factory import VideoMAEModel
 from videomae.models.probe_heads import AttentiveHead, LinearHead, build_head
 from videomae.pixels import normalize_uint8
@@ -94,10 +94,11 @@ def featurizer(
 ):
     """videos (B, C, T, H, W) normalized -> (B, D) (`none`: the token grid (B, t, h, w, D)).
 
-    mean: the mean of the tokens (at the last layer: after the encoder's final norm for a
-    pre-training checkpoint, then `fc_norm` for a classifier: what `pooled_features` gives).
-    cls_like: VideoMAE has no class token; the vector a classification head reads in its place:
-    the classifier's `fc_norm(mean)`, or for a pre-training checkpoint the mean normalised by a
+    mean: the mean of the tokens (at the last layer: the model's `pool`, after the encoder's final
+    norm for a pre-training checkpoint, then `fc_norm` for a classifier: what `pooled_features` gives).
+    cls_like: VideoMAE has no class token; the vector a classification head reads in its place
+    (at the last layer: the model's `forward_head(pre_logits=True)`, the classifier's
+    `fc_norm(mean)`); elsewhere, and for a pre-training checkpoint, the mean normalised by a
     LayerNorm without affine parameters (fc_norm at its initialisation).
     attentive: a trained probe's pooled vector (the query's output; `head`, from load_probe_head)."""
     if pool not in POOLS:
@@ -114,21 +115,17 @@ def featurizer(
         if pool == "attentive":
             assert isinstance(head, AttentiveHead | LinearHead), "checked above"
             return head.pool(tokens)
+        if last:  # what the model itself pools its final tokens into
+            return model.pool(tokens) if pool == "mean" else model.forward_head(tokens, pre_logits=True)
         mean = tokens.mean(dim=1)
-        if isinstance(model, VideoMAEClassifier) and last and pool in ("mean", "cls_like"):
-            return model.fc_norm(mean)
-        if pool == "cls_like":
-            return F.layer_norm(mean, mean.shape[-1:])
-        return mean
+        return F.layer_norm(mean, mean.shape[-1:]) if pool == "cls_like" else mean
 
     return run
 
 
 def pooled_features(model: VideoMAEModel, videos: torch.Tensor) -> torch.Tensor:
     """(B, D) features of ImageNet-normalized videos (B, C, T, H, W)."""
-    if isinstance(model, VideoMAEClassifier):
-        return model.forward_features(videos)
-    return model.encoder(videos).mean(dim=1)
+    return model.forward_features(videos)
 
 
 @torch.no_grad()
@@ -161,24 +158,23 @@ def write_features(path: str, features: np.ndarray, paths: list[str], labels: li
     `pandas.read_csv(path)`."""
     features = np.asarray(features, dtype=np.float32)
     ext = os.path.splitext(path)[1].lower()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{ext}"
-    if ext == ".npz":
-        np.savez(
-            tmp,
-            features=features,
-            paths=np.asarray(paths, dtype=str),
-            labels=np.asarray(labels, dtype=np.int64),
-        )
-    elif ext == ".csv":
-        with open(tmp, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["path", "label", *(f"f{i}" for i in range(features.shape[1]))])
-            for p, label, row in zip(paths, labels, features, strict=True):
-                writer.writerow([p, int(label), *(repr(float(v)) for v in row)])
-    else:
+    if ext not in FORMATS:
         raise ConfigError(f"out={path}: the extension must be one of {', '.join(FORMATS)}")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if ext == ".npz":
+            with open(tmp, "wb") as f:  # a file, not a name: np.savez would add ".npz" to the name
+                np.savez(
+                    f,
+                    features=features,
+                    paths=np.asarray(paths, dtype=str),
+                    labels=np.asarray(labels, dtype=np.int64),
+                )
+        else:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(["path", "label", *(f"f{i}" for i in range(features.shape[1]))])
+                for p, label, row in zip(paths, labels, features, strict=True):
+                    writer.writerow([p, int(label), *(repr(float(v)) for v in row)])
     return path
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from videomae.atomic_files import atomic_path
 from videomae.errors import ConfigError
 from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.factory import VideoMAEModel
@@ -43,12 +44,7 @@ class FeatureModel(nn.Module):
 
     def forward(self, videos: torch.Tensor):
         tokens = self.model.encoder(videos)
-        return self._pool(tokens), tokens
-
-    def _pool(self, tokens: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.model, VideoMAEClassifier):
-            return self.model.fc_norm(tokens.mean(dim=1))
-        return tokens.mean(dim=1)
+        return self.model.pool(tokens), tokens
 
 
 def exportable(model: VideoMAEModel, task: str | None) -> tuple[nn.Module, str, list[str]]:
@@ -94,10 +90,8 @@ def export_onnx(model: VideoMAEModel, path: str, task: str | None = None) -> dic
     for key, value in {"videomae": json.dumps(info)}.items():
         entry = onnx_model.metadata_props.add()
         entry.key, entry.value = key, value
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(onnx_model.SerializeToString())
-    os.replace(tmp, path)
     return info
 
 

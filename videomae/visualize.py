@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 from torchvision.transforms.v2 import functional as TF
 
 from videomae.checkpoints import model_from_checkpoint
+from videomae.checkpoints.io import read_tensors
 from videomae.data.sampling import ClipSampler
 from videomae.data.video import VideoReadError, channels_for, read_frames
 from videomae.errors import CheckpointError, ConfigError
@@ -77,12 +78,9 @@ def checkpoint_settings(path: str | Path) -> CheckpointSettings:
     if path.is_dir() or path.suffix not in (".ckpt", ".pth", ".pt", ".bin"):
         return found
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:
-            obj = None
+        obj, _ = read_tensors(path, mmap=True)
+    except (CheckpointError, OSError):  # the settings are optional: a file we cannot read has none
+        obj = None
     if isinstance(obj, dict):
         mask = (obj.get("hyper_parameters") or {}).get("mask")
         if isinstance(mask, dict):

@@ -19,7 +19,7 @@ from helpers import (
 )
 
 from videomae.data.annotations import AnnotationError, read_list
-from videomae.data.layouts import folder, load_index
+from videomae.data.layouts import READERS, DatasetIndex, Reader, folder, load_index
 from videomae.data.prepare import prepare
 from videomae.errors import ConfigError
 
@@ -194,6 +194,13 @@ def test_our_lists_take_precedence(tmp_path, video_bank):
     index = load_index("ucf101", str(tmp_path))
     assert index.splits["train"] == [(str(tmp_path / "v.mp4"), 0)]
     assert len(load_index("ucf101", str(tmp_path), layout="official").splits["train"]) == 6
+
+
+def test_a_dataset_is_added_by_one_registration(tmp_path, monkeypatch):
+    index = DatasetIndex({"train": [(str(tmp_path / "a.mp4"), 0)], "val": [], "test": []}, ["a"])
+    monkeypatch.setitem(READERS, "toy", Reader(lambda root, split: index))
+    assert load_index("toy", str(tmp_path)) is index
+    assert load_index("toy", str(tmp_path), layout="official") is index
 
 
 # --- folders ------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@ import inspect
 
 import pytest
 import torch
-from helpers import REPO, TINY_MODEL
+import torch.nn.functional as F
+from helpers import REPO, TINY_MODEL, tiny_model
 from hydra import compose, initialize_config_dir
 from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding_table
 
@@ -58,7 +59,7 @@ def test_position_table_equals_the_reference_formula():
 
 
 def tiny(**overrides):
-    return create_pretrain_model("vit_tiny", **{**TINY_MODEL, **overrides})
+    return tiny_model(**{"num_frames": 16, "img_size": 224, **overrides})  # the size's own clip
 
 
 def test_forward_shapes_and_backward():
@@ -192,6 +193,24 @@ def test_grad_checkpointing_cuts_the_activations_kept_for_backward():
     plain = saved_bytes()
     model.set_grad_checkpointing(True)
     assert saved_bytes() < 0.5 * plain
+
+
+def test_both_models_have_timms_feature_methods():
+    """forward_features / forward_head on either model, so that feature extraction asks the model."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 4, 32, 32)
+    pretrain, classifier = tiny_model().eval(), tiny_model(3).eval()
+    with torch.no_grad():
+        tokens = pretrain.encoder(x)
+        assert torch.equal(pretrain.forward_features(x), tokens.mean(dim=1))
+        mean = tokens.mean(dim=1)
+        assert torch.equal(pretrain.forward_head(tokens), F.layer_norm(mean, mean.shape[-1:]))
+        tokens = classifier.encoder(x)
+        assert torch.equal(classifier.forward_features(x), classifier.fc_norm(tokens.mean(dim=1)))
+        assert torch.equal(classifier.forward_head(tokens, pre_logits=True), classifier.forward_features(x))
+        assert torch.equal(classifier(x), classifier.head(classifier.forward_features(x)))
+    with pytest.raises(ValueError, match="no classification head"):
+        pretrain.forward_head(tokens, pre_logits=False)
 
 
 def test_classifier_leaves_out_exactly_the_pretraining_only_settings():

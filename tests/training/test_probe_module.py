@@ -6,11 +6,10 @@ import os
 import numpy as np
 import pytest
 import torch
-from helpers import TINY_MODEL
+from helpers import tiny_model
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from videomae import create_pretrain_model
 from videomae.data.sampling import ClipSampler
 from videomae.data.segments import SegmentClipDataset
 from videomae.errors import ConfigError
@@ -23,7 +22,7 @@ from videomae.training.probe_run import build_datamodule
 def module(kind="attentive", clips=1, **probe) -> ProbeModule:
     s = protocol_settings({"kind": kind, "depth": 2, "num_heads": 2, "clips": clips, **probe})
     m = ProbeModule(num_classes=3, probe=s, embed_dim=32, seed=0)
-    encoder = create_pretrain_model("vit_tiny", **TINY_MODEL, patch_size=8, num_frames=4, img_size=16)
+    encoder = tiny_model(patch_size=8, img_size=16)
     m.attach_encoder(encoder)
     return m
 

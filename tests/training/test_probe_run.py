@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY_MODEL, TINY_SYNTHETIC, run_script
+from helpers import TINY_SYNTHETIC, run_script, tiny_model
 
-from videomae import create_classifier, create_pretrain_model, export_hf, export_original, export_ours
+from videomae import export_hf, export_original, export_ours
 from videomae.errors import ConfigError
 from videomae.training.probe_run import check_channels
 
@@ -52,7 +52,7 @@ def probe(tmp_path, root, checkpoint, name, *args):
 
 def tiny_pretrain():
     torch.manual_seed(0)
-    return create_pretrain_model("vit_tiny", **TINY_MODEL, patch_size=8, num_frames=4, img_size=32)
+    return tiny_model(patch_size=8)
 
 
 @pytest.mark.slow
@@ -87,9 +87,7 @@ def test_every_checkpoint_layout_gives_the_same_knn_probe(tmp_path, synthetic_ro
         "original": export_original(model, tmp_path / "original.pth"),
         "hf": export_hf(model, tmp_path / "hf"),
     }
-    classifier = create_classifier(
-        "vit_tiny", num_classes=8, **TINY_MODEL, patch_size=8, num_frames=4, img_size=32
-    )
+    classifier = tiny_model(8, patch_size=8)
     paths["original-finetuned"] = export_original(classifier, tmp_path / "finetuned.pth")
     records = {}
     for name, path in paths.items():

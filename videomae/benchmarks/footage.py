@@ -6,6 +6,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from videomae.atomic_files import atomic_path
+
 
 def _write_bench_video(path: str, width: int, height: int, seconds: float, fps: int, seed: int) -> None:
     """A camera panning over a textured scene, a moving block and sensor noise: content that
@@ -24,8 +26,7 @@ def _write_bench_video(path: str, width: int, height: int, seconds: float, fps: 
     noise = rng.integers(-6, 7, (16, height, width, 3), dtype=np.int16)
     color = rng.uniform(0, 255, 3).astype(np.uint8)
     vx, vy = rng.uniform(0.5, 1.5, 2) * rng.choice([-1, 1], 2)
-    tmp = f"{path}.tmp.mp4"
-    with av.open(tmp, "w") as container:
+    with atomic_path(path) as tmp, av.open(tmp, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
@@ -41,7 +42,6 @@ def _write_bench_video(path: str, width: int, height: int, seconds: float, fps: 
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    os.replace(tmp, path)
 
 
 def bench_videos(

@@ -134,8 +134,9 @@ def read_tensors(path: str | Path, mmap: bool = False) -> tuple[Any, dict[str, s
         except (SafetensorError, OSError) as err:
             raise CheckpointError(f"{path}: broken safetensors file (truncated or corrupt): {err}") from None
     try:
-        # mmap: tensors stay on disk until used (a large checkpoint read for its step only)
-        return load_torch(path, mmap=mmap), {}
+        # mmap: tensors stay on disk until used (a large checkpoint read for its step only); only
+        # torch's zip format can be mapped
+        return load_torch(path, mmap=mmap and _is_zip(path)), {}
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file; all mean the same
         found = re.search(r"GLOBAL (\S+)", str(err))
         if found:
@@ -153,7 +154,7 @@ def read_training_checkpoint(path: str | Path, needs: str | None = None, mmap: b
     as safely as `read_tensors`. `needs`: a hyper-parameter the run's kind of module has (e.g.
     `mask` for pre-training, `num_classes` for fine-tuning), so that the wrong kind of checkpoint
     is refused here rather than deep inside Lightning."""
-    obj, _ = read_tensors(path, mmap=mmap and _is_zip(Path(path)))
+    obj, _ = read_tensors(path, mmap=mmap)
     if not isinstance(obj, dict) or not isinstance(obj.get("state_dict"), dict) or "global_step" not in obj:
         raise CheckpointError(
             f"{path}: not a training checkpoint of this framework (no state_dict and global_step: a "

@@ -7,6 +7,7 @@ Lists saved by Windows tools are read as they are: a UTF-8 byte-order mark and C
 
 import os
 
+from videomae.atomic_files import atomic_path
 from videomae.errors import ConfigError
 
 # utf-8-sig drops the byte-order mark Windows tools write at the start (else it sticks to the first
@@ -69,14 +70,12 @@ def is_path_label_list(list_path: str) -> bool:
 def write_list(list_path: str, samples: list[tuple[str, int]]) -> None:
     """Write `path label` lines; paths under the list's directory are written relative to it."""
     base = os.path.dirname(os.path.abspath(list_path))
-    tmp = f"{list_path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_path(list_path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for path, label in samples:
             if os.path.isabs(path):
                 rel = os.path.relpath(path, base)
                 path = rel if not rel.startswith("..") else path
             f.write(f"{path} {label}\n")
-    os.replace(tmp, list_path)
 
 
 def _is_int(text: str) -> bool:

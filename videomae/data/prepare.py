@@ -22,19 +22,10 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import TypedDict
 
 from videomae.data.annotations import is_path_label_list, write_list
-from videomae.data.layouts import DatasetIndex, folder, hmdb51, k400, ssv2, ucf101
+from videomae.data.layouts import READERS, DatasetIndex
 from videomae.data.reencode import VIDEO_TIMEOUT, CopyError, EncodeSettings, reencode_dataset
 from videomae.data.video import VideoDecoder, VideoReadError
 from videomae.errors import ConfigError, DiskFullError
-
-READERS = {
-    "ucf101": lambda root, split: ucf101(root, split),
-    "hmdb51": lambda root, split: hmdb51(root, split),
-    "ssv2": lambda root, split: ssv2(root),
-    "k400": lambda root, split: k400(root),
-    "folder": lambda root, split: folder(root),
-}
-
 
 _DECODER = VideoDecoder(timeout=60.0)  # one per process (its state is made per process id)
 
@@ -111,7 +102,7 @@ def prepare(
     if not os.path.isdir(root):
         raise ConfigError(f"--root {root} is not a directory")
     out = os.path.abspath(os.path.expanduser(out or root))
-    index: DatasetIndex = READERS[dataset](root, split)
+    index: DatasetIndex = READERS[dataset].read(root, split)
     names = ["train", "val"] + (["test"] if index.splits.get("test") is not index.splits.get("val") else [])
     for name in names:
         _guard(os.path.join(out, f"{name}.csv"))

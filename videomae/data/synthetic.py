@@ -21,13 +21,12 @@ under a directory named by the generation parameters.
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from videomae.atomic_files import atomic_directory
 from videomae.data.annotations import write_list
 from videomae.data.synthetic_dots import render_dots, render_flow
 from videomae.errors import ConfigError
@@ -261,31 +260,27 @@ def ensure_synthetic(root: str, spec: SyntheticSpec) -> str:
     out_dir = os.path.join(os.path.expanduser(root), f"synthetic-{spec.digest()}")
     if os.path.isfile(os.path.join(out_dir, "spec.json")):
         return out_dir
-    os.makedirs(os.path.dirname(out_dir) or ".", exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".synthetic-", dir=os.path.dirname(out_dir))
-    rng = np.random.default_rng(spec.seed)
-    splits: tuple[tuple[str, int], ...] = (
-        ("train", spec.num_train_per_class),
-        ("val", spec.num_val_per_class),
-    )
-    if spec.num_test_per_class:
-        splits += (("test", spec.num_test_per_class),)
-    for split, per_class in splits:
-        samples = []
-        os.makedirs(os.path.join(tmp, split))
-        names = class_names(spec)
-        for i in range(per_class * len(names)):
-            label = i % len(names)
-            name = f"{split}/{names[label]}_{i // len(names):04d}.mp4"
-            write_video(os.path.join(tmp, name), render_video(label, spec, rng), spec.fps)
-            samples.append((name, label))
-        write_list(os.path.join(tmp, f"{split}.csv"), samples)
-    with open(os.path.join(tmp, "classes.txt"), "w") as f:
-        f.writelines(f"{i} {name}\n" for i, name in enumerate(class_names(spec)))
-    with open(os.path.join(tmp, "spec.json"), "w") as f:
-        json.dump(asdict(spec), f)
-    try:
-        os.rename(tmp, out_dir)  # atomic: readers never see a half-written dataset
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)  # another process finished first
+    # Readers never see a half-written dataset; when another process finishes first, its copy stays.
+    with atomic_directory(out_dir, replace=False) as tmp:
+        rng = np.random.default_rng(spec.seed)
+        splits: tuple[tuple[str, int], ...] = (
+            ("train", spec.num_train_per_class),
+            ("val", spec.num_val_per_class),
+        )
+        if spec.num_test_per_class:
+            splits += (("test", spec.num_test_per_class),)
+        for split, per_class in splits:
+            samples = []
+            os.makedirs(os.path.join(tmp, split))
+            names = class_names(spec)
+            for i in range(per_class * len(names)):
+                label = i % len(names)
+                name = f"{split}/{names[label]}_{i // len(names):04d}.mp4"
+                write_video(os.path.join(tmp, name), render_video(label, spec, rng), spec.fps)
+                samples.append((name, label))
+            write_list(os.path.join(tmp, f"{split}.csv"), samples)
+        with open(os.path.join(tmp, "classes.txt"), "w") as f:
+            f.writelines(f"{i} {name}\n" for i, name in enumerate(class_names(spec)))
+        with open(os.path.join(tmp, "spec.json"), "w") as f:
+            json.dump(asdict(spec), f)
     return out_dir

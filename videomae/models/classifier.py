@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from videomae.models.layers import LAYER_NORM_EPS
-from videomae.models.videomae import VideoMAEEncoder
+from videomae.models.videomae import build_encoder
 from videomae.pixels import resolve_stats
 
 
@@ -49,22 +49,7 @@ class VideoMAEClassifier(nn.Module):
         super().__init__()
         self.num_classes = num_classes
         self.pixel_mean, self.pixel_std = resolve_stats(in_chans, pixel_mean, pixel_std)
-        self.encoder = VideoMAEEncoder(
-            img_size,
-            num_frames,
-            patch_size,
-            tubelet_size,
-            embed_dim,
-            depth,
-            num_heads,
-            mlp_ratio,
-            qkv_bias,
-            drop_path_rate,
-            init_values,
-            final_norm=False,
-            norm_eps=norm_eps,
-            in_chans=in_chans,
-        )
+        self.encoder = build_encoder(locals(), final_norm=False)
         self.fc_norm = nn.LayerNorm(embed_dim, eps=head_norm_eps)
         self.fc_dropout = nn.Dropout(fc_drop_rate)
         self.head = nn.Linear(embed_dim, num_classes)
@@ -86,9 +71,20 @@ class VideoMAEClassifier(nn.Module):
         encoder block N is layer N + 1, and fc_norm and head (unmatched) come last."""
         return dict(stem=r"^encoder\.patch_embed", blocks=[(r"^encoder\.blocks\.(\d+)", None)])
 
+    # timm's convention: forward_features -> forward_head; `pool` and `forward_head` take tokens.
+
+    def pool(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, D) feature of the encoder's (B, N, D) tokens: their mean, then fc_norm."""
+        return self.fc_norm(tokens.mean(dim=1))
+
     def forward_features(self, videos: torch.Tensor) -> torch.Tensor:
         """Pooled (B, D) feature of each video."""
-        return self.fc_norm(self.encoder(videos).mean(dim=1))
+        return self.pool(self.encoder(videos))
+
+    def forward_head(self, tokens: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Logits of the encoder's tokens; `pre_logits`: the (B, D) vector the head reads."""
+        x = self.pool(tokens)
+        return x if pre_logits else self.head(self.fc_dropout(x))
 
     def forward(self, videos: torch.Tensor) -> torch.Tensor:
-        return self.head(self.fc_dropout(self.forward_features(videos)))
+        return self.forward_head(self.encoder(videos))

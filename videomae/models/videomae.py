@@ -4,6 +4,9 @@ Videos are (B, C, T, H, W), normalized with the ImageNet mean and std. Masks are
 True = masked, with the same number of masked tokens in every sample.
 """
 
+import inspect
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -112,6 +115,13 @@ class VideoMAEEncoder(nn.Module):
         return self.patch_embed.patch_size
 
 
+def build_encoder(model_args: dict[str, Any], **fixed: Any) -> VideoMAEEncoder:
+    """The encoder of either model, built in this one place: every VideoMAEEncoder argument that
+    the model's constructor has (`model_args`: its `locals()`), passed on by name, and `fixed`."""
+    names = inspect.signature(VideoMAEEncoder).parameters.keys() - fixed.keys()
+    return VideoMAEEncoder(**{k: v for k, v in model_args.items() if k in names}, **fixed)
+
+
 class VideoMAEDecoder(nn.Module):
     """Light transformer that predicts the pixels of the last `num_masked` tokens."""
 
@@ -178,22 +188,7 @@ class VideoMAEPretrain(nn.Module):
         self.tubelet_size = tubelet_size
         self.norm_pix_loss = norm_pix_loss
         self.pixel_mean, self.pixel_std = resolve_stats(in_chans, pixel_mean, pixel_std)
-        self.encoder = VideoMAEEncoder(
-            img_size,
-            num_frames,
-            patch_size,
-            tubelet_size,
-            embed_dim,
-            depth,
-            num_heads,
-            mlp_ratio,
-            qkv_bias,
-            drop_path_rate,
-            init_values,
-            final_norm=encoder_norm,
-            norm_eps=norm_eps,
-            in_chans=in_chans,
-        )
+        self.encoder = build_encoder(locals(), final_norm=encoder_norm)
         self.encoder_to_decoder = nn.Linear(embed_dim, decoder_embed_dim, bias=False)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
         self.pos_embed = PositionTable(self.encoder.num_tokens, decoder_embed_dim)
@@ -223,6 +218,24 @@ class VideoMAEPretrain(nn.Module):
 
     def no_weight_decay(self) -> set[str]:
         return {"mask_token"}
+
+    # The classifier's feature methods (timm's forward_features / forward_head), for the encoder.
+
+    def pool(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, D) feature of the encoder's (B, N, D) tokens (after its final norm): their mean."""
+        return tokens.mean(dim=1)
+
+    def forward_features(self, videos: torch.Tensor) -> torch.Tensor:
+        """Pooled (B, D) feature of each video, every token seen (no mask)."""
+        return self.pool(self.encoder(videos))
+
+    def forward_head(self, tokens: torch.Tensor, pre_logits: bool = True) -> torch.Tensor:
+        """There is no classification head: `pre_logits` only, the vector a new head's fc_norm
+        gives at its initialisation (the mean, layer-normalised without affine parameters)."""
+        if not pre_logits:
+            raise ValueError("a pre-training model has no classification head: forward_head(pre_logits=True)")
+        mean = self.pool(tokens)
+        return F.layer_norm(mean, mean.shape[-1:])
 
     def forward_encoder(self, patches: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.encoder.forward_visible(patches, mask)

@@ -10,6 +10,7 @@ from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger, Wand
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
+from videomae.atomic_files import atomic_path
 from videomae.errors import ConfigError
 
 LOGGERS = ("csv", "wandb", "tensorboard", "none")
@@ -61,11 +62,10 @@ class ContinuedCSVLogger(CSVLogger):
         kept = [row for row in rows if _logged_before(row, step)]
         if len(kept) == len(rows):
             return
-        with open(f"{path}.tmp", "w", newline="", encoding="utf-8") as f:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=header)
             writer.writeheader()
             writer.writerows(kept)
-        os.replace(f"{path}.tmp", path)
 
 
 def _logged_before(row: dict, step: int) -> bool:

@@ -2,10 +2,10 @@
 
 import logging
 
-import numpy as np
 import torch
 
 from videomae.data.device_pixels import crop_resize_flip
+from videomae.data.resume import derive_seed
 from videomae.masking import MaskGenerator
 from videomae.models import VideoMAEPretrain, create_pretrain_model
 from videomae.training.module import VideoModule
@@ -15,11 +15,6 @@ log = logging.getLogger(__name__)
 
 class NonFiniteLossError(RuntimeError):
     """Too many steps in a row had a NaN or infinite loss."""
-
-
-def step_seed(seed: int, step: int, rank: int) -> int:
-    """A distinct, reproducible seed for every (run seed, step, rank)."""
-    return int(np.random.SeedSequence([seed, step, rank]).generate_state(1, np.uint64)[0] >> 1)
 
 
 class PretrainModule(VideoModule):
@@ -51,7 +46,7 @@ class PretrainModule(VideoModule):
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
         # Masks and drop path depend only on (seed, step, rank): the same after a resume.
-        torch.manual_seed(step_seed(self.hparams.seed, self.global_step, self.global_rank))
+        torch.manual_seed(derive_seed(self.hparams.seed, self.global_step, self.global_rank))
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         if "frames" in batch:  # data.device_transforms: crop, resize and flip here, batched

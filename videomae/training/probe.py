@@ -25,6 +25,7 @@ import torch
 from pytorch_lightning.strategies import FSDPStrategy
 from torch.utils.data import DataLoader
 
+from videomae.atomic_files import atomic_path
 from videomae.data.workers import WorkerInit
 from videomae.errors import ConfigError
 from videomae.features import pooled_features
@@ -303,8 +304,5 @@ class OnlineProbe(pl.Callback):
     def write_history(self) -> None:
         if self.path is None:
             return
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        tmp = f"{self.path}.tmp"
-        with open(tmp, "w") as f:
+        with atomic_path(self.path) as tmp, open(tmp, "w") as f:
             json.dump(self.history, f, indent=1)
-        os.replace(tmp, self.path)

@@ -13,11 +13,10 @@ import os
 import time
 
 import pytorch_lightning as pl
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from videomae.checkpoints import model_from_checkpoint
-from videomae.checkpoints.io import save_json
+from videomae.checkpoints.io import read_tensors, save_json, save_torch
 from videomae.checkpoints.run_dir import run_checkpoint
 from videomae.data.video import CHANNELS, channels_for
 from videomae.errors import ConfigError
@@ -191,7 +190,7 @@ def cached_results(trainer, module, datamodule, s: dict, run_dir: str, num_class
            "data": module.hparams.config["data"], "select": datamodule.plan["rule"]}  # fmt: skip
     feats = None
     if s["cache"] and os.path.isfile(cache):
-        stored = torch.load(cache, weights_only=False)
+        stored, _ = read_tensors(cache)
         feats = stored["features"] if stored.get("key") == key else None
         if feats is not None and trainer.is_global_zero:
             print(f"probe: features from {cache} (same checkpoint, layer, views and data)")
@@ -199,8 +198,7 @@ def cached_results(trainer, module, datamodule, s: dict, run_dir: str, num_class
         splits = ["train", "eval"] + (["selection"] if datamodule.plan["selection"] else [])
         feats = {split: embed(trainer, module, datamodule, split) for split in splits}
         if s["cache"] and trainer.is_global_zero:
-            os.makedirs(os.path.dirname(cache), exist_ok=True)
-            torch.save({"key": key, "features": feats}, cache)
+            save_torch({"key": key, "features": feats}, cache)
     x, y = feats["train"]["features"], feats["train"]["label"]
     if s["kind"] == "knn":
         grid = {f"k{k}_t{t:g}": (k, t) for k in s["knn_k"] for t in s["knn_temperature"]}

@@ -2,15 +2,10 @@
 dataset, else a plain folder of videos."""
 
 import os
-from collections.abc import Callable
 
 from videomae.data.annotations import AnnotationError, is_path_label_list, read_list
-from videomae.data.layouts.common import OFFICIAL, DatasetIndex, LayoutNotFound, read_lines
-from videomae.data.layouts.folders import folder
-from videomae.data.layouts.hmdb import hmdb51
-from videomae.data.layouts.kinetics import is_k400_csv, k400
-from videomae.data.layouts.something import ssv2
-from videomae.data.layouts.ucf import ucf101
+from videomae.data.layouts.common import DatasetIndex, LayoutNotFound, read_lines
+from videomae.data.layouts.readers import READERS
 from videomae.errors import ConfigError
 
 
@@ -43,11 +38,12 @@ def load_index(
     if layout not in ("auto", "list", "official", "folder"):
         raise ConfigError(f"data.layout={layout!r} is not one of auto, list, official, folder")
     list_path = os.path.join(root, train_list)
+    owns_list = READERS[name].owns_list if name in READERS else None
     use_list = layout == "list" or (
         layout == "auto"
         and name != "folder"
         and os.path.isfile(list_path)
-        and not (name == "k400" and is_k400_csv(list_path))
+        and not (owns_list is not None and owns_list(list_path))
         and is_path_label_list(list_path)
     )
     if use_list:
@@ -65,16 +61,10 @@ def load_index(
         classes = _read_classes(os.path.join(root, "classes.txt"))
         index = DatasetIndex(splits, classes, source=list_path)
     elif name == "folder" or layout == "folder":
-        index = folder(root)
-    elif name in OFFICIAL:
-        reader: Callable[..., DatasetIndex] = {
-            "ucf101": ucf101,
-            "hmdb51": hmdb51,
-            "ssv2": ssv2,
-            "k400": k400,
-        }[name]
+        index = READERS["folder"].read(root, split)
+    elif name in READERS and READERS[name].official:
         try:
-            index = reader(root, split) if name in ("ucf101", "hmdb51") else reader(root)
+            index = READERS[name].read(root, split)
         except LayoutNotFound as err:
             raise ConfigError(
                 f"data.root={root} has neither {train_list} ('path label' lines, see "

@@ -13,7 +13,6 @@ VIDEO_EXTENSIONS = (
     ".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp", ".ogv",
     ".ts", ".mts", ".m2ts", ".vob",
 )  # fmt: skip
-OFFICIAL = ("ucf101", "hmdb51", "ssv2", "k400")
 SPLITS = ("train", "val", "test")
 
 
