@@ -28,7 +28,14 @@ from videomae.models.distill import (
     to_teacher_grid,
 )
 from videomae.models.factory import VideoMAEModel
-from videomae.training.optim import build_adamw, param_group_names, param_groups, per_step_schedule, scaled_lr
+from videomae.training.optim import (
+    OptimConfig,
+    build_adamw,
+    param_group_names,
+    param_groups,
+    per_step_schedule,
+    scaled_lr,
+)
 from videomae.training.pretrain_module import PretrainModule
 from videomae.training.teacher import check_grids, load_teacher, teacher_classes, teacher_dtype
 from videomae.training.teacher_cache import TeacherCache, clip_key, teacher_fingerprint
@@ -265,11 +272,11 @@ class DistillModule(PretrainModule):
 
     def configure_optimizers(self):
         """AdamW over the student's groups and the heads' (training.optim), one schedule."""
-        cfg = self.hparams.optim
+        cfg = OptimConfig.of(self.hparams.optim)
         batch = self.effective_batch()
         groups = param_groups(self.model, self.param_names) + param_groups(self.heads, self.head_names)
         optimizer = build_adamw(
-            groups, scaled_lr(cfg["base_lr"], batch), cfg["betas"], fused=self.device.type == "cuda"
+            groups, scaled_lr(cfg.base_lr, batch), cfg.betas, fused=self.device.type == "cuda"
         )
         return per_step_schedule(self.trainer, optimizer, cfg, batch)
 
