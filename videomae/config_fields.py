@@ -12,7 +12,7 @@ import dataclasses
 import types
 import typing
 from dataclasses import MISSING, field, fields
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, TypeVar
 
 from videomae.errors import ConfigError
 
@@ -51,6 +51,9 @@ def rule(low=None, high=None, low_open=False, high_open=False, choices=None, len
     return setting(None, choices=choices, length=length, **limits)
 
 
+S = TypeVar("S", bound="Settings")
+
+
 class Settings:
     """Base of the settings dataclasses (`@dataclass(frozen=True) class XConfig(Settings)`).
     `GROUP`: the config group its keys live under (`mask` -> `mask.ratio=...` in messages);
@@ -77,7 +80,7 @@ class Settings:
         return [spec.name for spec in fields(cls)]  # type: ignore[arg-type]
 
     @classmethod
-    def from_dict(cls, values: typing.Mapping | None, unknown: str = "ignore") -> Self:
+    def from_dict(cls: type[S], values: typing.Mapping | None, unknown: str = "ignore") -> S:
         """The settings in `values` (a config group as a dict), defaults for those left out.
         `unknown`: "ignore" the keys this class does not list (another component's), or "error"."""
         values = dict(values or {})
