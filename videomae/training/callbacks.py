@@ -211,7 +211,7 @@ def optional_callbacks(cfg: DictConfig, run_dir: str | None) -> list[pl.Callback
     probe = cfg.get("probe")
     if probe is not None:
         settings = probe_settings(OmegaConf.to_container(probe, resolve=True))
-        if settings["enabled"] is not False:
+        if settings.enabled is not False:
             callbacks.append(OnlineProbe(settings, run_dir))
     viz = cfg.get("viz")
     if run_dir and viz is not None and viz.every_n_epochs:

@@ -22,7 +22,7 @@ from videomae.training.distill_module import check_settings
 from videomae.training.finetune_module import EmaConfig, MixupConfig
 from videomae.training.optim import OptimConfig
 from videomae.training.probe_protocol import protocol_settings
-from videomae.training.probe_subsets import probe_settings
+from videomae.training.probe_subsets import ProbeConfig, probe_settings
 from videomae.training.progress import ProgressConfig
 from videomae.training.teacher import PRECISIONS
 
@@ -65,14 +65,14 @@ class RunConfigs:
     mask: MaskConfig | None = None
     checkpoint: CheckpointConfig | None = None
     progress: ProgressConfig | None = None
-    probe: dict | None = None  # pretrain/distill: the online probe's; probe: the protocol's
+    probe: ProbeConfig | dict | None = None  # pretrain/distill: the online probe's; probe: the protocol's
     mixup: MixupConfig | None = None
     ema: EmaConfig | None = None
     distill: dict | None = None
 
     def protocol(self) -> dict:
         """A probe run's `probe.*` (its protocol), checked, with defaults."""
-        assert self.kind == "probe" and self.probe is not None, "build_configs(cfg, 'probe') sets it"
+        assert isinstance(self.probe, dict), "build_configs(cfg, 'probe') sets it"
         return self.probe
 
 
@@ -102,7 +102,7 @@ def build_configs(cfg: DictConfig, kind: str) -> RunConfigs:
     progress_values = _group(cfg, "progress")
     progress = ProgressConfig.from_dict(progress_values) if progress_values is not None else None
     probe_values = _group(cfg, "probe")
-    probe = None
+    probe: ProbeConfig | dict | None = None
     if kind == "probe":  # the frozen-evaluation protocol (configs/probe/)
         probe = protocol_settings(probe_values)
     elif probe_values is not None:  # the online probe of pre-training
