@@ -11,6 +11,7 @@ integer). A field without a default must be given; rules between fields are a cl
 import dataclasses
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import MISSING, field, fields
 from typing import Any, ClassVar, TypeVar
 
@@ -168,7 +169,8 @@ def check_value(key: str, value, annotation, meta) -> None:
     if typing.get_origin(annotation) is list:
         (item,) = typing.get_args(annotation)
         length = meta.get("length")
-        if not isinstance(value, list | tuple) or (length is not None and len(value) != length):
+        listed = isinstance(value, Sequence) and not isinstance(value, str)  # omegaconf's ListConfig too
+        if not listed or (length is not None and len(value) != length):
             raise ConfigError(f"{key}={show(value)} is not allowed; allowed: {_describe(annotation, meta)}")
         for number, element in enumerate(value):
             why = _scalar_error(element, item, meta)

@@ -18,13 +18,12 @@ from videomae.masking import MaskConfig, MaskGenerator
 from videomae.models import ModelConfig
 from videomae.pixels import default_stats, resolve_stats
 from videomae.training.callbacks import CheckpointConfig
-from videomae.training.distill_module import check_settings
+from videomae.training.distill_config import DistillConfig
 from videomae.training.finetune_module import EmaConfig, MixupConfig
 from videomae.training.optim import OptimConfig
 from videomae.training.probe_protocol import protocol_settings
 from videomae.training.probe_subsets import ProbeConfig, probe_settings
 from videomae.training.progress import ProgressConfig
-from videomae.training.teacher import PRECISIONS
 
 KINDS = ("pretrain", "finetune", "distill", "probe")
 
@@ -68,7 +67,7 @@ class RunConfigs:
     probe: ProbeConfig | dict | None = None  # pretrain/distill: the online probe's; probe: the protocol's
     mixup: MixupConfig | None = None
     ema: EmaConfig | None = None
-    distill: dict | None = None
+    distill: DistillConfig | None = None
 
     def protocol(self) -> dict:
         """A probe run's `probe.*` (its protocol), checked, with defaults."""
@@ -137,19 +136,11 @@ def distill_configs(cfg: DictConfig, configs: RunConfigs) -> RunConfigs:
         raise ConfigError(
             "teacher is not set: teacher=PATH (a run's checkpoint, an original .pth or an HF dir)"
         )
-    distill = _group(cfg, "distill")
-    if distill is None:
-        raise ConfigError("distill is missing: the distillation settings (configs/distill.yaml)")
-    check_settings(distill)
-    if distill["teacher_precision"] not in PRECISIONS:
-        raise ConfigError(
-            f"distill.teacher_precision={distill['teacher_precision']!r} is not one of "
-            + ", ".join(PRECISIONS)
-        )
+    distill = DistillConfig.from_dict(_group(cfg, "distill"))
     ratio = configs.mask.ratio if configs.mask is not None else None
-    if distill["target"] == "features" and ratio is not None and float(distill["teacher_mask_ratio"]) > ratio:
+    if distill.target == "features" and ratio is not None and float(distill.teacher_mask_ratio) > ratio:
         raise ConfigError(
-            f"distill.teacher_mask_ratio={distill['teacher_mask_ratio']} is above "
+            f"distill.teacher_mask_ratio={distill.teacher_mask_ratio} is above "
             f"mask.ratio={ratio}: the teacher must see every token the student sees"
         )
     return RunConfigs(**{**configs.__dict__, "distill": distill})
