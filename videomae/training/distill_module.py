@@ -12,7 +12,7 @@ from torch import nn
 
 from videomae.checkpoints.run_dir import run_checkpoint
 from videomae.errors import ConfigError
-from videomae.masking import MaskGenerator
+from videomae.masking import MaskConfig, MaskGenerator
 from videomae.models import create_pretrain_model
 from videomae.models.distill import (
     FeatureProjectors,
@@ -83,7 +83,8 @@ class DistillModule(PretrainModule):
         self.frozen = [
             teacher_model
         ]  # a list: not a submodule, so never in state_dict nor moved by Lightning
-        self.mask_generator = MaskGenerator(mask["type"], float(mask["ratio"]), grid)
+        student_mask = MaskConfig.from_dict(mask)  # the tokens the student sees; no decoder masking
+        self.mask_generator = MaskGenerator(student_mask.type, float(student_mask.ratio), grid)
         t_dim, s_dim = teacher_model.encoder.embed_dim, student.encoder.embed_dim
         if target == "latent":
             p = settings.predictor
