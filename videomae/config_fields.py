@@ -18,6 +18,17 @@ from typing import Any, ClassVar, TypeVar
 from videomae.errors import ConfigError
 
 
+class _Unset:
+    """A field's value when it was left out and the component's own default applies (the model
+    size's, Lightning's): it may be left out, but not given as null."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
 def setting(
     default: Any = MISSING,
     *,
@@ -52,6 +63,12 @@ def rule(low=None, high=None, low_open=False, high_open=False, choices=None, len
     return setting(None, choices=choices, length=length, **limits)
 
 
+def optional(low=None, high=None, low_open=False, high_open=False, choices=None, length=None) -> Any:
+    """A field that may be left out (UNSET: the component's default applies) but not be null."""
+    limits = dict(low=low, high=high, low_open=low_open, high_open=high_open)
+    return setting(UNSET, choices=choices, length=length, **limits)
+
+
 S = TypeVar("S", bound="Settings")
 
 
@@ -65,7 +82,7 @@ class Settings:
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
         for spec in fields(self):  # type: ignore[arg-type]  # every subclass is a dataclass
-            if spec.metadata.get("checked", True):
+            if spec.metadata.get("checked", True) and getattr(self, spec.name) is not UNSET:
                 check_value(self.key(spec.name), getattr(self, spec.name), hints[spec.name], spec.metadata)
         self.check()
 

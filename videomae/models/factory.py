@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from videomae.config_fields import Settings, rule, setting
+from videomae.config_fields import UNSET, Settings, optional, setting
 from videomae.errors import ConfigError
 from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.videomae import VideoMAEPretrain
@@ -32,33 +32,33 @@ MODEL_SIZES: dict[str, dict] = {
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig(Settings):
     """`model.*`: the encoder (and the pre-training decoder). A size (`name`) gives the widths,
-    depths and heads (MODEL_SIZES, written once there); a field left out (None) is the size's or
+    depths and heads (MODEL_SIZES, written once there); a field left out (UNSET) is the size's or
     the constructor's value. Keys not listed here go to the constructor, which checks them."""
 
     GROUP = "model"
     name: str = setting(checked=False)  # one of MODEL_SIZES
-    in_chans: int | None = rule(low=1, high=64)  # checkpoints.spec_check.MAX_CHANNELS
-    embed_dim: int | None = rule(low=1)
-    depth: int | None = rule(low=1)
-    num_heads: int | None = rule(low=1)
-    decoder_embed_dim: int | None = rule(low=1)
-    decoder_num_heads: int | None = rule(low=1)
-    decoder_depth: int | None = rule(low=1)
-    patch_size: int | None = rule(low=1)
-    tubelet_size: int | None = rule(low=1)
-    mlp_ratio: float | None = rule(low=0, low_open=True)
-    qkv_bias: bool | None = rule()
-    drop_path_rate: float | None = rule(low=0, high=1, high_open=True)
-    init_values: float | None = rule(low=0)  # layer scale; 0 disables it
-    norm_pix_loss: bool | None = rule()
-    grad_checkpointing: bool | None = rule()
-    fc_drop_rate: float | None = rule(low=0, high=1, high_open=True)  # classifier: dropout before the head
-    init_scale: float | None = rule(low=0)  # classifier: head weights scaled at init
+    in_chans: int = optional(low=1, high=64)  # checkpoints.spec_check.MAX_CHANNELS
+    embed_dim: int = optional(low=1)
+    depth: int = optional(low=1)
+    num_heads: int = optional(low=1)
+    decoder_embed_dim: int = optional(low=1)
+    decoder_num_heads: int = optional(low=1)
+    decoder_depth: int = optional(low=1)
+    patch_size: int = optional(low=1)
+    tubelet_size: int = optional(low=1)
+    mlp_ratio: float = optional(low=0, low_open=True)
+    qkv_bias: bool = optional()
+    drop_path_rate: float = optional(low=0, high=1, high_open=True)
+    init_values: float = optional(low=0)  # layer scale; 0 disables it
+    norm_pix_loss: bool = optional()
+    grad_checkpointing: bool = optional()
+    fc_drop_rate: float = optional(low=0, high=1, high_open=True)  # classifier: dropout before the head
+    init_scale: float = optional(low=0)  # classifier: head weights scaled at init
 
     def check(self) -> None:
         for width, heads in (("embed_dim", "num_heads"), ("decoder_embed_dim", "decoder_num_heads")):
             w, h = getattr(self, width), getattr(self, heads)
-            if w is not None and h is not None and w % h:
+            if w is not UNSET and h is not UNSET and w % h:
                 raise ConfigError(f"model.{width}={w} is not divisible by model.{heads}={h}")
         if self.name not in MODEL_SIZES:
             raise ConfigError(f"model.name={self.name!r} is not one of {', '.join(MODEL_SIZES)}")
@@ -66,7 +66,7 @@ class ModelConfig(Settings):
     def value(self, key: str):
         """The value the model is built with: this setting's, else the size's (None: neither)."""
         mine = getattr(self, key)
-        return MODEL_SIZES[self.name].get(key) if mine is None else mine
+        return MODEL_SIZES[self.name].get(key) if mine is UNSET else mine
 
 
 def model_config(name: str, **overrides) -> dict:

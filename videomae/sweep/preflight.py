@@ -6,7 +6,8 @@ on another machine. `preflight` composes each job's configuration as the sweeper
 own override parser and basic-sweeper expansion), resolves the launcher's settings, and runs the
 run module's start-up checks (`check_config`: the run's settings built by
 videomae.training.configs.build_configs, as the run itself builds them at its start); the first
-problem ends the program with one `error: ...` line. Runs that are neither multirun nor name a launcher are left alone.
+problem ends the program with one `error: ...` line. Runs that are neither multirun nor name a
+launcher are left alone.
 """
 
 import os

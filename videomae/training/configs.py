@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig, OmegaConf
 
-from videomae.config_fields import Settings, rule, setting
+from videomae.config_fields import Settings, optional, rule, setting
 from videomae.config_schema import validate_data
 from videomae.data.video import CHANNELS
 from videomae.errors import ConfigError
@@ -34,11 +34,11 @@ class TrainerConfig(Settings):
     others are Lightning's to check (run.build_trainer reports its errors in one line too)."""
 
     GROUP = "trainer"
-    max_steps: int | None = rule(low=-1)
+    max_steps: int = optional(low=-1)
     max_epochs: int | None = rule(low=-1)
-    accumulate_grad_batches: int = setting(1, low=1)
-    log_every_n_steps: int | None = rule(low=1)
-    num_nodes: int | None = rule(low=1)
+    accumulate_grad_batches: int = optional(low=1)
+    log_every_n_steps: int = optional(low=1)
+    num_nodes: int = optional(low=1)
     gradient_clip_val: float | None = rule(low=0)
     strategy: str | None = setting(None, checked=False)  # Lightning's (`fsdp`: run.trainer_kwargs)
 
@@ -49,7 +49,7 @@ class RunConfig(Settings):
 
     seed: int = setting(0, low=0)
     # steps with a NaN/inf loss are skipped; this many in a row stop the run with an error
-    max_nonfinite_steps: int | None = rule(low=1)
+    max_nonfinite_steps: int = optional(low=1)
 
 
 @dataclass(frozen=True)
