@@ -6,7 +6,7 @@ The rules between groups (the model's grid and the data's clip size, the pixel s
 channels, EMA and FSDP, the teacher's mask and the student's) are checked here too.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -128,7 +128,7 @@ def finetune_configs(cfg: DictConfig, configs: RunConfigs) -> RunConfigs:
             "ema.enabled=true does not work with trainer.strategy=fsdp; set ema.enabled=false or "
             "trainer.strategy=ddp"
         )
-    return RunConfigs(**{**configs.__dict__, "mixup": mixup, "ema": ema})
+    return replace(configs, mixup=mixup, ema=ema)
 
 
 def distill_configs(cfg: DictConfig, configs: RunConfigs) -> RunConfigs:
@@ -143,7 +143,7 @@ def distill_configs(cfg: DictConfig, configs: RunConfigs) -> RunConfigs:
             f"distill.teacher_mask_ratio={distill.teacher_mask_ratio} is above "
             f"mask.ratio={ratio}: the teacher must see every token the student sees"
         )
-    return RunConfigs(**{**configs.__dict__, "distill": distill})
+    return replace(configs, distill=distill)
 
 
 # --- config -> the model's constructor arguments (what its module records) ------------------------
