@@ -20,7 +20,7 @@ from videomae.data.video import read_frames
 from videomae.errors import ConfigError
 from videomae.masking import MaskGenerator
 from videomae.pixels import GRAY_MEAN, GRAY_STD, IMAGENET_MEAN, IMAGENET_STD, normalize_uint8, to_pixels
-from videomae.training.run import pixel_kwargs
+from videomae.training.configs import pixel_kwargs
 
 SIZE = dict(
     num_frames=4,

@@ -174,6 +174,7 @@ def test_modules_are_small():
 # checkpoints or of training; only training (and the benchmarks and tools above it) builds runs.
 FOUNDATIONS = {
     "videomae.errors",
+    "videomae.config_fields",
     "videomae.atomic_files",
     "videomae.pixels",
     "videomae.probe_math",

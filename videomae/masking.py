@@ -4,10 +4,35 @@ from dataclasses import dataclass
 
 import torch
 
+from videomae.config_fields import Settings, setting
 from videomae.errors import ConfigError
 
 MASK_TYPES = ("tube", "random")
 RUNNING_CELL_RATIOS = (0.25, 0.5, 0.75)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaskConfig(Settings):
+    """`mask.*`: which tokens the encoder does not see (pre-training and distillation)."""
+
+    GROUP = "mask"
+    type: str = setting(checked=False)  # tube (the paper's) | random
+    ratio: float = setting()  # masked share of the tokens, in (0, 1); the paper's 0.9
+    # VideoMAE V2 dual masking: this share of the masked tokens is not decoded (0, 0.25, 0.5, 0.75)
+    decoder_ratio: float = setting(0.0, low=0, high=1, high_open=True)
+
+    def check(self) -> None:
+        if self.type not in MASK_TYPES:
+            raise ConfigError(f"mask.type={self.type!r} is not one of {', '.join(MASK_TYPES)}")
+        if not 0.0 < float(self.ratio) < 1.0:
+            raise ConfigError(
+                f"mask.ratio={self.ratio} must be between 0 and 1 (exclusive); the paper uses 0.9"
+            )
+        if self.decoder_ratio and self.decoder_ratio not in RUNNING_CELL_RATIOS:
+            raise ConfigError(
+                f"mask.decoder_ratio={self.decoder_ratio} is not one of "
+                f"{', '.join(map(str, (0.0, *RUNNING_CELL_RATIOS)))} (running cells are 2x2)"
+            )
 
 
 @dataclass(frozen=True)
@@ -27,13 +52,14 @@ class MaskGenerator:
     grid: tuple[int, int, int]
     decoder_ratio: float = 0.0
 
+    @classmethod
+    def of(cls, config: MaskConfig, grid: tuple[int, int, int]) -> "MaskGenerator":
+        """The generator of `config` on the token grid of a model."""
+        return cls(config.type, float(config.ratio), grid, float(config.decoder_ratio))
+
     def __post_init__(self):
-        if self.type not in MASK_TYPES:
-            raise ConfigError(f"mask.type={self.type!r} is not one of {', '.join(MASK_TYPES)}")
-        if not 0.0 < float(self.ratio) < 1.0:
-            raise ConfigError(
-                f"mask.ratio={self.ratio} must be between 0 and 1 (exclusive); the paper uses 0.9"
-            )
+        # the settings' own rules first
+        MaskConfig(type=self.type, ratio=self.ratio, decoder_ratio=self.decoder_ratio)
         masked = int(self.ratio * self._pool)
         if masked == 0:
             raise ConfigError(
@@ -43,12 +69,6 @@ class MaskGenerator:
             raise ConfigError(
                 f"mask.ratio={self.ratio} leaves no visible token on the {self._pool}-token grid; "
                 "lower mask.ratio"
-            )
-
-        if self.decoder_ratio and self.decoder_ratio not in RUNNING_CELL_RATIOS:
-            raise ConfigError(
-                f"mask.decoder_ratio={self.decoder_ratio} is not one of "
-                f"{', '.join(map(str, (0.0, *RUNNING_CELL_RATIOS)))} (running cells are 2x2)"
             )
 
     @property

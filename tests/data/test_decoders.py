@@ -68,18 +68,18 @@ def test_backend_is_a_checked_setting(video_bank, tmp_path):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from videomae.config_schema import validate_config
+    from videomae.training.configs import build_configs
 
     def compose(name: str, *overrides: str):
         with initialize_config_dir(config_dir=f"{REPO}/configs", version_base="1.3"):
             return hydra_compose(name, overrides=list(overrides))
 
     with pytest.raises(ConfigError) as err:
-        validate_config(compose("pretrain", "data.backend=ffmpeg"))
+        build_configs(compose("pretrain", "data.backend=ffmpeg"), "pretrain")
     assert (
         str(err.value) == "data.backend=ffmpeg is not allowed; allowed: one of auto, decord, pyav, torchcodec"
     )
-    validate_config(compose("finetune", "data.backend=pyav"))
+    build_configs(compose("finetune", "data.backend=pyav"), "finetune")
     with pytest.raises(ConfigError, match="data.backend='ffmpeg' is not one of auto, decord"):
         VideoDecoder(backend="ffmpeg")
     place(video_bank, "mp4", str(tmp_path / "a" / "v.mp4"))

@@ -26,9 +26,10 @@ from videomae.models.distill import (
     to_teacher_grid,
 )
 from videomae.report.runs import pretraining_overrides
+from videomae.training.configs import model_kwargs, optim_hparams
 from videomae.training.distill import run
 from videomae.training.distill_module import DistillModule
-from videomae.training.run import build_datamodule, model_kwargs, optim_hparams
+from videomae.training.run import build_datamodule
 from videomae.training.teacher import load_teacher
 from videomae.training.teacher_cache import clip_key
 

@@ -10,6 +10,7 @@ from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 
 import videomae
 from videomae.training.optim import (
+    OptimConfig,
     build_adamw,
     build_warmup_cosine,
     param_group_names,
@@ -19,6 +20,11 @@ from videomae.training.optim import (
     warmup_steps_for,
 )
 from videomae.training.pretrain_module import PretrainModule
+
+
+def schedule(**settings) -> OptimConfig:
+    """The schedule's settings, with the rest of a valid `optim`."""
+    return OptimConfig(**{"base_lr": 1e-3, "weight_decay": 0.05, "betas": [0.9, 0.999], **settings})
 
 
 def tiny_module(**optim):
@@ -75,7 +81,7 @@ def test_lr_scales_with_the_effective_batch(world, accumulate):
 
 
 def test_repeated_clips_do_not_count_in_the_batch_the_lr_scales_with():
-    from videomae.training.run import optim_hparams
+    from videomae.training.configs import optim_hparams
 
     cfg = OmegaConf.create({"optim": {"base_lr": 1e-3}, "data": {"batch_size": 6, "num_sample": 2}})
     assert optim_hparams(cfg)["batch_per_device"] == 6  # as the original: videos, not clips
@@ -129,7 +135,7 @@ def test_lr_at_every_step_is_the_originals(epochs, per_epoch, warmup_epochs, war
         num_training_batches=per_epoch,
         accumulate_grad_batches=1,
     )
-    cfg = dict(warmup_epochs=warmup_epochs, warmup_steps=warmup_steps, warmup_lr=1e-6, min_lr=1e-5)
+    cfg = schedule(warmup_epochs=warmup_epochs, warmup_steps=warmup_steps, warmup_lr=1e-6, min_lr=1e-5)
     scheduler = per_step_schedule(trainer, opt, cfg, effective_batch=512)["lr_scheduler"]["scheduler"]
     expected = cosine_scheduler_reference(
         peak, min_lr, epochs, per_epoch, warmup_epochs, warmup_lr, warmup_steps or -1
@@ -166,7 +172,7 @@ def test_min_and_warmup_lr_scale_with_the_batch_as_the_original():
     trainer = SimpleNamespace(
         estimated_stepping_batches=20, num_training_batches=10, accumulate_grad_batches=1
     )
-    cfg = dict(warmup_epochs=1, warmup_lr=1e-6, min_lr=1e-5)
+    cfg = schedule(warmup_epochs=1, warmup_lr=1e-6, min_lr=1e-5)
     scheduler = per_step_schedule(trainer, opt, cfg, effective_batch=512)["lr_scheduler"]["scheduler"]
     scheduler.step_update(0)
     assert opt.param_groups[0]["lr"] == pytest.approx(2e-6)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -366,7 +367,7 @@ def test_attentive_online_probe_learns_separable_tokens():
     centers = torch.randn(3, 8) * 3
     y = torch.arange(60) % 3
     x = centers[y][:, None, :] + 0.3 * torch.randn(60, 5, 8)  # (M, N=5 tokens, D=8)
-    settings = {**probe_settings({}), "attentive_epochs": 30, "attentive_heads": 2, "attentive_lr": 1e-2}
+    settings = replace(probe_settings({}), attentive_epochs=30, attentive_heads=2, attentive_lr=1e-2)
     assert attentive_top1(x[:40], y[:40], x[40:], y[40:], 3, settings, batch_size=8) == 100.0
     shuffled = y[torch.randperm(60)]
     assert attentive_top1(x[:40], shuffled[:40], x[40:], shuffled[40:], 3, settings, batch_size=8) < 80

@@ -2,6 +2,7 @@ from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.factory import (
     MODEL_SIZES,
     PRETRAINING_ONLY,
+    ModelConfig,
     create_classifier,
     create_pretrain_model,
     model_config,
@@ -12,6 +13,7 @@ __all__ = [
     "VideoMAEClassifier",
     "create_classifier",
     "MODEL_SIZES",
+    "ModelConfig",
     "PRETRAINING_ONLY",
     "VideoMAEDecoder",
     "VideoMAEEncoder",

@@ -1,5 +1,9 @@
-"""Named model sizes and the public factories."""
+"""Named model sizes, the `model.*` settings and the public factories."""
 
+from dataclasses import dataclass
+
+from videomae.config_fields import UNSET, Settings, optional, setting
+from videomae.errors import ConfigError
 from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.videomae import VideoMAEPretrain
 
@@ -23,6 +27,46 @@ MODEL_SIZES: dict[str, dict] = {
         mlp_ratio=48 / 11,
     ),
 }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig(Settings):
+    """`model.*`: the encoder (and the pre-training decoder). A size (`name`) gives the widths,
+    depths and heads (MODEL_SIZES, written once there); a field left out (UNSET) is the size's or
+    the constructor's value. Keys not listed here go to the constructor, which checks them."""
+
+    GROUP = "model"
+    name: str = setting(checked=False)  # one of MODEL_SIZES
+    in_chans: int = optional(low=1, high=64)  # checkpoints.spec_check.MAX_CHANNELS
+    embed_dim: int = optional(low=1)
+    depth: int = optional(low=1)
+    num_heads: int = optional(low=1)
+    decoder_embed_dim: int = optional(low=1)
+    decoder_num_heads: int = optional(low=1)
+    decoder_depth: int = optional(low=1)
+    patch_size: int = optional(low=1)
+    tubelet_size: int = optional(low=1)
+    mlp_ratio: float = optional(low=0, low_open=True)
+    qkv_bias: bool = optional()
+    drop_path_rate: float = optional(low=0, high=1, high_open=True)
+    init_values: float = optional(low=0)  # layer scale; 0 disables it
+    norm_pix_loss: bool = optional()
+    grad_checkpointing: bool = optional()
+    fc_drop_rate: float = optional(low=0, high=1, high_open=True)  # classifier: dropout before the head
+    init_scale: float = optional(low=0)  # classifier: head weights scaled at init
+
+    def check(self) -> None:
+        for width, heads in (("embed_dim", "num_heads"), ("decoder_embed_dim", "decoder_num_heads")):
+            w, h = getattr(self, width), getattr(self, heads)
+            if w is not UNSET and h is not UNSET and w % h:
+                raise ConfigError(f"model.{width}={w} is not divisible by model.{heads}={h}")
+        if self.name not in MODEL_SIZES:
+            raise ConfigError(f"model.name={self.name!r} is not one of {', '.join(MODEL_SIZES)}")
+
+    def value(self, key: str):
+        """The value the model is built with: this setting's, else the size's (None: neither)."""
+        mine = getattr(self, key)
+        return MODEL_SIZES[self.name].get(key) if mine is UNSET else mine
 
 
 def model_config(name: str, **overrides) -> dict:

@@ -4,8 +4,10 @@
 otherwise start all the jobs and let a bad value fail in one of them, minutes later and possibly
 on another machine. `preflight` composes each job's configuration as the sweeper will (Hydra's
 own override parser and basic-sweeper expansion), resolves the launcher's settings, and runs the
-run module's start-up checks (`check_config`); the first problem ends the program with one
-`error: ...` line. Runs that are neither multirun nor name a launcher are left alone.
+run module's start-up checks (`check_config`: the run's settings built by
+videomae.training.configs.build_configs, as the run itself builds them at its start); the first
+problem ends the program with one `error: ...` line. Runs that are neither multirun nor name a
+launcher are left alone.
 """
 
 import os

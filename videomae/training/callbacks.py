@@ -3,6 +3,7 @@
 import logging
 import os
 import time
+from dataclasses import dataclass
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
@@ -12,13 +13,14 @@ from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from videomae.checkpoints.run_dir import LAST, checkpoint_dir
+from videomae.config_fields import Settings, setting
 from videomae.errors import DataError
 from videomae.training.loggers import ResumedMetrics
 from videomae.training.pictures import ReconstructionPictures
 from videomae.training.preemption import RequeueOnSignal
 from videomae.training.probe import OnlineProbe
 from videomae.training.probe_subsets import probe_settings
-from videomae.training.progress import build_progress
+from videomae.training.progress import ProgressConfig, build_progress
 from videomae.training.timing import StepTiming
 from videomae.training.verdict import from_config
 
@@ -145,6 +147,14 @@ class SkippedVideos(pl.Callback):
         self._summary(trainer)
 
 
+@dataclass(frozen=True, kw_only=True)
+class CheckpointConfig(Settings):
+    """`checkpoint.*`: which checkpoints a run keeps besides last.ckpt (rewritten every epoch)."""
+
+    GROUP = "checkpoint"
+    every_n_epochs: int = setting(low=1)  # keep checkpoints/epochNNNN.ckpt this often
+
+
 def build_callbacks(cfg: DictConfig, run_dir: str) -> list[pl.Callback]:
     """Checkpoints (a rolling last.ckpt, epochNNNN.ckpt every `checkpoint.every_n_epochs`),
     throughput, step timing (`perf.*`), SIGTERM save, metrics.csv kept whole over a resume,
@@ -167,7 +177,7 @@ def build_callbacks(cfg: DictConfig, run_dir: str) -> list[pl.Callback]:
             filename="epoch{epoch:04d}",
             auto_insert_metric_name=False,
             save_top_k=-1,
-            every_n_epochs=cfg.checkpoint.every_n_epochs,
+            every_n_epochs=CheckpointConfig.from_dict(cfg.get("checkpoint")).every_n_epochs,
         ),
         ClipThroughput(),
         step_timing(cfg),
@@ -201,7 +211,7 @@ def optional_callbacks(cfg: DictConfig, run_dir: str | None) -> list[pl.Callback
     probe = cfg.get("probe")
     if probe is not None:
         settings = probe_settings(OmegaConf.to_container(probe, resolve=True))
-        if settings["enabled"] is not False:
+        if settings.enabled is not False:
             callbacks.append(OnlineProbe(settings, run_dir))
     viz = cfg.get("viz")
     if run_dir and viz is not None and viz.every_n_epochs:
@@ -212,5 +222,5 @@ def optional_callbacks(cfg: DictConfig, run_dir: str | None) -> list[pl.Callback
         )
     progress = cfg.get("progress")
     if cfg.trainer.get("enable_progress_bar", True) is not False and progress is not None:
-        callbacks.append(build_progress(progress.style, progress.every_n_seconds))
+        callbacks.append(build_progress(ProgressConfig.from_dict(progress)))
     return callbacks

@@ -8,42 +8,20 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from videomae.checkpoints.run_dir import last_checkpoint
-from videomae.errors import ConfigError
-from videomae.masking import MaskGenerator
 from videomae.training import run as common
 from videomae.training.callbacks import build_callbacks
-from videomae.training.distill_module import DistillModule, check_settings
+from videomae.training.configs import model_kwargs, optim_hparams
+from videomae.training.distill_module import DistillModule
 from videomae.training.init_weights import NULL, resolve_weights, start_weights
 from videomae.training.probe import OnlineProbe
 from videomae.training.progress import format_duration
 from videomae.training.summary import RunSummary, model_info
-from videomae.training.teacher import PRECISIONS
 
 
 def check_config(cfg: DictConfig) -> None:
     """The start-up checks without building a model or reading data (a sweep runs them on every
     job's config before it launches any). The teacher is read when the module is built."""
-    if cfg.get("teacher") in (None, "", "???"):
-        raise ConfigError(
-            "teacher is not set: teacher=PATH (a run's checkpoint, an original .pth or an HF dir)"
-        )
-    kwargs = common.model_kwargs(cfg)
-    size = kwargs["img_size"] // kwargs["patch_size"]
-    grid = (kwargs["num_frames"] // kwargs["tubelet_size"], size, size)
-    MaskGenerator(cfg.mask.type, float(cfg.mask.ratio), grid)
-    distill = OmegaConf.to_container(cfg.distill, resolve=True)
-    check_settings(distill)
-    if distill["teacher_precision"] not in PRECISIONS:
-        raise ConfigError(
-            f"distill.teacher_precision={distill['teacher_precision']!r} is not one of "
-            + ", ".join(PRECISIONS)
-        )
-    if distill["target"] == "features" and float(distill["teacher_mask_ratio"]) > float(cfg.mask.ratio):
-        raise ConfigError(
-            f"distill.teacher_mask_ratio={distill['teacher_mask_ratio']} is above "
-            f"mask.ratio={cfg.mask.ratio}: the teacher must see every token the student sees"
-        )
-    common.check_config(cfg, mode="pretrain")
+    common.check_config(cfg, "distill")  # the settings (teacher, distill.*), data, logger, ckpt_path
     if cfg.get("init") not in NULL:
         resolve_weights(cfg.init, "init")
 
@@ -54,15 +32,15 @@ def run(cfg: DictConfig, run_dir: str) -> str:
     common.check_run_dir(cfg, run_dir)  # before summary.json: a user's files are never replaced
     with RunSummary(run_dir, "distill", model_info(cfg)) as summary:
         check_config(cfg)
-        common.start(cfg, run_dir)
+        configs = common.start(cfg, run_dir, "distill")
         datamodule = common.build_datamodule(cfg)
-        module = DistillModule(
-            model=common.model_kwargs(cfg),
+        module = DistillModule(  # the settings as the checkpoint records them (plain values)
+            model=model_kwargs(cfg),
             mask=OmegaConf.to_container(cfg.mask, resolve=True),
-            optim=common.optim_hparams(cfg),
+            optim=optim_hparams(cfg),
             distill=OmegaConf.to_container(cfg.distill, resolve=True),
             teacher=str(cfg.teacher),
-            seed=cfg.seed,
+            seed=configs.run.seed,
             max_nonfinite_steps=cfg.max_nonfinite_steps,
             compile=cfg.compile,
         )

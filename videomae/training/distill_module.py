@@ -12,11 +12,9 @@ from torch import nn
 
 from videomae.checkpoints.run_dir import run_checkpoint
 from videomae.errors import ConfigError
-from videomae.masking import MaskGenerator
+from videomae.masking import MaskConfig, MaskGenerator
 from videomae.models import create_pretrain_model
 from videomae.models.distill import (
-    LOSSES,
-    TARGETS,
     FeatureProjectors,
     LatentPredictor,
     LogitHead,
@@ -28,7 +26,15 @@ from videomae.models.distill import (
     to_teacher_grid,
 )
 from videomae.models.factory import VideoMAEModel
-from videomae.training.optim import build_adamw, param_group_names, param_groups, per_step_schedule, scaled_lr
+from videomae.training.distill_config import DistillConfig
+from videomae.training.optim import (
+    OptimConfig,
+    build_adamw,
+    param_group_names,
+    param_groups,
+    per_step_schedule,
+    scaled_lr,
+)
 from videomae.training.pretrain_module import PretrainModule
 from videomae.training.teacher import check_grids, load_teacher, teacher_classes, teacher_dtype
 from videomae.training.teacher_cache import TeacherCache, clip_key, teacher_fingerprint
@@ -42,18 +48,6 @@ def block_numbers(key: str, values, depth: int) -> list[int]:
     if not numbers or any(not 1 <= n <= depth for n in numbers):
         raise ConfigError(f"{key}={list(values)}: block numbers must be in 1..{depth} (or -1 for the last)")
     return numbers
-
-
-def check_settings(distill: dict) -> None:
-    """The `distill.*` values that need no model: one line naming the key, value and choices."""
-    if distill["target"] not in TARGETS:
-        raise ConfigError(f"distill.target={distill['target']!r} is not one of {', '.join(TARGETS)}")
-    if distill["loss"] not in LOSSES:
-        raise ConfigError(f"distill.loss={distill['loss']!r} is not one of {', '.join(LOSSES)}")
-    if not 0.0 <= float(distill["teacher_mask_ratio"]) < 1.0:
-        raise ConfigError(f"distill.teacher_mask_ratio={distill['teacher_mask_ratio']} must be in [0, 1)")
-    if float(distill["temperature"]) <= 0:
-        raise ConfigError(f"distill.temperature={distill['temperature']} must be > 0")
 
 
 class DistillModule(PretrainModule):
@@ -73,14 +67,14 @@ class DistillModule(PretrainModule):
     ):
         super(PretrainModule, self).__init__()  # VideoModule: the student and heads are built here
         self.save_hyperparameters()
-        check_settings(distill)
+        self.settings = settings = DistillConfig.from_dict(distill)  # recorded as given: a dict
         self.nonfinite_in_a_row = 0
         self.nonfinite_total = 0
         student = create_pretrain_model(**model)
         for part in (student.decoder, student.encoder_to_decoder):
             part.requires_grad_(False)
         student.mask_token.requires_grad_(False)
-        target = distill["target"]
+        target = settings.target
         grid = student.grid
         frames, size = grid[0] * student.tubelet_size, grid[1] * student.patch_size
         teacher_model, self.teacher_report = load_teacher(teacher, frames, size, target)
@@ -89,24 +83,25 @@ class DistillModule(PretrainModule):
         self.frozen = [
             teacher_model
         ]  # a list: not a submodule, so never in state_dict nor moved by Lightning
-        self.mask_generator = MaskGenerator(mask["type"], float(mask["ratio"]), grid)
+        student_mask = MaskConfig.from_dict(mask)  # the tokens the student sees; no decoder masking
+        self.mask_generator = MaskGenerator(student_mask.type, float(student_mask.ratio), grid)
         t_dim, s_dim = teacher_model.encoder.embed_dim, student.encoder.embed_dim
         if target == "latent":
-            p = distill["predictor"]
+            p = settings.predictor
             self.heads: nn.Module = LatentPredictor(
                 s_dim, t_dim, student.encoder.num_tokens, p["width"], p["depth"], p["num_heads"]
             )
         elif target == "features":
             self.student_blocks = block_numbers(
-                "distill.student_blocks", distill["student_blocks"], len(student.encoder.blocks)
+                "distill.student_blocks", settings.student_blocks, len(student.encoder.blocks)
             )
             self.teacher_blocks = block_numbers(
-                "distill.teacher_blocks", distill["teacher_blocks"], len(teacher_model.encoder.blocks)
+                "distill.teacher_blocks", settings.teacher_blocks, len(teacher_model.encoder.blocks)
             )
             if len(self.student_blocks) != len(self.teacher_blocks):
                 raise ConfigError(
-                    f"distill.student_blocks={list(distill['student_blocks'])} and distill.teacher_blocks="
-                    f"{list(distill['teacher_blocks'])} must pair up (as many of each)"
+                    f"distill.student_blocks={list(settings.student_blocks)} and distill.teacher_blocks="
+                    f"{list(settings.teacher_blocks)} must pair up (as many of each)"
                 )
             self.heads = FeatureProjectors(s_dim, t_dim, len(self.student_blocks))
             # Blocks past the last aligned one (and the final norm) get no gradient: frozen, so
@@ -116,7 +111,7 @@ class DistillModule(PretrainModule):
             student.encoder.norm.requires_grad_(False)
         else:
             self.heads = LogitHead(s_dim, teacher_classes(teacher_model))
-        self.cache = self.open_cache(distill, teacher, grid)
+        self.cache = self.open_cache(settings, teacher, grid)
         self.rows: dict | None = None  # the step's uint8 clips and their records, for the cache
         self.attach_model(student)
         self.head_names = param_group_names(self.heads, optim["weight_decay"])
@@ -126,21 +121,21 @@ class DistillModule(PretrainModule):
     def teacher(self) -> VideoMAEModel:
         return self.frozen[0]
 
-    def open_cache(self, distill: dict, teacher: str, grid) -> TeacherCache | None:
+    def open_cache(self, distill: DistillConfig, teacher: str, grid) -> TeacherCache | None:
         """The teacher cache of `distill.cache.dir` (training.teacher_cache), or None."""
-        directory = (distill.get("cache") or {}).get("dir")
+        directory = distill.cache_dir
         if not directory:
             return None
-        if distill["target"] == "features" and float(distill["teacher_mask_ratio"]) > 0:
+        if distill.target == "features" and float(distill.teacher_mask_ratio) > 0:
             raise ConfigError(
                 f"distill.cache.dir={directory}: the features target's teacher sees a mask drawn at "
                 "every step, which no cache can hold; set distill.teacher_mask_ratio=0 to cache it"
             )
         settings = {
             "teacher": teacher_fingerprint(run_checkpoint(teacher)),
-            "target": distill["target"],
+            "target": distill.target,
             "teacher_blocks": getattr(self, "teacher_blocks", None),
-            "teacher_precision": distill["teacher_precision"],
+            "teacher_precision": distill.teacher_precision,
             "student_grid": list(grid),
             "input": [
                 grid[0] * self.hparams.model.get("tubelet_size", 2),
@@ -150,14 +145,14 @@ class DistillModule(PretrainModule):
         return TeacherCache(directory, settings)
 
     def setup(self, stage: str) -> None:
-        cycle = int((self.hparams.distill.get("cache") or {}).get("clip_cycle") or 0)
+        cycle = self.settings.clip_cycle
         train_set = getattr(getattr(self.trainer, "datamodule", None), "train_set", None)
         if cycle and train_set is not None:
             train_set.clip_cycle = cycle  # the same clips every `cycle` epochs: cache hits
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
-        dtype = teacher_dtype(self.hparams.distill["teacher_precision"], self.device)
+        dtype = teacher_dtype(self.settings.teacher_precision, self.device)
         self.teacher.to(device=self.device, dtype=dtype)
 
     # --- the losses ---------------------------------------------------------------------------
@@ -196,18 +191,18 @@ class DistillModule(PretrainModule):
         return [pool_to_student(x.float(), t_mask, *grids) for x in outputs]
 
     def distill_loss(self, videos: torch.Tensor) -> torch.Tensor:
-        d = self.hparams.distill
-        target, B = d["target"], videos.shape[0]
+        d = self.settings
+        target, B = d.target, videos.shape[0]
         if target == "logits":
             teacher_logits = self.full_view(videos)[0]
-            return kd_loss(self.heads(self.model.encoder(videos)), teacher_logits, d["temperature"])
+            return kd_loss(self.heads(self.model.encoder(videos)), teacher_logits, d.temperature)
         if target == "latent":
             mask = self.mask_generator(B, videos.device)
             pred = self.heads(self.model.encoder(videos, mask), mask)
             tokens = self.full_view(videos)[0]
             goal = tokens[mask].reshape(B, -1, tokens.shape[-1])
-            return regression_loss(pred, goal, d["loss"], d["norm_targets"])
-        ratio = float(d["teacher_mask_ratio"])
+            return regression_loss(pred, goal, d.loss, d.norm_targets)
+        ratio = float(d.teacher_mask_ratio)
         mask, t_mask = nested_masks(
             B, self.model.grid, self.mask_generator.type, self.mask_generator.ratio, ratio, videos.device
         )
@@ -216,7 +211,7 @@ class DistillModule(PretrainModule):
             self.teacher_tokens(videos, t_mask, self.teacher_blocks) if ratio > 0 else self.full_view(videos)
         )
         losses = [
-            regression_loss(s, g[~mask].reshape(B, -1, g.shape[-1]), d["loss"], d["norm_targets"])
+            regression_loss(s, g[~mask].reshape(B, -1, g.shape[-1]), d.loss, d.norm_targets)
             for s, g in zip(student, goals, strict=True)
         ]
         return torch.stack(losses).mean()
@@ -225,7 +220,7 @@ class DistillModule(PretrainModule):
     def compute_full_view(self, videos: torch.Tensor) -> list[torch.Tensor]:
         """The teacher on whole clips: its logits (logits), output tokens (latent) or the tokens
         after `distill.teacher_blocks` (features), on the student's grid, fp32."""
-        target = self.hparams.distill["target"]
+        target = self.settings.target
         if target == "logits":
             return [self.teacher(videos.to(next(self.teacher.parameters()).dtype)).float()]
         return self.teacher_tokens(videos, None, None if target == "latent" else self.teacher_blocks)
@@ -265,11 +260,11 @@ class DistillModule(PretrainModule):
 
     def configure_optimizers(self):
         """AdamW over the student's groups and the heads' (training.optim), one schedule."""
-        cfg = self.hparams.optim
+        cfg = OptimConfig.of(self.hparams.optim)
         batch = self.effective_batch()
         groups = param_groups(self.model, self.param_names) + param_groups(self.heads, self.head_names)
         optimizer = build_adamw(
-            groups, scaled_lr(cfg["base_lr"], batch), cfg["betas"], fused=self.device.type == "cuda"
+            groups, scaled_lr(cfg.base_lr, batch), cfg.betas, fused=self.device.type == "cuda"
         )
         return per_step_schedule(self.trainer, optimizer, cfg, batch)
 

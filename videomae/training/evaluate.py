@@ -12,8 +12,8 @@ from videomae.atomic_files import atomic_path
 from videomae.checkpoints.hub import EVAL_METRICS
 from videomae.checkpoints.io import read_tensors, save_json
 from videomae.checkpoints.run_dir import run_checkpoint, run_dir_of
-from videomae.config_schema import validate_config
 from videomae.errors import CheckpointError, ConfigError
+from videomae.training.configs import build_configs
 from videomae.training.finetune_module import FinetuneModule
 from videomae.training.run import build_trainer, check_fresh_dir, labeled_datamodule, quiet_warnings
 from videomae.training.summary import RunSummary, model_info
@@ -73,7 +73,7 @@ def test_checkpoint(checkpoint: str, overrides: list[str], out_dir: str, ema: bo
     cfg = OmegaConf.create(config)
     if overrides:
         cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
-    validate_config(cfg)
+    build_configs(cfg, "finetune")  # the recorded settings, read as a run reads its own
     summary.update(model=model_info(cfg), checkpoint=checkpoint)
     datamodule = labeled_datamodule(cfg)
     if datamodule.num_classes != module.hparams.num_classes:

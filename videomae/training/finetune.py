@@ -18,6 +18,7 @@ from videomae.data.datamodule import VideoDataModule
 from videomae.errors import ConfigError
 from videomae.training import run as common
 from videomae.training.callbacks import build_callbacks
+from videomae.training.configs import model_kwargs, optim_hparams
 from videomae.training.evaluate import evaluate
 from videomae.training.finetune_module import FinetuneModule
 from videomae.training.summary import RunSummary, model_info
@@ -27,8 +28,7 @@ NULL = (None, "", "null")
 
 def check_config(cfg: DictConfig) -> None:
     """Start-up checks without building the model or reading data (see pretrain.check_config)."""
-    check_ema(cfg)
-    common.check_config(cfg, mode="finetune")  # model, data, logger, progress, ckpt_path
+    common.check_config(cfg, "finetune")  # the settings, data, logger, ckpt_path
     if cfg.pretrained not in NULL:
         resolve_pretrained(cfg.pretrained)
 
@@ -39,8 +39,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
     accuracy, checkpoint)."""
     common.check_run_dir(cfg, run_dir)  # before summary.json: a user's files are never replaced
     with RunSummary(run_dir, "finetune", model_info(cfg)) as summary:
-        check_ema(cfg)
-        common.start(cfg, run_dir)
+        common.start(cfg, run_dir, "finetune")
         datamodule = common.labeled_datamodule(cfg)
         module = build_module(cfg, datamodule)
         ckpt_path = common.resume_from(cfg, run_dir, datamodule)
@@ -67,22 +66,15 @@ def run(cfg: DictConfig, run_dir: str) -> str:
     return last
 
 
-def check_ema(cfg: DictConfig) -> None:
-    if cfg.ema.enabled and cfg.trainer.strategy == "fsdp":  # timm's EMA update needs unsharded weights
-        raise ConfigError(
-            "ema.enabled=true does not work with trainer.strategy=fsdp; set ema.enabled=false or "
-            "trainer.strategy=ddp"
-        )
-
-
 def build_module(cfg: DictConfig, datamodule: VideoDataModule) -> FinetuneModule:
+    """The module, given the settings as its checkpoint records them (plain values)."""
     classes = datamodule.classes
     num_classes = datamodule.num_classes
     assert num_classes is not None, "labeled_datamodule refuses a dataset without classes"
     return FinetuneModule(
-        model=common.model_kwargs(cfg),
+        model=model_kwargs(cfg),
         num_classes=num_classes,
-        optim=common.optim_hparams(cfg),
+        optim=optim_hparams(cfg),
         mixup=OmegaConf.to_container(cfg.mixup, resolve=True),
         ema=OmegaConf.to_container(cfg.ema, resolve=True),
         seed=cfg.seed,

@@ -5,16 +5,54 @@ SoftTargetCrossEntropy), layer-wise lr decay (param_groups_layer_decay), an opti
 weights (ModelEmaV3, validated alongside the model), linear warm-up then per-step cosine.
 """
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from timm.data import Mixup
 from timm.loss import SoftTargetCrossEntropy
 from timm.utils import ModelEmaV3
 
+from videomae.config_fields import Settings, setting
 from videomae.models import create_classifier
 from videomae.training.module import VideoModule
 
 EMA_PREFIX = "model_ema."
+
+
+@dataclass(frozen=True, kw_only=True)
+class MixupConfig(Settings):
+    """`mixup.*`: timm's Mixup of the fine-tuning batches (mixup_alpha=0 cutmix_alpha=0: off),
+    with label smoothing (which applies also when mixup is off)."""
+
+    GROUP = "mixup"
+    mixup_alpha: float = setting(0.8, low=0)
+    cutmix_alpha: float = setting(1.0, low=0)
+    prob: float = setting(1.0, low=0, high=1)  # of mixing a batch at all
+    switch_prob: float = setting(0.5, low=0, high=1)  # of cutmix instead of mixup, with both on
+    label_smoothing: float = setting(0.0, low=0, high=1, high_open=True)
+
+    @property
+    def enabled(self) -> bool:
+        return self.mixup_alpha > 0 or self.cutmix_alpha > 0
+
+
+# No mixup: what a module built without the `mixup` settings trains with.
+NO_MIXUP = {"mixup_alpha": 0.0, "cutmix_alpha": 0.0}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmaConfig(Settings):
+    """`ema.*`: timm's ModelEmaV3 of the weights, validated alongside (val/top1_ema)."""
+
+    GROUP = "ema"
+    enabled: bool = setting(False)
+    decay: float = setting(0.9999, low=0, high=1)
+
+
+def _alphas(mixup: dict) -> bool:
+    """Whether `mixup` turns mixing on as the module always read it: an alpha given and above 0."""
+    return mixup.get("mixup_alpha", 0) > 0 or mixup.get("cutmix_alpha", 0) > 0
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks=(1, 5)) -> list[torch.Tensor]:
@@ -73,15 +111,17 @@ class FinetuneModule(VideoModule):
         self.attach_model(
             create_classifier(num_classes=num_classes, **model), float(optim.get("layer_decay", 1.0))
         )
-        mixup = mixup or {}
+        # Recorded as given (a dict; an old checkpoint's too) and read through the settings.
+        given = mixup or {}
+        mix = MixupConfig.from_dict(given if _alphas(given) else {**given, **NO_MIXUP})
         self.mixup = None
-        smoothing = float(mixup.get("label_smoothing", 0.0))
-        if mixup.get("mixup_alpha", 0) > 0 or mixup.get("cutmix_alpha", 0) > 0:
+        smoothing = float(mix.label_smoothing)
+        if mix.enabled:
             self.mixup = Mixup(
-                mixup_alpha=float(mixup.get("mixup_alpha", 0.8)),
-                cutmix_alpha=float(mixup.get("cutmix_alpha", 1.0)),
-                prob=float(mixup.get("prob", 1.0)),
-                switch_prob=float(mixup.get("switch_prob", 0.5)),
+                mixup_alpha=float(mix.mixup_alpha),
+                cutmix_alpha=float(mix.cutmix_alpha),
+                prob=float(mix.prob),
+                switch_prob=float(mix.switch_prob),
                 mode="batch",
                 label_smoothing=smoothing,
                 num_classes=num_classes,
@@ -89,8 +129,9 @@ class FinetuneModule(VideoModule):
         self.smoothing = smoothing
         self.soft_loss = SoftTargetCrossEntropy()
         self.model_ema = None
-        if ema and ema.get("enabled"):
-            self.model_ema = ModelEmaV3(self.model, decay=float(ema.get("decay", 0.9999)))
+        average = EmaConfig.from_dict(ema)
+        if average.enabled:
+            self.model_ema = ModelEmaV3(self.model, decay=float(average.decay))
             self.model_ema.requires_grad_(False)  # not trained: DDP must not wait for its gradients
         self.compile_model(compile)
         self._test_outputs: list[dict] = []

@@ -1,7 +1,8 @@
 """AdamW with the paper's no-decay rule, learning-rate scaling and the per-step schedule."""
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import pytorch_lightning as pl
@@ -9,6 +10,30 @@ import torch
 from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
+
+from videomae.config_fields import Settings, setting
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimConfig(Settings):
+    """`optim.*`: AdamW and its per-step schedule. The learning rates are per 256 videos and scale
+    with the effective batch (`scaled_lr`); `batch_per_device` is data.batch_size (a run adds it)."""
+
+    GROUP = "optim"
+    base_lr: float = setting(low=0, low_open=True)  # the peak
+    min_lr: float = setting(low=0)  # the cosine's end
+    warmup_lr: float = setting(low=0)  # the warm-up's start
+    warmup_epochs: float = setting(low=0)
+    warmup_steps: int | None = setting(None, low=0)  # overrides warmup_epochs when set
+    weight_decay: float = setting(low=0)  # none on biases, norms and tokens
+    betas: list[float] = setting(low=0, high=1, high_open=True, length=2)
+    layer_decay: float = setting(1.0, low=0, high=1, low_open=True)  # fine-tuning: lr x decay^depth
+    batch_per_device: int | None = setting(None, low=1)
+
+    @classmethod
+    def of(cls, optim: "OptimConfig | Mapping") -> "OptimConfig":
+        """A module's recorded `optim` hparams (a dict, also an old checkpoint's) as settings."""
+        return optim if isinstance(optim, OptimConfig) else cls.from_dict(optim)
 
 
 def scaled_lr(base_lr: float, effective_batch: int) -> float:
@@ -132,20 +157,22 @@ def warmup_steps_for(warmup_epochs: float, steps_per_epoch: int, warmup_steps: i
     return int(math.ceil(warmup_epochs * steps_per_epoch))
 
 
-def per_step_schedule(trainer, optimizer: torch.optim.Optimizer, cfg: dict, effective_batch: int) -> dict:
+def per_step_schedule(
+    trainer, optimizer: torch.optim.Optimizer, cfg: OptimConfig, effective_batch: int
+) -> dict:
     """`configure_optimizers`' answer: the optimizer with warm-up + cosine, stepped every update.
     `min_lr` and `warmup_lr` scale with the batch as `base_lr` does, as in the original code."""
     total = int(trainer.estimated_stepping_batches)
     if not math.isfinite(trainer.num_training_batches):  # a max_steps-only run skips sizing the loader
         trainer.fit_loop.setup_data()
     steps_per_epoch = math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches)
-    warmup = warmup_steps_for(cfg["warmup_epochs"], steps_per_epoch, cfg.get("warmup_steps"))
+    warmup = warmup_steps_for(cfg.warmup_epochs, steps_per_epoch, cfg.warmup_steps)
     scheduler = build_warmup_cosine(
         optimizer,
         total,
         warmup,
-        scaled_lr(cfg["warmup_lr"], effective_batch),
-        scaled_lr(cfg["min_lr"], effective_batch),
+        scaled_lr(cfg.warmup_lr, effective_batch),
+        scaled_lr(cfg.min_lr, effective_batch),
     )
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
@@ -165,10 +192,10 @@ class Optimizable(Protocol):
 def adamw_with_schedule(module: Optimizable) -> dict:
     """Both Lightning modules' `configure_optimizers`: AdamW over the groups decided on the plain
     model (`module.param_names`), lr scaled by `module.effective_batch()`, warm-up + cosine."""
-    cfg = module.hparams.optim
+    cfg = OptimConfig.of(module.hparams.optim)
     batch = module.effective_batch()
     groups = param_groups(module.model, module.param_names)
     optimizer = build_adamw(
-        groups, scaled_lr(cfg["base_lr"], batch), cfg["betas"], fused=module.device.type == "cuda"
+        groups, scaled_lr(cfg.base_lr, batch), cfg.betas, fused=module.device.type == "cuda"
     )
     return per_step_schedule(module.trainer, optimizer, cfg, batch)

@@ -7,9 +7,9 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from videomae.checkpoints.run_dir import last_checkpoint
-from videomae.masking import MaskGenerator
 from videomae.training import run as common
 from videomae.training.callbacks import build_callbacks
+from videomae.training.configs import model_kwargs, optim_hparams
 from videomae.training.init_weights import NULL, resolve_weights, start_weights
 from videomae.training.pictures import ReconstructionPictures
 from videomae.training.pretrain_module import PretrainModule
@@ -21,12 +21,7 @@ from videomae.training.summary import RunSummary, model_info
 def check_config(cfg: DictConfig) -> None:
     """The checks a run makes at start-up, without building the model or reading data: a sweep
     runs them on every job's config before it launches any (videomae.sweep)."""
-    kwargs = common.model_kwargs(cfg)
-    size = kwargs["img_size"] // kwargs["patch_size"]
-    grid = (kwargs["num_frames"] // kwargs["tubelet_size"], size, size)
-    mask = cfg.mask
-    MaskGenerator(mask.type, float(mask.ratio), grid, float(mask.get("decoder_ratio", 0.0)))
-    common.check_config(cfg, mode="pretrain")
+    common.check_config(cfg, "pretrain")
     if cfg.get("init") not in NULL:
         resolve_weights(cfg.init, "init")
 
@@ -36,13 +31,13 @@ def run(cfg: DictConfig, run_dir: str) -> str:
     summary.json (status, overrides, steps, speed, losses, probe metrics, checkpoint)."""
     common.check_run_dir(cfg, run_dir)  # before summary.json: a user's files are never replaced
     with RunSummary(run_dir, "pretrain", model_info(cfg)) as summary:
-        common.start(cfg, run_dir)
+        configs = common.start(cfg, run_dir, "pretrain")
         datamodule = common.build_datamodule(cfg)
-        module = PretrainModule(
-            model=common.model_kwargs(cfg),
+        module = PretrainModule(  # the settings as the checkpoint records them (plain values)
+            model=model_kwargs(cfg),
             mask=OmegaConf.to_container(cfg.mask, resolve=True),
-            optim=common.optim_hparams(cfg),
-            seed=cfg.seed,
+            optim=optim_hparams(cfg),
+            seed=configs.run.seed,
             max_nonfinite_steps=cfg.max_nonfinite_steps,
             compile=cfg.compile,
         )

@@ -6,7 +6,7 @@ import torch
 
 from videomae.data.device_pixels import crop_resize_flip
 from videomae.data.resume import derive_seed
-from videomae.masking import MaskGenerator
+from videomae.masking import MaskConfig, MaskGenerator
 from videomae.models import VideoMAEPretrain, create_pretrain_model
 from videomae.training.module import VideoModule
 
@@ -39,9 +39,8 @@ class PretrainModule(VideoModule):
         self.nonfinite_in_a_row = 0
         self.nonfinite_total = 0
         self.attach_model(create_pretrain_model(**model))
-        self.mask_generator = MaskGenerator(
-            mask["type"], float(mask["ratio"]), self.model.grid, float(mask.get("decoder_ratio", 0.0))
-        )
+        # `mask` is recorded as given (a dict; an old checkpoint's lacks decoder_ratio) and read here
+        self.mask_generator = MaskGenerator.of(MaskConfig.from_dict(mask), self.model.grid)
         self.compile_model(compile)
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:

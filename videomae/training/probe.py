@@ -33,9 +33,9 @@ from videomae.pixels import normalize_uint8
 from videomae.probe_math import knn_top1, linear_top1
 from videomae.training.probe_attentive import attentive_top1
 from videomae.training.probe_subsets import (
+    ProbeConfig,
     Readable,
     collate,
-    probe_settings,
     probe_subsets,
     why_not_probed,
 )
@@ -63,14 +63,14 @@ def preserved_rng(device: torch.device):
 class OnlineProbe(pl.Callback):
     """kNN and linear top-1 of the frozen encoder's features (see the module docstring).
 
-    `settings`: probe_settings() of the `probe` config. `enabled="auto"` turns the probe on when
+    `settings`: the `probe` config's (probe_settings). `enabled="auto"` turns the probe on when
     the training list has labels (at least two classes), `True` requires them, `False` is off.
     Under DDP every rank embeds its share of the videos and rank 0 computes and logs from all of
     them, each video once. FSDP turns it off (a sharded encoder cannot run outside its forward).
     """
 
-    def __init__(self, settings: dict, run_dir: str | None = None):
-        self.settings = probe_settings(settings)
+    def __init__(self, settings: ProbeConfig, run_dir: str | None = None):
+        self.settings = settings
         self.path = os.path.join(run_dir, "probe.json") if run_dir else None
         self.active = False
         self.samples: list[tuple[str, int]] = []
@@ -86,11 +86,11 @@ class OnlineProbe(pl.Callback):
         """(training videos, validation videos, their source), or None when the data has no
         labels to probe with (a ConfigError instead with enabled=true)."""
         s = self.settings
-        train, val, source = probe_subsets(datamodule.index.splits, s["train_videos"], s["val_videos"])
-        self.off_reason = why_not_probed(datamodule.index.splits, train, val, s["train_videos"])
+        train, val, source = probe_subsets(datamodule.index.splits, s.train_videos, s.val_videos)
+        self.off_reason = why_not_probed(datamodule.index.splits, train, val, s.train_videos)
         if self.off_reason is None:
             return train, val, source
-        if s["enabled"] is True:
+        if s.enabled is True:
             raise ConfigError(
                 f"probe.enabled=true, but {self.off_reason} (data.root={datamodule.root}; or set "
                 "probe.enabled=auto or false)"
@@ -104,7 +104,7 @@ class OnlineProbe(pl.Callback):
             self.choose(datamodule)
 
     def setup(self, trainer, pl_module, stage: str) -> None:
-        if stage != "fit" or self.settings["enabled"] is False:
+        if stage != "fit" or self.settings.enabled is False:
             return
         datamodule = trainer.datamodule
         if getattr(datamodule, "index", None) is None:
@@ -112,7 +112,7 @@ class OnlineProbe(pl.Callback):
         s = self.settings
         chosen = self.choose(datamodule)
         if chosen is None:
-            if trainer.is_global_zero and s["enabled"] == "auto":
+            if trainer.is_global_zero and s.enabled == "auto":
                 print(f"probe: off ({self.off_reason})", flush=True)
             return
         train, val, source = chosen
@@ -123,13 +123,13 @@ class OnlineProbe(pl.Callback):
         self.num_classes = int(datamodule.num_classes or max(label for _, label in self.samples) + 1)
         self.dataset = datamodule.centre_view_dataset(self.samples, max_consecutive_failures=1)
         self.source = source
-        workers = s["num_workers"]
+        workers = s.num_workers
         self.num_workers = int(datamodule.num_workers if workers is None else workers)
         self.active = True
         if trainer.is_global_zero:
             print(
                 f"probe: {len(train)} training / {len(val)} validation videos (from {source}), "
-                f"{self.num_classes} classes, every {s['every_n_epochs']} epochs",
+                f"{self.num_classes} classes, every {s.every_n_epochs} epochs",
                 flush=True,
             )
 
@@ -146,7 +146,7 @@ class OnlineProbe(pl.Callback):
         if not self.active or trainer.sanity_checking:
             return
         epoch = self.epochs_done(trainer)
-        if float(epoch).is_integer() and int(epoch) % self.settings["every_n_epochs"] == 0:
+        if float(epoch).is_integer() and int(epoch) % self.settings.every_n_epochs == 0:
             self.evaluate(trainer, pl_module)
 
     def on_train_end(self, trainer, pl_module) -> None:
@@ -188,7 +188,7 @@ class OnlineProbe(pl.Callback):
         mine = list(range(rank, len(self.samples), world))
         loader = DataLoader(
             Readable(self.dataset, mine),
-            batch_size=self.settings["batch_size"],
+            batch_size=self.settings.batch_size,
             num_workers=self.num_workers,
             collate_fn=collate,
             worker_init_fn=WorkerInit(rank),  # SLURM's signals are the training process's to handle
@@ -198,7 +198,7 @@ class OnlineProbe(pl.Callback):
         feature_parts: list[torch.Tensor] = []
         position_parts: list[torch.Tensor] = []
         token_parts: list[torch.Tensor] = []
-        attentive = self.settings["kind"] == "attentive"
+        attentive = self.settings.kind == "attentive"
         failed: list[str] = []
         for batch in loader:
             failed += batch["failed"]
@@ -249,10 +249,10 @@ class OnlineProbe(pl.Callback):
         if len(train_f) == 0 or len(val_f) == 0:
             log.warning("probe epoch %s: no readable videos in a subset, no probe values", epoch)
             return None
-        knn = knn_top1(train_f, train_y, val_f, val_y, s["knn_k"], s["knn_temperature"], self.num_classes)
+        knn = knn_top1(train_f, train_y, val_f, val_y, s.knn_k, s.knn_temperature, self.num_classes)
         linear = linear_top1(
             train_f, train_y, val_f, val_y, self.num_classes,
-            s["linear_steps"], s["linear_lr"], s["linear_weight_decay"],
+            s.linear_steps, s.linear_lr, s.linear_weight_decay,
         )  # fmt: skip
         step = trainer.global_step
         metrics = {"probe/knn_top1": knn, "probe/linear_top1": linear, "epoch": epoch}

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from videomae.models.probe_heads import AttentiveHead
+from videomae.training.probe_subsets import ProbeConfig
 
 
 def attentive_top1(
@@ -21,7 +22,7 @@ def attentive_top1(
     val_x: torch.Tensor,
     val_y: torch.Tensor,
     num_classes: int,
-    settings: dict,
+    settings: ProbeConfig,
     batch_size: int = 32,
     seed: int = 0,
 ) -> float:
@@ -31,22 +32,22 @@ def attentive_top1(
     device = train_x.device
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        head = AttentiveHead(train_x.shape[-1], num_classes, int(settings["attentive_depth"]),
-                             int(settings["attentive_heads"])).to(device)  # fmt: skip
+        head = AttentiveHead(train_x.shape[-1], num_classes, int(settings.attentive_depth),
+                             int(settings.attentive_heads)).to(device)  # fmt: skip
     decay = [p for n, p in head.named_parameters() if p.ndim > 1 and n != "query"]
     rest = [p for n, p in head.named_parameters() if p.ndim <= 1 or n == "query"]
-    lr = float(settings["attentive_lr"])
+    lr = float(settings.attentive_lr)
     optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": float(settings["attentive_weight_decay"])},
+        [{"params": decay, "weight_decay": float(settings.attentive_weight_decay)},
          {"params": rest, "weight_decay": 0.0}], lr=lr,
     )  # fmt: skip
     steps_per_epoch = math.ceil(len(train_x) / batch_size)
-    total = int(settings["attentive_epochs"]) * steps_per_epoch
+    total = int(settings.attentive_epochs) * steps_per_epoch
     generator = torch.Generator().manual_seed(seed)
     step = 0
     with torch.enable_grad():
         head.train()
-        for _ in range(int(settings["attentive_epochs"])):
+        for _ in range(int(settings.attentive_epochs)):
             order = torch.randperm(len(train_x), generator=generator).to(device)
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]

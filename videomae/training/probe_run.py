@@ -23,10 +23,10 @@ from videomae.errors import ConfigError
 from videomae.probe_math import knn_votes, linear_scores
 from videomae.training import run as common
 from videomae.training.callbacks import build_callbacks
+from videomae.training.configs import build_configs
 from videomae.training.finetune_module import accuracies
 from videomae.training.probe_data import ProbeDataModule
 from videomae.training.probe_module import ProbeModule, head_name
-from videomae.training.probe_protocol import protocol_settings
 from videomae.training.summary import RunSummary
 
 NOT_DATA = ("clips", "temporal_views", "select", "holdout")
@@ -47,9 +47,10 @@ class EpochTimer(pl.Callback):
 
 
 def check_config(cfg: DictConfig) -> None:
-    protocol_settings(OmegaConf.to_container(cfg.probe, resolve=True))
+    """The start-up checks without reading a model (a sweep runs them on every job's config)."""
+    configs = build_configs(cfg, "probe")
     resolve_checkpoint(cfg)
-    build_datamodule(cfg, protocol_settings(OmegaConf.to_container(cfg.probe, resolve=True)))
+    build_datamodule(cfg, configs.protocol())
 
 
 def resolve_checkpoint(cfg: DictConfig) -> str:
@@ -117,8 +118,7 @@ def run(cfg: DictConfig, run_dir: str) -> dict | None:
     """Probe as `cfg` says; returns probe/metrics.json's record on rank 0."""
     common.check_run_dir(cfg, run_dir)
     with RunSummary(run_dir, "probe") as summary:
-        common.start(cfg, run_dir)
-        s = protocol_settings(OmegaConf.to_container(cfg.probe, resolve=True))
+        s = common.start(cfg, run_dir, "probe").protocol()
         path = resolve_checkpoint(cfg)
         datamodule = build_datamodule(cfg, s)
         datamodule.prepare_data()

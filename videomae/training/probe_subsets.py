@@ -1,76 +1,88 @@
 """What the online probe embeds: its `probe.*` settings, checked, and the fixed labeled subsets of
 the training and validation lists, read so that a broken video is reported, never replaced."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from videomae.config_fields import Settings, setting
 from videomae.errors import ConfigError, DataError
 
-DEFAULTS = {
-    "enabled": "auto",
-    "every_n_epochs": 10,
-    "train_videos": 1000,
-    "val_videos": 1000,
-    "knn_k": 20,
-    "knn_temperature": 0.07,
-    "linear_steps": 300,
-    "linear_lr": 0.01,
-    "linear_weight_decay": 1e-4,
-    "batch_size": 16,
-    "num_workers": None,  # None: data.num_workers
-    "kind": "knn_linear",  # attentive: also a short attentive probe on the tokens (probe_attentive)
-    "attentive_epochs": 20,
-    "attentive_lr": 1e-3,
-    "attentive_weight_decay": 0.01,
-    "attentive_depth": 1,  # V-JEPA's one cross-attention block: short and cheap
-    "attentive_heads": 16,
-}
 KINDS = ("knn_linear", "attentive")
+ENABLED = {"auto": "auto", "true": True, "false": False}
 
 
-def probe_settings(cfg: dict | None) -> dict:
-    """`probe.*` checked: one ConfigError line naming the key, the value and what is allowed."""
+@dataclass(frozen=True, kw_only=True)
+class ProbeConfig(Settings):
+    """`probe.*` of pre-training: kNN and linear top-1 of the frozen encoder's features, see
+    README "Online probe". Checked by `check`: one line naming the key, the value and what is
+    allowed."""
+
+    GROUP = "probe"
+    # auto: on when the training list has labels (2+ classes) | true: required | false
+    enabled: bool | str = setting("auto", checked=False)
+    every_n_epochs: int = setting(10, checked=False)  # and before the first step and at the end
+    train_videos: int = setting(1000, checked=False)  # labeled training videos (fixed, spread over classes)
+    val_videos: int = setting(1000, checked=False)  # the val split's, else every other training video
+    knn_k: int = setting(20, checked=False)  # cosine kNN, votes weighted by exp(similarity / temperature)
+    knn_temperature: float = setting(0.07, checked=False)
+    linear_steps: int = setting(300, checked=False)  # full-batch AdamW on standardised features
+    linear_lr: float = setting(0.01, checked=False)
+    linear_weight_decay: float = setting(1e-4, checked=False)
+    batch_size: int = setting(16, checked=False)  # videos per forward pass
+    num_workers: int | None = setting(None, checked=False)  # None: data.num_workers
+    kind: str = setting("knn_linear", checked=False)  # attentive: also the attentive probe (probe_attentive)
+    attentive_epochs: int = setting(20, checked=False)
+    attentive_lr: float = setting(1e-3, checked=False)
+    attentive_weight_decay: float = setting(0.01, checked=False)
+    attentive_depth: int = setting(1, checked=False)  # V-JEPA's one cross-attention block: short and cheap
+    attentive_heads: int = setting(16, checked=False)
+
+    def check(self) -> None:
+        if self.enabled != "auto" and not isinstance(self.enabled, bool):
+            raise ConfigError(f"probe.enabled={self.enabled!r} is not one of auto, true, false")
+        if self.kind not in KINDS:
+            raise ConfigError(f"probe.kind={self.kind!r} is not one of {', '.join(KINDS)}")
+        for key, low in (
+            ("every_n_epochs", 1),
+            ("train_videos", 1),
+            ("val_videos", 1),
+            ("knn_k", 1),
+            ("linear_steps", 1),
+            ("batch_size", 1),
+            ("num_workers", 0),
+            ("attentive_epochs", 1),
+            ("attentive_depth", 1),
+            ("attentive_heads", 1),
+        ):
+            value = getattr(self, key)
+            if key == "num_workers" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"probe.{key}={value!r} must be an integer of at least {low}")
+        numbers = (("knn_temperature", True), ("linear_lr", True), ("linear_weight_decay", False),
+                   ("attentive_lr", True), ("attentive_weight_decay", False))  # fmt: skip
+        for key, positive in numbers:
+            value = getattr(self, key)
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+            if not ok or value < 0 or (positive and value == 0):
+                allowed = "a number above 0" if positive else "a number of at least 0"
+                raise ConfigError(f"probe.{key}={value!r} must be {allowed}")
+
+
+def probe_settings(cfg: Mapping | None) -> ProbeConfig:
+    """`probe.*` checked (see ProbeConfig), `enabled` given as text read as auto, true or false."""
     cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(DEFAULTS))
+    unknown = sorted(set(cfg) - set(ProbeConfig.names()))
     if unknown:
-        raise ConfigError(f"probe has unknown keys {unknown}; known: {sorted(DEFAULTS)}")
-    settings = {**DEFAULTS, **cfg}
-    enabled = settings["enabled"]
-    if isinstance(enabled, str) and enabled.lower() in ("auto", "true", "false"):
-        enabled = {"auto": "auto", "true": True, "false": False}[enabled.lower()]
-    if enabled != "auto" and not isinstance(enabled, bool):
-        raise ConfigError(f"probe.enabled={enabled!r} is not one of auto, true, false")
-    settings["enabled"] = enabled
-    if settings["kind"] not in KINDS:
-        raise ConfigError(f"probe.kind={settings['kind']!r} is not one of {', '.join(KINDS)}")
-    for key, low in (
-        ("every_n_epochs", 1),
-        ("train_videos", 1),
-        ("val_videos", 1),
-        ("knn_k", 1),
-        ("linear_steps", 1),
-        ("batch_size", 1),
-        ("num_workers", 0),
-        ("attentive_epochs", 1),
-        ("attentive_depth", 1),
-        ("attentive_heads", 1),
-    ):
-        value = settings[key]
-        if key == "num_workers" and value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(f"probe.{key}={value!r} must be an integer of at least {low}")
-    numbers = (("knn_temperature", True), ("linear_lr", True), ("linear_weight_decay", False),
-               ("attentive_lr", True), ("attentive_weight_decay", False))  # fmt: skip
-    for key, positive in numbers:
-        value = settings[key]
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
-        if not ok or value < 0 or (positive and value == 0):
-            allowed = "a number above 0" if positive else "a number of at least 0"
-            raise ConfigError(f"probe.{key}={value!r} must be {allowed}")
-        settings[key] = float(value)
-    return settings
+        raise ConfigError(f"probe has unknown keys {unknown}; known: {sorted(ProbeConfig.names())}")
+    enabled = cfg.get("enabled", "auto")
+    if isinstance(enabled, str) and enabled.lower() in ENABLED:
+        cfg["enabled"] = ENABLED[enabled.lower()]
+    return ProbeConfig.from_dict(cfg)
 
 
 def spread(positions: list[int], labels: list[int], count: int) -> list[int]:

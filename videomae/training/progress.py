@@ -8,13 +8,28 @@ file shows the run's progress as it goes rather than one bar at the end.
 import datetime
 import sys
 import time
+from dataclasses import dataclass
 
 from pytorch_lightning.callbacks import RichProgressBar
 from pytorch_lightning.callbacks.progress import ProgressBar
 
+from videomae.config_fields import Settings, setting
 from videomae.errors import ConfigError
 
 STYLES = ("auto", "rich", "lines")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProgressConfig(Settings):
+    """`progress.*`: how a run shows its progress."""
+
+    GROUP = "progress"
+    style: str = setting(checked=False)  # auto: rich on a terminal, lines otherwise | rich | lines
+    every_n_seconds: float = setting(low=0)  # lines: one per epoch, and at most one this often between
+
+    def check(self) -> None:
+        if self.style not in STYLES:
+            raise ConfigError(f"progress.style={self.style!r} is not one of {', '.join(STYLES)}")
 
 
 def _value(metrics: dict, key: str) -> float | None:
@@ -161,10 +176,9 @@ class LineProgress(ProgressBar):
         self.emit(trainer)
 
 
-def build_progress(style: str = "auto", every_n_seconds: float = 60.0) -> ProgressBar:
+def build_progress(config: ProgressConfig) -> ProgressBar:
     """`auto`: the rich bar on a terminal, lines otherwise."""
-    if style not in STYLES:
-        raise ConfigError(f"progress.style={style!r} is not one of {', '.join(STYLES)}")
+    style, every_n_seconds = config.style, config.every_n_seconds
     if style == "auto":
         style = "rich" if sys.stdout.isatty() else "lines"
     return RunProgressBar() if style == "rich" else LineProgress(every_n_seconds)

@@ -24,17 +24,13 @@ from videomae.checkpoints.run_dir import (
     foreign_entries,
     last_checkpoint,
 )
-from videomae.config_schema import validate_config
 from videomae.data.datamodule import VideoDataModule
-from videomae.data.video import CHANNELS
 from videomae.errors import ConfigError
-from videomae.models import MODEL_SIZES
 from videomae.models.layers import Block
-from videomae.pixels import default_stats, resolve_stats
 from videomae.training import preemption
 from videomae.training.checkpoint_io import AtomicCheckpointIO
+from videomae.training.configs import RunConfigs, build_configs
 from videomae.training.loggers import LOGGERS, build_logger
-from videomae.training.progress import STYLES
 from videomae.training.strategies import BlockFSDPStrategy
 
 RESUME_WORDS = (None, "", "null", "last", "auto")
@@ -74,62 +70,18 @@ def quiet_warnings() -> None:
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training")
 
 
-def start(cfg: DictConfig, run_dir: str) -> None:
-    """A run's first steps on every rank: checked config, clean run directory, seeded generators."""
+def start(cfg: DictConfig, run_dir: str, kind: str) -> RunConfigs:
+    """A run's first steps on every rank: its settings built (the validation), clean run
+    directory, seeded generators."""
     quiet_warnings()
     preemption.install()
-    validate_config(cfg)
+    configs = build_configs(cfg, kind)
     clean_run_dir(run_dir)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    pl.seed_everything(configs.run.seed, workers=True, verbose=False)
+    return configs
 
 
 # --- config -> constructor arguments --------------------------------------------------------------
-
-
-def model_kwargs(cfg: DictConfig) -> dict:
-    """Model constructor arguments: the `model` group plus the input size from `data`."""
-    model = OmegaConf.to_container(cfg.model, resolve=True)
-    if model.get("name") not in MODEL_SIZES:
-        raise ConfigError(f"model.name={model.get('name')!r} is not one of {', '.join(MODEL_SIZES)}")
-    frames, size = cfg.data.num_frames, cfg.data.input_size
-    if frames % model["tubelet_size"]:
-        raise ConfigError(
-            f"data.num_frames={frames} is not divisible by model.tubelet_size={model['tubelet_size']}"
-        )
-    if size % model["patch_size"]:
-        raise ConfigError(
-            f"data.input_size={size} is not divisible by model.patch_size={model['patch_size']}"
-        )
-    return {**model, "num_frames": frames, "img_size": size, **pixel_kwargs(cfg, model.get("in_chans", 3))}
-
-
-def pixel_kwargs(cfg: DictConfig, in_chans: int) -> dict:
-    """The model's input channels and pixel statistics from `data.channels`, `data.mean`, `data.std`;
-    nothing for RGB with ImageNet's (so that an RGB run's model arguments stay as they were)."""
-    data = cfg.data
-    channels = CHANNELS.get(str(data.get("channels", "rgb")))
-    if channels is not None and channels != in_chans:
-        raise ConfigError(
-            f"data.channels={data.channels} gives {channels}-channel frames but model.in_chans={in_chans}; "
-            f"set model.in_chans={channels}"
-        )
-    mean, std = data.get("mean"), data.get("std")
-    try:
-        stats = resolve_stats(
-            in_chans, None if mean is None else list(mean), None if std is None else list(std)
-        )
-    except ValueError as err:
-        raise ConfigError(f"data.mean={mean} data.std={std} (model.in_chans={in_chans}): {err}") from None
-    out: dict = {} if in_chans == 3 else {"in_chans": in_chans}
-    if stats != default_stats(in_chans):
-        out.update(pixel_mean=list(stats[0]), pixel_std=list(stats[1]))
-    return out
-
-
-def optim_hparams(cfg: DictConfig) -> dict:
-    """`optim.*` plus the videos per device and step that the learning rates scale with: repeated
-    clips (`data.num_sample`) do not count, as in the original code."""
-    return {**OmegaConf.to_container(cfg.optim, resolve=True), "batch_per_device": cfg.data.batch_size}
 
 
 def build_datamodule(cfg: DictConfig, mode: str = "pretrain", cls: type = VideoDataModule, **extra):
@@ -156,17 +108,17 @@ def labeled_datamodule(cfg: DictConfig) -> VideoDataModule:
     return datamodule
 
 
-def check_config(cfg: DictConfig, mode: str) -> None:
-    """The start-up checks both runs make without building the model or reading data (a sweep
-    runs them on every job's config before it launches any: videomae.sweep)."""
-    model_kwargs(cfg)
-    build_datamodule(cfg, mode=mode)
+def check_config(cfg: DictConfig, kind: str) -> RunConfigs:
+    """The start-up checks the runs make without building the model or reading data (a sweep
+    runs them on every job's config before it launches any: videomae.sweep): the run's settings
+    built, then what they name: the data's settings and lists, the logger, the checkpoint."""
+    configs = build_configs(cfg, kind)
+    build_datamodule(cfg, mode="finetune" if kind == "finetune" else "pretrain")
     if cfg.logger.name not in LOGGERS:
         raise ConfigError(f"logger={cfg.logger.name!r} is not one of {', '.join(LOGGERS)}")
-    if cfg.get("progress") is not None and cfg.progress.style not in STYLES:
-        raise ConfigError(f"progress.style={cfg.progress.style!r} is not one of {', '.join(STYLES)}")
     if cfg.ckpt_path not in RESUME_WORDS and not os.path.isfile(cfg.ckpt_path):
         raise ConfigError(f"ckpt_path={cfg.ckpt_path} does not exist")
+    return configs
 
 
 # --- run directory and resume ---------------------------------------------------------------------
