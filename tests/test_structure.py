@@ -178,6 +178,7 @@ FOUNDATIONS = {
     "videomae.pixels",
     "videomae.probe_math",
     "videomae.demo_report",
+    "videomae.config_fields",
 }
 ALLOWED = {
     "videomae.models": FOUNDATIONS,
@@ -185,7 +186,7 @@ ALLOWED = {
     "videomae.data": FOUNDATIONS,
     "videomae.checkpoints": FOUNDATIONS | {"videomae.models"},
     "videomae.cli": FOUNDATIONS,
-    "videomae.config_schema": FOUNDATIONS,
+    "videomae.config_schema": FOUNDATIONS | {"videomae.data"},
     "videomae.sweep": FOUNDATIONS,
     "videomae.report": FOUNDATIONS,
 }

@@ -8,7 +8,8 @@ import torch
 from helpers import place
 from torch.utils.data import DataLoader
 
-from videomae.data.datamodule import VideoDataModule
+from videomae.data.config import DataConfig
+from videomae.data.datamodule import create_datamodule
 from videomae.data.dataset import VideoClipDataset
 from videomae.data.device_pixels import collate_windows, crop_resize_flip
 from videomae.data.sampling import ClipSampler
@@ -68,8 +69,8 @@ def test_the_switch_reaches_the_loader_and_is_pretraining_only(video_bank, tmp_p
     place(video_bank, "mp4", str(tmp_path / "a" / "v.mp4"))
     place(video_bank, "mp4_b", str(tmp_path / "b" / "v.mp4"))
     common = dict(num_frames=4, input_size=32, batch_size=2, num_workers=0, pin_memory=False)
-    dm = VideoDataModule(
-        "folder", str(tmp_path), mode="pretrain", device_transforms=True, num_sample=2, **common
+    dm = create_datamodule(
+        DataConfig("folder", str(tmp_path), device_transforms=True, num_sample=2, **common), "pretrain"
     )
     dm.setup("fit")
     random.seed(0)
@@ -77,7 +78,7 @@ def test_the_switch_reaches_the_loader_and_is_pretraining_only(video_bank, tmp_p
     assert "video" not in batch and batch["crops"].shape == (2, 2, 6) and batch["frames"].dtype == torch.uint8
     assert crop_resize_flip(batch["frames"], batch["crops"]).shape == (4, 3, 4, 32, 32)
     with pytest.raises(ConfigError, match="data.device_transforms=true is for pre-training only"):
-        VideoDataModule("folder", str(tmp_path), mode="finetune", device_transforms=True, **common)
+        create_datamodule(DataConfig("folder", str(tmp_path), device_transforms=True, **common), "finetune")
 
 
 def test_module_applies_it_after_the_transfer():

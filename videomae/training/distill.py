@@ -56,6 +56,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         check_config(cfg)
         common.start(cfg, run_dir)
         datamodule = common.build_datamodule(cfg)
+        datamodule.load()  # the index, once: the online probe's check below needs its splits
         module = DistillModule(
             model=common.model_kwargs(cfg),
             mask=OmegaConf.to_container(cfg.mask, resolve=True),

@@ -1,7 +1,7 @@
 """`VideoModule`: what the pre-training and fine-tuning LightningModules share.
 
-Both wrap a plain `nn.Module` (`self.model`) and own six duties here: per-rank seeding, repeated
-clips flattened to one clip per row, parameter groups named on the plain model, optional
+Both wrap a plain `nn.Module` (`self.model`) and own five duties here: per-rank seeding, parameter
+groups named on the plain model, optional
 torch.compile, the effective batch, and AdamW with the per-step warm-up + cosine schedule. The
 subclasses keep what differs: masks and the reconstruction loss, or mixup, EMA and metrics.
 """
@@ -39,16 +39,9 @@ class VideoModule(pl.LightningModule):
         # generators: a different stream for every rank.
         pl.seed_everything(self.hparams.seed + self.global_rank, workers=True, verbose=False)
 
-    def on_before_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        """Repeated sampling, (B, num_sample, C, T, H, W), becomes one clip per row, each with its
-        video's label. Test batches, (B, views, ...) with a `video_id`, keep their views together.
-        Skipped videos (batch["skipped"], batch["failed"]) are counted by callbacks.SkippedVideos."""
-        video = batch.get("video")  # absent with data.device_transforms: made after the transfer
-        if video is not None and video.ndim == 6 and "video_id" not in batch:
-            if "label" in batch:
-                batch["label"] = batch["label"].repeat_interleave(video.shape[1])
-            batch["video"] = video.flatten(0, 1)
-        return batch
+    # Batches arrive as videomae.data.batches declares them: training and validation steps get a
+    # ClipBatch (one clip per row: the datamodule flattens repeated clips), test steps a
+    # MultiViewBatch.
 
     def pixels(self, video: torch.Tensor) -> torch.Tensor:
         """A batch's uint8 clips as normalised floats, made inside the step rather than in a

@@ -38,6 +38,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
     with RunSummary(run_dir, "pretrain", model_info(cfg)) as summary:
         common.start(cfg, run_dir)
         datamodule = common.build_datamodule(cfg)
+        datamodule.load()  # the index, once: the online probe's check below needs its splits
         module = PretrainModule(
             model=common.model_kwargs(cfg),
             mask=OmegaConf.to_container(cfg.mask, resolve=True),

@@ -25,7 +25,9 @@ from videomae.checkpoints.run_dir import (
     last_checkpoint,
 )
 from videomae.config_schema import validate_config
-from videomae.data.datamodule import VideoDataModule
+from videomae.data.config import DataConfig
+from videomae.data.datamodule import VideoDataModule, create_datamodule
+from videomae.data.factory import check_root
 from videomae.data.video import CHANNELS
 from videomae.errors import ConfigError
 from videomae.models import MODEL_SIZES
@@ -38,7 +40,6 @@ from videomae.training.progress import STYLES
 from videomae.training.strategies import BlockFSDPStrategy
 
 RESUME_WORDS = (None, "", "null", "last", "auto")
-MODEL_PIXEL_KEYS = ("mean", "std")  # data.* keys the model normalises its inputs with, on its device
 
 
 class _DropLines(logging.Filter):
@@ -132,22 +133,20 @@ def optim_hparams(cfg: DictConfig) -> dict:
     return {**OmegaConf.to_container(cfg.optim, resolve=True), "batch_per_device": cfg.data.batch_size}
 
 
-def build_datamodule(cfg: DictConfig, mode: str = "pretrain", cls: type = VideoDataModule, **extra):
-    """`cls` (a VideoDataModule) from `data.*` and `extra`; an unknown data key fails in one line."""
-    data = OmegaConf.to_container(cfg.data, resolve=True)
-    known = set(inspect.signature(VideoDataModule).parameters) - {"mode", "seed"}
-    if unknown := sorted(set(data) - known - set(MODEL_PIXEL_KEYS)):
-        raise ConfigError(f"data.{unknown[0]} is not a data setting; known: {', '.join(sorted(known))}")
-    pixels = set(MODEL_PIXEL_KEYS)  # the model's (pixel_kwargs)
-    return cls(mode=mode, seed=cfg.seed, **extra, **{k: v for k, v in data.items() if k not in pixels})
+def data_config(cfg: DictConfig) -> DataConfig:
+    """The checked `data.*` settings; a bad or unknown key fails in one line."""
+    return DataConfig.from_mapping(OmegaConf.to_container(cfg.data, resolve=True))
+
+
+def build_datamodule(cfg: DictConfig, mode: str = "pretrain") -> VideoDataModule:
+    """The datamodule of `data.*` for a run of `mode`; it reads no data until its `load()`."""
+    return create_datamodule(data_config(cfg), mode, seed=cfg.seed)
 
 
 def labeled_datamodule(cfg: DictConfig) -> VideoDataModule:
     """The fine-tuning datamodule with its index read, so that the classes are known up front."""
     datamodule = build_datamodule(cfg, mode="finetune")
-    datamodule.prepare_data()  # the demo's videos, generated once (atomic: concurrent ranks are fine)
-    if datamodule.index is None:
-        datamodule.index = datamodule.load_index()
+    datamodule.load()
     if not datamodule.num_classes:
         raise ConfigError(
             f"data.num_classes is not set and dataset={cfg.data.name} defines no classes; "
@@ -160,7 +159,7 @@ def check_config(cfg: DictConfig, mode: str) -> None:
     """The start-up checks both runs make without building the model or reading data (a sweep
     runs them on every job's config before it launches any: videomae.sweep)."""
     model_kwargs(cfg)
-    build_datamodule(cfg, mode=mode)
+    check_root(build_datamodule(cfg, mode=mode).config)  # the directory only: no annotation list is read
     if cfg.logger.name not in LOGGERS:
         raise ConfigError(f"logger={cfg.logger.name!r} is not one of {', '.join(LOGGERS)}")
     if cfg.get("progress") is not None and cfg.progress.style not in STYLES:
