@@ -81,12 +81,12 @@ def test_the_switch_reaches_the_loader_and_is_pretraining_only(video_bank, tmp_p
         create_datamodule(DataConfig("folder", str(tmp_path), device_transforms=True, **common), "finetune")
 
 
-def test_module_applies_it_after_the_transfer():
-    from videomae.training.pretrain_module import PretrainModule
+def test_the_datamodule_applies_it_after_the_transfer():
+    from videomae.data.batches import make_clips
 
     frames = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (2, 4, 40, 48, 3), dtype=np.uint8))
     crops = torch.tensor([[[0, 0, 40, 40, 1, 32]], [[4, 8, 35, 40, 0, 32]]])
-    batch = PretrainModule.on_after_batch_transfer(None, {"frames": frames, "crops": crops}, 0)
+    batch = make_clips({"frames": frames, "crops": crops})
     assert batch["video"].shape == (2, 3, 4, 32, 32) and set(batch) == {"video"}
 
 

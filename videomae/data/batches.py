@@ -6,7 +6,8 @@
   always see `video` (N, C, T, H, W) and `label` (N,).
 - `WindowItem` / `WindowBatch`: pre-training with `data.device_transforms`: the decoded windows and
   each clip's drawn crop and flip, for the training device to make the clips
-  (videomae.data.device_pixels); the module's `on_after_batch_transfer` turns it into a ClipBatch.
+  (videomae.data.device_pixels): the datamodule turns it into a ClipBatch once it is on the device
+  (`make_clips`), keeping each clip's crop and flip as `crop_params` (a teacher cache's record).
 - `MultiViewItem` / `MultiViewBatch`: every test view of a video (MultiViewDataset): `video`
   (B, V, C, T, H, W), averaged per `video_id` by the evaluators.
 
@@ -17,6 +18,8 @@ and `failed`, their "path: reason" lines (counted by videomae.training.callbacks
 from typing import TypedDict
 
 import torch
+
+from videomae.data.device_pixels import crop_resize_flip
 
 
 class _ClipRecord(TypedDict, total=False):
@@ -93,3 +96,11 @@ def flatten_repeats(batch: TrainBatch, num_sample: int, windows: bool) -> TrainB
     clips["label"] = clips["label"].repeat_interleave(num_sample)
     clips["video"] = clips["video"].flatten(0, 1)
     return clips
+
+
+def make_clips(batch: WindowBatch) -> ClipBatch:
+    """The clips of a WindowBatch, (B x S, C, T, H, W), made on the batch's device (its windows and
+    crops are dropped)."""
+    clips: dict = batch  # type: ignore[assignment]  # becomes a ClipBatch in place
+    clips["video"] = crop_resize_flip(clips.pop("frames"), clips.pop("crops"))
+    return clips  # type: ignore[return-value]

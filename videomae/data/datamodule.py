@@ -19,7 +19,7 @@ from lightning_fabric.utilities.seed import pl_worker_init_function
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from torch.utils.data import DataLoader, Dataset
 
-from videomae.data.batches import TrainBatch, flatten_repeats
+from videomae.data.batches import ClipBatch, TrainBatch, WindowBatch, flatten_repeats, make_clips
 from videomae.data.config import DataConfig
 from videomae.data.dataset import MultiViewDataset, VideoClipDataset
 from videomae.data.factory import DatasetFactory, check_mode, data_dir, open_datasets, synthetic_spec, warn
@@ -119,6 +119,18 @@ class VideoDataModule(pl.LightningDataModule):
         if self.trainer is not None and self.trainer.training and isinstance(train_set, VideoClipDataset):
             repeats: TrainBatch = batch
             return flatten_repeats(repeats, train_set.num_sample, train_set.defer_pixels)
+        return batch
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """With data.device_transforms, a training WindowBatch becomes a ClipBatch here, on the
+        training device: crop, resize and flip, batched (videomae.data.device_pixels)."""
+        train_set = getattr(self, "train_set", None)
+        if self.trainer is not None and self.trainer.training and getattr(train_set, "defer_pixels", False):
+            windows: WindowBatch = batch
+            crop_params = windows["crops"].flatten(0, 1)  # one row per clip, as the videos
+            clips: ClipBatch = make_clips(windows)
+            clips["crop_params"] = crop_params
+            return clips
         return batch
 
 
