@@ -67,8 +67,6 @@ def quiet_warnings() -> None:
     warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
     # Lightning's own use of a deprecated torch.utils._pytree name, not ours.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-    # The module, not the datamodule, owns device-side batch handling.
-    warnings.filterwarnings("ignore", message=r".*overridden `on_(before|after)_batch_transfer`")
     # The multi-view test drops the distributed sampler's padded repeats by video id.
     warnings.filterwarnings("ignore", message=r".*it is recommended to use `Trainer\(devices=1")
     # The fine-tuning EMA copy is in eval mode on purpose.
