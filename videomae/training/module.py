@@ -1,9 +1,11 @@
 """`VideoModule`: what the pre-training and fine-tuning LightningModules share.
 
 Both wrap a plain `nn.Module` (`self.model`) and own five duties here: per-rank seeding, parameter
-groups named on the plain model, optional
-torch.compile, the effective batch, and AdamW with the per-step warm-up + cosine schedule. The
-subclasses keep what differs: masks and the reconstruction loss, or mixup, EMA and metrics.
+groups named on the plain model, optional torch.compile, the effective batch, and AdamW with the
+per-step warm-up + cosine schedule. The subclasses keep what differs: masks and the reconstruction
+loss, or mixup, EMA and metrics. Their steps take the batches videomae.data.batches declares:
+training and validation a ClipBatch (one clip per row: the datamodule flattens repeated clips and
+makes the device-transformed ones), testing a MultiViewBatch.
 """
 
 from typing import cast
@@ -38,10 +40,6 @@ class VideoModule(pl.LightningModule):
         # Augmentations in loader workers (or, with num_workers=0, here) come from the global
         # generators: a different stream for every rank.
         pl.seed_everything(self.hparams.seed + self.global_rank, workers=True, verbose=False)
-
-    # Batches arrive as videomae.data.batches declares them: training and validation steps get a
-    # ClipBatch (one clip per row: the datamodule flattens repeated clips), test steps a
-    # MultiViewBatch.
 
     def pixels(self, video: torch.Tensor) -> torch.Tensor:
         """A batch's uint8 clips as normalised floats, made inside the step rather than in a
