@@ -466,7 +466,8 @@ def test_lists_with_a_bom_and_crlf_keep_their_first_video(tmp_path):
 
 
 def test_folder_dataset_reports_empty_class_folders_and_dangling_links(tmp_path, synthetic_root, capsys):
-    from videomae.data.datamodule import VideoDataModule
+    from videomae.data.config import DataConfig
+    from videomae.data.datamodule import create_datamodule
 
     videos = sorted(Path(synthetic_root).rglob("*.mp4"))
     (tmp_path / "walk").mkdir()
@@ -478,7 +479,7 @@ def test_folder_dataset_reports_empty_class_folders_and_dangling_links(tmp_path,
     assert index.classes == ["walk"] and len(index.splits["train"]) == 2
     assert any("1 folder(s) without videos" in n and "empty_class" in n for n in index.notes)
     assert any("1 entry cannot be read" in n and "dangling.mp4 ->" in n for n in index.notes)
-    VideoDataModule("folder", str(tmp_path), layout="folder", num_workers=0)
+    create_datamodule(DataConfig("folder", str(tmp_path), layout="folder", num_workers=0)).load()
     err = capsys.readouterr().err
     assert "warning: " in err and "empty_class" in err and "dangling.mp4" in err
 

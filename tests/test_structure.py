@@ -186,7 +186,7 @@ ALLOWED = {
     "videomae.data": FOUNDATIONS,
     "videomae.checkpoints": FOUNDATIONS | {"videomae.models"},
     "videomae.cli": FOUNDATIONS,
-    "videomae.config_schema": FOUNDATIONS,
+    "videomae.config_schema": FOUNDATIONS | {"videomae.data"},
     "videomae.sweep": FOUNDATIONS,
     "videomae.report": FOUNDATIONS,
 }

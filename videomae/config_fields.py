@@ -39,10 +39,11 @@ def setting(
     choices=None,
     length=None,
     checked=True,
+    help="",
 ) -> Any:
     """A field's default (none: it must be given) and allowed values: [low, high] (open ends as
     asked) for numbers and each item of a list, one of `choices`, `length` items. `checked=False`:
-    its class's `check` tells what is allowed (a rule with its own message)."""
+    its class's `check` tells what is allowed (a rule with its own message). `help`: what it means."""
     meta = dict(
         low=low,
         high=high,
@@ -51,16 +52,19 @@ def setting(
         choices=choices,
         length=length,
         checked=checked,
+        help=help,
     )
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
-def rule(low=None, high=None, low_open=False, high_open=False, choices=None, length=None) -> Any:
-    """A field that may be left out (None), with its allowed values (see `setting`)."""
+def rule(
+    low=None, high=None, low_open=False, high_open=False, choices=None, length=None, default=None, help=""
+) -> Any:
+    """A field with a default (None unless given), its allowed values (see `setting`) and meaning."""
     limits = dict(low=low, high=high, low_open=low_open, high_open=high_open)
-    return setting(None, choices=choices, length=length, **limits)
+    return setting(default, choices=choices, length=length, help=help, **limits)
 
 
 def optional(low=None, high=None, low_open=False, high_open=False, choices=None, length=None) -> Any:
@@ -183,8 +187,8 @@ def check_value(key: str, value, annotation, meta) -> None:
         if optional:
             return
         raise ConfigError(f"{key}=null is not allowed; allowed: {_describe(annotation, meta)}")
-    if typing.get_origin(annotation) is list:
-        (item,) = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (list, tuple):
+        item = typing.get_args(annotation)[0]  # list[X] or tuple[X, ...]
         length = meta.get("length")
         listed = isinstance(value, Sequence) and not isinstance(value, str)  # omegaconf's ListConfig too
         if not listed or (length is not None and len(value) != length):
@@ -200,8 +204,8 @@ def check_value(key: str, value, annotation, meta) -> None:
 
 
 def _describe(annotation, meta) -> str:
-    if typing.get_origin(annotation) is list:
-        (item,) = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (list, tuple):
+        item = typing.get_args(annotation)[0]  # list[X] or tuple[X, ...]
         count = f"{meta['length']} " if meta.get("length") else ""
         each = allowed(item, meta).split(" ", 1)[-1]  # "number in [0, 1)"
         return f"a list of {count}{KIND[item].split(' ', 1)[-1]}s, each {each}"
@@ -214,3 +218,11 @@ def show(value) -> str:
     if isinstance(value, list | tuple):
         return "[" + ",".join(show(v) for v in value) + "]"
     return str(value)
+
+
+def check_fields(cls, group: str, values: dict) -> None:
+    """Check the keys of `values` that the dataclass `cls` lists, named `group.key` in messages."""
+    hints = typing.get_type_hints(cls)
+    for spec in fields(cls):
+        if spec.name in values:
+            check_value(f"{group}.{spec.name}", values[spec.name], hints[spec.name], spec.metadata)

@@ -20,8 +20,9 @@ from videomae.atomic_files import atomic_path
 from videomae.checkpoints import model_from_checkpoint
 from videomae.checkpoints.io import read_tensors
 from videomae.checkpoints.run_dir import last_checkpoint
-from videomae.data.datamodule import VideoDataModule
-from videomae.data.video import VideoDecoder, channels_for
+from videomae.data.config import DataConfig
+from videomae.data.factory import open_datasets
+from videomae.data.video import channels_for
 from videomae.dense_features import DenseExtractor, run_dense
 from videomae.errors import ConfigError
 from videomae.models.factory import VideoMAEModel
@@ -231,11 +232,8 @@ def run(
         )
     head = load_probe_head(probe)[0].to(device) if probe else None
     featurize = featurizer(model.to(device).eval(), layer, pool, head)
-    dm = VideoDataModule(mode="finetune", **data)
-    dm.prepare_data()
-    if dm.index is None:
-        dm.index = dm.load_index()
-    splits = dm.index.splits
+    datasets = open_datasets(DataConfig.from_mapping(data), mode="finetune")
+    dm, splits = datasets.config, datasets.index.splits
     if split == "test" and not splits.get("test"):
         split = "val" if splits.get("val") else "train"
     if split not in ("train", "val", "test", "all"):
@@ -246,20 +244,20 @@ def run(
         if not samples:
             raise ConfigError(f"split={split}: the dataset has no such videos (splits: {sorted(splits)})")
         extractor = DenseExtractor(featurize, dm.num_frames, dm.sampling_rate, stride, dm.input_size,
-                                   int(batch_size or 8), device, VideoDecoder(None, dm.backend, dm.channels),
+                                   int(batch_size or 8), device, datasets.decoder_without_timeout(),
                                    (model.pixel_mean, model.pixel_std))  # fmt: skip
         meta = {"checkpoint": os.path.abspath(checkpoint), "layer": check_layer(model, layer), "pool": pool,
                 "num_frames": dm.num_frames, "sampling_rate": dm.sampling_rate, "stride": stride,
                 "input_size": dm.input_size, "split": split, "probe": probe}  # fmt: skip
-        result = run_dense(extractor, samples, dm.data_dir, out, meta, shard)
+        result = run_dense(extractor, samples, datasets.data_dir, out, meta, shard)
         return {"out": out, "num_videos": result["videos"], "windows": result["windows"], "split": split,
                 "skipped": result["failed"], "index": result["index"], "mode": "dense"}  # fmt: skip
-    dataset = dm.multiview_dataset(split)
+    dataset = datasets.multiview(split)
     if dataset is None:
         raise ConfigError(f"split={split}: the dataset has no such videos (splits: {sorted(splits)})")
     samples = dataset.samples
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=int(batch_size or dm.test_batch_size), num_workers=dm.num_workers
+        dataset, batch_size=int(batch_size or dm.videos_per_test_batch), num_workers=dm.num_workers
     )
     result = extract(model, loader, device, featurize=featurize)
     ids = sorted(result["features"])

@@ -8,7 +8,8 @@ import pytest
 from helpers import BACKENDS, REPO, clip_frames, encode, place
 
 from videomae.data import decoders
-from videomae.data.datamodule import VideoDataModule
+from videomae.data.config import DataConfig
+from videomae.data.datamodule import create_datamodule
 from videomae.data.decoders import pyav as pyav_backend
 from videomae.data.decoders import torchcodec as torchcodec_backend
 from videomae.data.video import VideoDecoder
@@ -83,7 +84,9 @@ def test_backend_is_a_checked_setting(video_bank, tmp_path):
     with pytest.raises(ConfigError, match="data.backend='ffmpeg' is not one of auto, decord"):
         VideoDecoder(backend="ffmpeg")
     place(video_bank, "mp4", str(tmp_path / "a" / "v.mp4"))
-    dm = VideoDataModule("folder", str(tmp_path), num_frames=4, input_size=32, num_workers=0, backend="pyav")
+    dm = create_datamodule(
+        DataConfig("folder", str(tmp_path), num_frames=4, input_size=32, num_workers=0, backend="pyav")
+    )
     dm.setup("fit")
     assert dm.train_set.decoder.backend == "pyav"
     assert pickle.loads(pickle.dumps(dm.train_set.decoder)).backend_name == "pyav"
@@ -123,7 +126,7 @@ def test_torchcodec_without_ffmpeg_says_how_to_fix_it(monkeypatch, tmp_path):
     assert "apt-get install ffmpeg" in message and "data.backend=pyav" in message
     assert "\n" not in message
     with pytest.raises(ConfigError, match="data.backend=torchcodec: torchcodec cannot load"):
-        VideoDataModule("folder", str(tmp_path), backend="torchcodec")
+        create_datamodule(DataConfig("folder", str(tmp_path), backend="torchcodec"))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

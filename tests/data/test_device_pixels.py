@@ -8,7 +8,8 @@ import torch
 from helpers import place
 from torch.utils.data import DataLoader
 
-from videomae.data.datamodule import VideoDataModule
+from videomae.data.config import DataConfig
+from videomae.data.datamodule import create_datamodule
 from videomae.data.dataset import VideoClipDataset
 from videomae.data.device_pixels import collate_windows, crop_resize_flip
 from videomae.data.sampling import ClipSampler
@@ -68,8 +69,8 @@ def test_the_switch_reaches_the_loader_and_is_pretraining_only(video_bank, tmp_p
     place(video_bank, "mp4", str(tmp_path / "a" / "v.mp4"))
     place(video_bank, "mp4_b", str(tmp_path / "b" / "v.mp4"))
     common = dict(num_frames=4, input_size=32, batch_size=2, num_workers=0, pin_memory=False)
-    dm = VideoDataModule(
-        "folder", str(tmp_path), mode="pretrain", device_transforms=True, num_sample=2, **common
+    dm = create_datamodule(
+        DataConfig("folder", str(tmp_path), device_transforms=True, num_sample=2, **common), "pretrain"
     )
     dm.setup("fit")
     random.seed(0)
@@ -77,15 +78,15 @@ def test_the_switch_reaches_the_loader_and_is_pretraining_only(video_bank, tmp_p
     assert "video" not in batch and batch["crops"].shape == (2, 2, 6) and batch["frames"].dtype == torch.uint8
     assert crop_resize_flip(batch["frames"], batch["crops"]).shape == (4, 3, 4, 32, 32)
     with pytest.raises(ConfigError, match="data.device_transforms=true is for pre-training only"):
-        VideoDataModule("folder", str(tmp_path), mode="finetune", device_transforms=True, **common)
+        create_datamodule(DataConfig("folder", str(tmp_path), device_transforms=True, **common), "finetune")
 
 
-def test_module_applies_it_after_the_transfer():
-    from videomae.training.pretrain_module import PretrainModule
+def test_the_datamodule_applies_it_after_the_transfer():
+    from videomae.data.batches import make_clips
 
     frames = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (2, 4, 40, 48, 3), dtype=np.uint8))
     crops = torch.tensor([[[0, 0, 40, 40, 1, 32]], [[4, 8, 35, 40, 0, 32]]])
-    batch = PretrainModule.on_after_batch_transfer(None, {"frames": frames, "crops": crops}, 0)
+    batch = make_clips({"frames": frames, "crops": crops})
     assert batch["video"].shape == (2, 3, 4, 32, 32) and set(batch) == {"video"}
 
 

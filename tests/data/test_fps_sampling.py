@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from helpers import BACKENDS, TINY, run_script, tiny_overrides
 
+from videomae.data.config import clip_rate
 from videomae.data.decoders.selftest import frame_index, vfr_pts, write_indexed
 from videomae.data.sampling import ClipSampler, time_indices, time_views
-from videomae.data.settings import clip_rate
 from videomae.data.video import VideoDecoder
 from videomae.errors import ConfigError
 

@@ -16,7 +16,8 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from videomae.data import decoders
 from videomae.data.annotations import read_list
-from videomae.data.datamodule import VideoDataModule
+from videomae.data.config import DataConfig
+from videomae.data.datamodule import create_datamodule
 from videomae.data.dataset import MultiViewDataset, VideoClipDataset
 from videomae.data.resume import ResumableLoader, SkippingBatchSampler
 from videomae.data.sampling import (
@@ -273,7 +274,8 @@ def test_datamodule_modes(video_bank, tmp_path):
         num_workers=0,
         pin_memory=False,
     )
-    dm = VideoDataModule(mode="finetune", test_clips=2, test_crops=3, num_sample=2, **common)
+    dm = create_datamodule(DataConfig(test_clips=2, test_crops=3, num_sample=2, **common), "finetune")
+    dm.load()
     assert dm.num_classes == 2 and dm.classes == ["a", "b"] and dm.test_batch_size == 1
     dm.setup("fit")
     dm.setup("test")
@@ -283,7 +285,7 @@ def test_datamodule_modes(video_bank, tmp_path):
     assert val["video"].shape == (2, 3, 4, 32, 32)
     test = next(iter(dm.test_dataloader()))
     assert test["video"].shape == (1, 6, 3, 4, 32, 32) and test["crop_index"].shape == (1, 6)
-    pre = VideoDataModule(mode="pretrain", **common)
+    pre = create_datamodule(DataConfig(**common), "pretrain")
     pre.setup("fit")
     assert next(iter(pre.train_dataloader()))["video"].shape == (2, 3, 4, 32, 32)
 
@@ -399,15 +401,15 @@ def test_datamodule_sampling_mode(video_bank, tmp_path, mode):
         for cls in ("a", "b"):
             place(video_bank, "mp4", str(tmp_path / split / cls / "v.mp4"))
     common = dict(name="folder", root=str(tmp_path), num_frames=4, sampling_rate=2, input_size=32)
-    dm = VideoDataModule(mode="finetune", sampling_mode=mode, num_workers=0, **common)
+    dm = create_datamodule(DataConfig(sampling_mode=mode, num_workers=0, **common), "finetune")
     dm.setup("fit")
     assert dm.train_set.sampler == ClipSampler(4, "dense", 2, mode)
     assert dm.val_set.random_eval_clip == (mode == "original") and dm.val_set.size_mode == mode
-    pre = VideoDataModule(mode="pretrain", sampling_mode=mode, num_workers=0, **common)
+    pre = create_datamodule(DataConfig(sampling_mode=mode, num_workers=0, **common), "pretrain")
     pre.setup("fit")
     assert pre.train_set.sampler == ClipSampler(4, "dense", 2, mode, pretrain=True)
     with pytest.raises(ConfigError, match="data.sampling_mode='paper' is not one of original, uniform"):
-        VideoDataModule(mode="finetune", sampling_mode="paper", **common)
+        create_datamodule(DataConfig(sampling_mode="paper", **common), "finetune")
 
 
 def resumable_batches(dataset, start, count, workers):

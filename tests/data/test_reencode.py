@@ -9,7 +9,8 @@ import pytest
 from helpers import BUILDERS, place, run_script
 
 from videomae.data import reencode
-from videomae.data.datamodule import VideoDataModule
+from videomae.data.config import DataConfig
+from videomae.data.datamodule import create_datamodule
 from videomae.data.layouts import load_index
 from videomae.data.prepare import main as prepare_main
 from videomae.data.prepare import prepare
@@ -96,8 +97,9 @@ def test_unreadable_videos_are_reported_and_the_rest_is_copied(tmp_path, video_b
     assert open(os.path.join(dst, "reencode_report.txt")).read().startswith(broken + ": ")
     assert not os.path.exists(reencode.copy_target(broken.replace(src, dst)))
     assert summary["encoded"] == 8
-    dm = VideoDataModule("ucf101", dst, mode="finetune", num_frames=4, input_size=32, batch_size=2,
-                         num_workers=0, pin_memory=False, backend="pyav")  # fmt: skip
+    data = DataConfig("ucf101", dst, num_frames=4, input_size=32, batch_size=2, num_workers=0,
+                      pin_memory=False, backend="pyav")  # fmt: skip
+    dm = create_datamodule(data, "finetune")
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     assert batch["video"].shape == (2, 3, 4, 32, 32)

@@ -11,7 +11,8 @@ import pytorch_lightning as pl
 import torch
 from helpers import REPO, TINY_MODEL, TINY_SYNTHETIC, tiny_overrides
 
-from videomae.data.datamodule import VideoDataModule
+from videomae.data.config import DataConfig
+from videomae.data.datamodule import create_datamodule
 from videomae.training.pretrain_module import NonFiniteLossError, PretrainModule
 
 
@@ -39,10 +40,10 @@ def tiny_fit(tmp_path, synthetic_root, poison_steps, max_steps, patience=3):
         return loss, pred
 
     module.model.forward = poisoned
-    data = VideoDataModule(
+    data = create_datamodule(DataConfig(
         "synthetic", synthetic_root, num_frames=4, sampling_rate=2, input_size=32, batch_size=2,
         num_workers=0, pin_memory=False, synthetic=vars(TINY_SYNTHETIC),
-    )  # fmt: skip
+    ))  # fmt: skip
     ckpt = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, save_last=True, every_n_train_steps=2)
     trainer = pl.Trainer(
         max_steps=max_steps, accelerator="cpu", logger=False, callbacks=[ckpt],

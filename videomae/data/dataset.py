@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from videomae.data.batches import ClipItem, MultiViewItem, WindowItem
 from videomae.data.device_pixels import collate_windows, draw_crop
 from videomae.data.resume import derive_seed, seed_everything_from
 from videomae.data.sampling import ClipSampler, check_mode
@@ -120,7 +121,7 @@ class VideoClipDataset(_VideoDataset):
         assert isinstance(self.sampler, ClipSampler), "the centre view is a ClipSampler's"
         return self.sampler.views(num_video_frames, 1)[0]
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, index: int) -> ClipItem | WindowItem:
         if self.epoch_seed is not None:
             seed_everything_from(self.epoch_seed, index)
         if self.train:
@@ -134,18 +135,23 @@ class VideoClipDataset(_VideoDataset):
             return chosen[-1]
 
         index, label, frames, failures = self._load(index, pick)
-        item = {"label": label, "index": index, "skipped": len(failures), "failed": "\n".join(failures)}
-        item["frame_indices"] = torch.from_numpy(chosen[-1].astype(np.int64))  # a teacher cache's record
+        skipped, failed = len(failures), "\n".join(failures)
+        frame_indices = torch.from_numpy(chosen[-1].astype(np.int64))  # a teacher cache's record
         if self.defer_pixels:
             assert isinstance(self.transform, PretrainTransform), "defer_pixels: pre-training"
             crops = [draw_crop(self.transform, *frames.shape[1:3]) for _ in range(self.num_sample)]
-            return {"frames": torch.from_numpy(frames), "crops": torch.tensor(crops), **item}
+            return WindowItem(
+                frames=torch.from_numpy(frames), crops=torch.tensor(crops), label=label, index=index,
+                skipped=skipped, failed=failed, frame_indices=frame_indices,
+            )  # fmt: skip
         video = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, C, H, W) for the transforms
         clips = [self.transform(video).transpose(0, 1) for _ in range(self.num_sample)]
         # Left as a (C, T, H, W) view of the transform's (T, C, H, W) output: the collate's stack
         # copies it into the batch anyway, and one copy fewer is 5% of an item at num_sample=1.
         clip = clips[0] if self.num_sample == 1 else torch.stack(clips)
-        return {"video": clip, **item}
+        return ClipItem(
+            video=clip, label=label, index=index, skipped=skipped, failed=failed, frame_indices=frame_indices
+        )
 
 
 class MultiViewDataset(_VideoDataset):
@@ -176,7 +182,7 @@ class MultiViewDataset(_VideoDataset):
         self.num_clips = num_clips
         self.num_crops = num_crops
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, index: int) -> MultiViewItem:
         index, label, frames, failures = self._load(index, lambda n: self.sampler.views(n, self.num_clips))
         clips, length = frames.shape[:2]  # (clips, T, H, W, C)
         video = torch.from_numpy(frames).flatten(0, 1).permute(0, 3, 1, 2)  # (clips*T, C, H, W)
@@ -185,12 +191,12 @@ class MultiViewDataset(_VideoDataset):
             crop.transpose(0, 1) for clip in video for crop in spatial_crops(clip, self.size, self.num_crops)
         ]
         clip_index = torch.arange(clips).repeat_interleave(self.num_crops)
-        return {
-            "video": torch.stack(views).contiguous(),
-            "clip_index": clip_index,
-            "crop_index": torch.arange(self.num_crops).repeat(clips),
-            "video_id": index,
-            "label": label,
-            "skipped": len(failures),
-            "failed": "\n".join(failures),
-        }
+        return MultiViewItem(
+            video=torch.stack(views).contiguous(),
+            clip_index=clip_index,
+            crop_index=torch.arange(self.num_crops).repeat(clips),
+            video_id=index,
+            label=label,
+            skipped=len(failures),
+            failed="\n".join(failures),
+        )

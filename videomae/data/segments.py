@@ -7,6 +7,7 @@ import random
 import numpy as np
 import torch
 
+from videomae.data.batches import ClipItem, WindowItem
 from videomae.data.dataset import VideoClipDataset
 from videomae.data.resume import seed_everything_from
 
@@ -30,7 +31,7 @@ class SegmentClipDataset(VideoClipDataset):
             clips.append(np.asarray(self.sampler(max(int(end - start), 1), rng)) + start)
         return np.clip(np.stack(clips), 0, num_video_frames - 1)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, index: int) -> ClipItem | WindowItem:
         if self.num_segments == 1:
             return super().__getitem__(index)
         if self.epoch_seed is not None:  # as the parent: draws from (epoch seed, index)
@@ -39,10 +40,6 @@ class SegmentClipDataset(VideoClipDataset):
         index, label, frames, failures = self._load(index, lambda n: self.choose(n, rng))
         videos = torch.from_numpy(frames).permute(0, 1, 4, 2, 3)  # (K, T, C, H, W)
         clips = torch.stack([self.transform(video).transpose(0, 1) for video in videos])
-        return {
-            "video": clips,
-            "label": label,
-            "index": index,
-            "skipped": len(failures),
-            "failed": "\n".join(failures),
-        }
+        return ClipItem(
+            video=clips, label=label, index=index, skipped=len(failures), failed="\n".join(failures)
+        )

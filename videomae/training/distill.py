@@ -34,6 +34,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
         check_config(cfg)
         configs = common.start(cfg, run_dir, "distill")
         datamodule = common.build_datamodule(cfg)
+        datamodule.load()  # the index, once: the online probe's check below needs its splits
         module = DistillModule(  # the settings as the checkpoint records them (plain values)
             model=model_kwargs(cfg),
             mask=OmegaConf.to_container(cfg.mask, resolve=True),

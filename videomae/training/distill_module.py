@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from videomae.checkpoints.run_dir import run_checkpoint
+from videomae.data.batches import ClipBatch
 from videomae.errors import ConfigError
 from videomae.masking import MaskConfig, MaskGenerator
 from videomae.models import create_pretrain_model
@@ -112,7 +113,7 @@ class DistillModule(PretrainModule):
         else:
             self.heads = LogitHead(s_dim, teacher_classes(teacher_model))
         self.cache = self.open_cache(settings, teacher, grid)
-        self.rows: dict | None = None  # the step's uint8 clips and their records, for the cache
+        self.rows: ClipBatch | None = None  # the step's uint8 clips and their records, for the cache
         self.attach_model(student)
         self.head_names = param_group_names(self.heads, optim["weight_decay"])
         self.compile_model(compile)
@@ -157,14 +158,7 @@ class DistillModule(PretrainModule):
 
     # --- the losses ---------------------------------------------------------------------------
 
-    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        crops = batch.get("crops")
-        batch = super().on_after_batch_transfer(batch, dataloader_idx)
-        if crops is not None:
-            batch["crop_params"] = crops.flatten(0, 1)  # one row per clip, as the videos
-        return batch
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
+    def training_step(self, batch: ClipBatch, batch_idx: int) -> torch.Tensor | None:
         self.rows = batch if self.cache is not None else None
         loss = self.distill_loss(self.pixels(batch["video"]))
         if not self.all_ranks_finite(loss):

@@ -92,10 +92,10 @@ def test_checkpoint(checkpoint: str, overrides: list[str], out_dir: str, ema: bo
     classes = module.hparams.classes or [str(i) for i in range(module.hparams.num_classes)]
     path = write_predictions(os.path.join(out_dir, "predictions.csv"), results, samples, classes, datamodule)
     m = results["metrics"]
-    views = datamodule.test_clips * datamodule.test_crops
+    views = datamodule.config.test_clips * datamodule.config.test_crops
     print(
-        f"test: {len(results['video_id'])} of {len(samples)} videos, {datamodule.test_clips} clips x "
-        f"{datamodule.test_crops} crops = {views} views each{' (EMA weights)' if ema else ''}: "
+        f"test: {len(results['video_id'])} of {len(samples)} videos, {datamodule.config.test_clips} clips x "
+        f"{datamodule.config.test_crops} crops = {views} views each{' (EMA weights)' if ema else ''}: "
         f"top-1 {m['top1']:.2f}%, top-5 {m['top5']:.2f}%, mean class {m['mean_class']:.2f}%"
     )
     per_class = per_class_accuracy(results["probs"], results["label"], classes)
@@ -107,8 +107,8 @@ def test_checkpoint(checkpoint: str, overrides: list[str], out_dir: str, ema: bo
         "videos": len(results["video_id"]),
         "dataset": cfg.data.name,
         "split": "test",
-        "test_clips": datamodule.test_clips,
-        "test_crops": datamodule.test_crops,
+        "test_clips": datamodule.config.test_clips,
+        "test_crops": datamodule.config.test_crops,
         "ema": bool(ema),
         "checkpoint": os.path.abspath(checkpoint),
         "global_step": step,

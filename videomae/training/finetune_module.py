@@ -14,6 +14,7 @@ from timm.loss import SoftTargetCrossEntropy
 from timm.utils import ModelEmaV3
 
 from videomae.config_fields import Settings, setting
+from videomae.data.batches import ClipBatch, MultiViewBatch
 from videomae.models import create_classifier
 from videomae.training.module import VideoModule
 
@@ -152,7 +153,7 @@ class FinetuneModule(VideoModule):
         targets.scatter_(1, labels[:, None], 1.0 - self.smoothing + off)
         return videos, targets
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: ClipBatch, batch_idx: int) -> torch.Tensor:
         videos, targets = self.soft_targets(self.pixels(batch["video"]), batch["label"])
         logits = self.model(videos)
         loss = self.soft_loss(logits.float(), targets)
@@ -171,7 +172,7 @@ class FinetuneModule(VideoModule):
         if self.model_ema is not None:
             yield "_ema", self.model_ema.module
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
+    def validation_step(self, batch: ClipBatch, batch_idx: int) -> None:
         videos, labels = self.pixels(batch["video"]), batch["label"]
         for suffix, model in self._eval_models():
             logits = model(videos).float()
@@ -191,7 +192,7 @@ class FinetuneModule(VideoModule):
     def on_test_epoch_start(self) -> None:
         self._test_outputs = []
 
-    def test_step(self, batch: dict, batch_idx: int) -> None:
+    def test_step(self, batch: MultiViewBatch, batch_idx: int) -> None:
         videos = batch["video"]  # (B, V, C, T, H, W)
         B, V = videos.shape[:2]
         logits = self.test_model()(self.pixels(videos.flatten(0, 1))).float()

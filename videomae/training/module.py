@@ -1,9 +1,11 @@
 """`VideoModule`: what the pre-training and fine-tuning LightningModules share.
 
-Both wrap a plain `nn.Module` (`self.model`) and own six duties here: per-rank seeding, repeated
-clips flattened to one clip per row, parameter groups named on the plain model, optional
-torch.compile, the effective batch, and AdamW with the per-step warm-up + cosine schedule. The
-subclasses keep what differs: masks and the reconstruction loss, or mixup, EMA and metrics.
+Both wrap a plain `nn.Module` (`self.model`) and own five duties here: per-rank seeding, parameter
+groups named on the plain model, optional torch.compile, the effective batch, and AdamW with the
+per-step warm-up + cosine schedule. The subclasses keep what differs: masks and the reconstruction
+loss, or mixup, EMA and metrics. Their steps take the batches videomae.data.batches declares:
+training and validation a ClipBatch (one clip per row: the datamodule flattens repeated clips and
+makes the device-transformed ones), testing a MultiViewBatch.
 """
 
 from typing import cast
@@ -38,17 +40,6 @@ class VideoModule(pl.LightningModule):
         # Augmentations in loader workers (or, with num_workers=0, here) come from the global
         # generators: a different stream for every rank.
         pl.seed_everything(self.hparams.seed + self.global_rank, workers=True, verbose=False)
-
-    def on_before_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        """Repeated sampling, (B, num_sample, C, T, H, W), becomes one clip per row, each with its
-        video's label. Test batches, (B, views, ...) with a `video_id`, keep their views together.
-        Skipped videos (batch["skipped"], batch["failed"]) are counted by callbacks.SkippedVideos."""
-        video = batch.get("video")  # absent with data.device_transforms: made after the transfer
-        if video is not None and video.ndim == 6 and "video_id" not in batch:
-            if "label" in batch:
-                batch["label"] = batch["label"].repeat_interleave(video.shape[1])
-            batch["video"] = video.flatten(0, 1)
-        return batch
 
     def pixels(self, video: torch.Tensor) -> torch.Tensor:
         """A batch's uint8 clips as normalised floats, made inside the step rather than in a

@@ -10,9 +10,6 @@ import torch
 from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 from pytorch_lightning.strategies import FSDPStrategy
 
-from videomae.data.dataset import VideoClipDataset
-from videomae.data.sampling import ClipSampler
-from videomae.data.transforms import EvalTransform
 from videomae.masking import MaskGenerator
 from videomae.models.videomae import VideoMAEPretrain
 from videomae.pixels import normalize_uint8, to_pixels
@@ -66,23 +63,13 @@ class ReconstructionPictures(pl.Callback):
         self.mask = MaskGenerator(gen.type, gen.ratio, model.grid)(len(self.clips), generator=generator)
 
     def pick_clips(self, datamodule) -> tuple[torch.Tensor, list[str]]:
-        if datamodule is None or getattr(datamodule, "index", None) is None:
+        datasets = getattr(datamodule, "datasets", None)  # set by the datamodule's setup
+        if datasets is None:
             raise ValueError("the datamodule has no video index")
-        splits = datamodule.index.splits
-        samples = splits.get("val") or splits["train"]
+        samples = datasets.split("val") or datasets.split("train")
         count = min(self.num_clips, len(samples))
         picks = np.unique(np.linspace(0, len(samples) - 1, count).round().astype(int))
-        sampling = getattr(datamodule, "pretrain_sampling", datamodule.sampling)
-        mode = getattr(datamodule, "sampling_mode", "original")
-        dataset = VideoClipDataset(
-            [samples[i] for i in picks],
-            ClipSampler(datamodule.num_frames, sampling, datamodule.sampling_rate),
-            EvalTransform(datamodule.input_size, mode),
-            train=False,
-            decoder=datamodule._decoder(),
-            short_side=datamodule.input_size,
-            size_mode=mode,
-        )
+        dataset = datasets.fixed_clips([samples[i] for i in picks])
         items = [dataset[i] for i in range(len(dataset))]
         captions = [os.path.basename(dataset.samples[item["index"]][0]) for item in items]
         return torch.stack([item["video"] for item in items]), captions

@@ -33,6 +33,7 @@ def run(cfg: DictConfig, run_dir: str) -> str:
     with RunSummary(run_dir, "pretrain", model_info(cfg)) as summary:
         configs = common.start(cfg, run_dir, "pretrain")
         datamodule = common.build_datamodule(cfg)
+        datamodule.load()  # the index, once: the online probe's check below needs its splits
         module = PretrainModule(  # the settings as the checkpoint records them (plain values)
             model=model_kwargs(cfg),
             mask=OmegaConf.to_container(cfg.mask, resolve=True),

@@ -4,7 +4,7 @@ import logging
 
 import torch
 
-from videomae.data.device_pixels import crop_resize_flip
+from videomae.data.batches import ClipBatch
 from videomae.data.resume import derive_seed
 from videomae.masking import MaskConfig, MaskGenerator
 from videomae.models import VideoMAEPretrain, create_pretrain_model
@@ -47,12 +47,7 @@ class PretrainModule(VideoModule):
         # Masks and drop path depend only on (seed, step, rank): the same after a resume.
         torch.manual_seed(derive_seed(self.hparams.seed, self.global_step, self.global_rank))
 
-    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        if "frames" in batch:  # data.device_transforms: crop, resize and flip here, batched
-            batch["video"] = crop_resize_flip(batch.pop("frames"), batch.pop("crops"))
-        return batch
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
+    def training_step(self, batch: ClipBatch, batch_idx: int) -> torch.Tensor | None:
         videos = self.pixels(batch["video"])
         mask, targets = self.mask_generator.draw(videos.shape[0], videos.device)
         loss, _ = self.model(videos, mask, targets)

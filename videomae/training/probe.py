@@ -86,28 +86,29 @@ class OnlineProbe(pl.Callback):
         """(training videos, validation videos, their source), or None when the data has no
         labels to probe with (a ConfigError instead with enabled=true)."""
         s = self.settings
-        train, val, source = probe_subsets(datamodule.index.splits, s.train_videos, s.val_videos)
-        self.off_reason = why_not_probed(datamodule.index.splits, train, val, s.train_videos)
+        splits = datamodule.datasets.index.splits
+        train, val, source = probe_subsets(splits, s.train_videos, s.val_videos)
+        self.off_reason = why_not_probed(splits, train, val, s.train_videos)
         if self.off_reason is None:
             return train, val, source
         if s.enabled is True:
             raise ConfigError(
-                f"probe.enabled=true, but {self.off_reason} (data.root={datamodule.root}; or set "
+                f"probe.enabled=true, but {self.off_reason} (data.root={datamodule.config.root_dir}; or set "
                 "probe.enabled=auto or false)"
             )
         return None
 
     def check(self, datamodule) -> None:
-        """Fail before training starts when enabled=true meets unlabeled data (as far as the
-        index is known yet: the demo's videos are only generated in prepare_data)."""
-        if getattr(datamodule, "index", None) is not None:
+        """Fail before training starts when enabled=true meets unlabeled data (the runs load the
+        index before they build the Trainer)."""
+        if getattr(datamodule, "datasets", None) is not None:
             self.choose(datamodule)
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         if stage != "fit" or self.settings.enabled is False:
             return
         datamodule = trainer.datamodule
-        if getattr(datamodule, "index", None) is None:
+        if getattr(datamodule, "datasets", None) is None:
             return
         s = self.settings
         chosen = self.choose(datamodule)
@@ -121,10 +122,10 @@ class OnlineProbe(pl.Callback):
             return
         self.samples, self.num_train = train + val, len(train)
         self.num_classes = int(datamodule.num_classes or max(label for _, label in self.samples) + 1)
-        self.dataset = datamodule.centre_view_dataset(self.samples, max_consecutive_failures=1)
+        self.dataset = datamodule.datasets.centre_view(self.samples, max_consecutive_failures=1)
         self.source = source
         workers = s.num_workers
-        self.num_workers = int(datamodule.num_workers if workers is None else workers)
+        self.num_workers = int(datamodule.config.num_workers if workers is None else workers)
         self.active = True
         if trainer.is_global_zero:
             print(

@@ -19,12 +19,11 @@ temporal_views-th clip from v, so every view spans the whole video).
 
 import random
 
-from videomae.data.datamodule import VideoDataModule
+from videomae.data.config import DataConfig
+from videomae.data.datamodule import LabeledDataModule
 from videomae.data.dataset import MultiViewDataset
+from videomae.data.factory import first_per_class
 from videomae.data.segments import SegmentClipDataset
-from videomae.data.settings import first_per_class
-from videomae.data.transforms import FinetuneTransform
-from videomae.data.video import decode_short_side
 from videomae.errors import ConfigError
 
 SELECT = ("auto", "val", "holdout", "eval")
@@ -46,14 +45,14 @@ def hold_out(samples: list[tuple[str, int]], fraction: float, seed: int):
     return [s for s in samples if s not in held], [s for s in samples if s in held]
 
 
-class ProbeDataModule(VideoDataModule):
-    """`VideoDataModule(mode="finetune")` plus `clips`, `temporal_views`, `select`, `holdout`.
+class ProbeDataModule(LabeledDataModule):
+    """The fine-tuning datamodule (labeled) plus `clips`, `temporal_views`, `select`, `holdout`.
     `stage_split` says which split the test loader serves: eval (default), selection or train
     (the kNN probe embeds the training split through it: selection views, no augmentation)."""
 
-    def __init__(self, clips: int = 1, temporal_views: int = 1, select: str = "auto",
-                 holdout: float = 0.1, mode: str = "finetune", **data):  # fmt: skip
-        super().__init__(mode=mode, **data)  # labeled: the fine-tuning datasets
+    def __init__(self, config: DataConfig, seed: int = 0, clips: int = 1, temporal_views: int = 1,
+                 select: str = "auto", holdout: float = 0.1):  # fmt: skip
+        super().__init__(config, "finetune", seed)
         if select not in SELECT:
             raise ConfigError(f"probe.select={select!r} is not one of {', '.join(SELECT)}")
         if not 0 < holdout < 1:
@@ -65,21 +64,19 @@ class ProbeDataModule(VideoDataModule):
 
     def make_plan(self) -> dict:
         """The splits as the selection rule makes them: train, selection (or None), eval samples."""
-        if self.index is None:
-            self.index = self.load_index()
-        splits = self.index.splits
-        train, val, test = splits["train"], splits.get("val") or [], splits.get("test") or []
+        datasets = self.load()
+        train, val, test = datasets.split("train"), datasets.split("val"), datasets.split("test")
         separate_test = bool(test) and test is not val and test != val
         rule = self.select if self.select != "auto" else ("val" if separate_test else "eval")
         labeled = [s for s in train if s[1] >= 0]
         if len(labeled) < len(train):
             raise ConfigError(
-                f"data.root={self.root}: {len(train) - len(labeled)} training videos have no label; "
-                "a probe needs labeled training videos"
+                f"data.root={self.config.root_dir}: {len(train) - len(labeled)} training videos have no "
+                "label; a probe needs labeled training videos"
             )
         evaluation = test or val
         if not evaluation:
-            raise ConfigError(f"data.root={self.root}: no validation or test split to evaluate on")
+            raise ConfigError(f"data.root={self.config.root_dir}: no validation or test split to evaluate on")
         if rule == "val":
             if not separate_test or not val:
                 raise ConfigError(
@@ -94,8 +91,8 @@ class ProbeDataModule(VideoDataModule):
         else:
             name = "test" if test else "val"
             selection, split_names = None, (f"{name} (the evaluation split)", name)
-        if self.train_per_class is not None:  # few-shot: the first N of each class (data.train_per_class)
-            train = first_per_class(train, self.train_per_class)
+        if self.config.train_per_class is not None:  # few-shot: the first N of each class
+            train = first_per_class(train, self.config.train_per_class)
         self.plan = {"rule": rule, "train": train, "selection": selection, "eval": evaluation,
                      "selection_split": split_names[0], "eval_split": split_names[1]}  # fmt: skip
         return self.plan
@@ -105,44 +102,23 @@ class ProbeDataModule(VideoDataModule):
 
     # --- datasets -----------------------------------------------------------------------------
 
-    def train_dataset(self) -> SegmentClipDataset:
-        aug = self.augment
-        transform = FinetuneTransform(
-            self.input_size, crop_scale=aug["crop_scale"], crop_ratio=aug["crop_ratio"], flip=self.flip,
-            rand_augment=aug["rand_augment"], erase_prob=float(aug["erase_prob"]),
-        )  # fmt: skip
-        return SegmentClipDataset(
-            self._plan()["train"],
-            self._sampler(self.sampling),
-            transform,
-            decoder=self._decoder(),
-            short_side=self.decode_short_side or decode_short_side(self.input_size, self.scales),
-            size_mode=self.sampling_mode,
-            num_segments=self.clips,
-        )
-
     def views_dataset(self, samples, temporal_views: int, crops: int) -> MultiViewDataset:
-        return MultiViewDataset(
-            samples,
-            self._sampler(self.sampling),
-            self.input_size,
-            num_clips=self.clips * temporal_views,
-            num_crops=crops,
-            decoder=self._decoder(),
-            size_mode=self.sampling_mode,
-        )
+        return self.load().views(samples, self.clips * temporal_views, crops)
 
-    def val_dataset(self) -> MultiViewDataset | None:  # type: ignore[override]  # views, not clips
+    def validation_dataset(self) -> MultiViewDataset | None:
         selection = self._plan()["selection"]
         return self.views_dataset(selection, 1, 1) if selection else None
 
     def test_dataset(self) -> MultiViewDataset | None:
         plan = self._plan()
         if self.stage_split == "eval":
-            return self.views_dataset(plan["eval"], self.temporal_views, self.test_crops)
+            return self.views_dataset(plan["eval"], self.temporal_views, self.config.test_crops)
         samples = plan["train"] if self.stage_split == "train" else plan["selection"]
         return self.views_dataset(samples, 1, 1) if samples else None
 
-    def val_dataloader(self):
-        dataset = getattr(self, "val_set", None)
-        return self._loader(dataset, self.test_batch_size, train=False) if dataset is not None else []
+    @property
+    def val_batch_size(self) -> int:
+        return self.test_batch_size
+
+    def train_dataset(self) -> SegmentClipDataset:
+        return self.load().segments(self._plan()["train"], self.clips)

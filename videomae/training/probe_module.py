@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from videomae.data.batches import ClipBatch, MultiViewBatch
 from videomae.features import encoder_tokens
 from videomae.models.factory import VideoMAEModel
 from videomae.models.probe_heads import build_head
@@ -98,7 +99,7 @@ class ProbeModule(pl.LightningModule):
 
     # --- training -----------------------------------------------------------------------------
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: ClipBatch, batch_idx: int) -> torch.Tensor:
         tokens, labels = self.tokens(batch["video"]), batch["label"]
         losses = torch.stack([F.cross_entropy(head(tokens).float(), labels) for head in self.heads])
         self.log("train/loss", losses.mean(), prog_bar=True, batch_size=len(labels))
@@ -128,7 +129,7 @@ class ProbeModule(pl.LightningModule):
 
     # --- every view of every video ------------------------------------------------------------
 
-    def views_step(self, batch: dict) -> None:
+    def views_step(self, batch: MultiViewBatch) -> None:
         video = batch["video"]  # (B, M x crops, C, T, H, W), clip-major
         B, V = video.shape[:2]
         crops = int(batch["crop_index"][0].max().item()) + 1
@@ -176,7 +177,7 @@ class ProbeModule(pl.LightningModule):
     def on_validation_epoch_start(self) -> None:
         self._outputs = []
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
+    def validation_step(self, batch: MultiViewBatch, batch_idx: int) -> None:
         self.views_step(batch)
 
     def on_validation_epoch_end(self) -> None:
@@ -192,7 +193,7 @@ class ProbeModule(pl.LightningModule):
     def on_test_epoch_start(self) -> None:
         self._outputs = []
 
-    def test_step(self, batch: dict, batch_idx: int) -> None:
+    def test_step(self, batch: MultiViewBatch, batch_idx: int) -> None:
         self.views_step(batch)
 
     def on_test_epoch_end(self) -> None:

@@ -84,12 +84,13 @@ def checkpoint_args(cfg: DictConfig) -> dict:
 
 
 def build_datamodule(cfg: DictConfig, s: dict) -> ProbeDataModule:
-    for key in common.MODEL_PIXEL_KEYS:  # the encoder normalises with the statistics it was trained with
-        if cfg.data.get(key) is not None:
+    config = common.data_config(cfg)
+    for key in ("mean", "std"):  # the encoder normalises with the statistics it was trained with
+        if getattr(config, key) is not None:
             raise ConfigError(
                 f"data.{key}: a probe normalises with the checkpoint's pixel statistics; leave it null"
             )
-    return common.build_datamodule(cfg, "finetune", ProbeDataModule, **{k: s[k] for k in NOT_DATA})
+    return ProbeDataModule(config, cfg.seed, **{k: s[k] for k in NOT_DATA})
 
 
 def check_channels(channels: str, in_chans: int) -> None:
@@ -121,8 +122,7 @@ def run(cfg: DictConfig, run_dir: str) -> dict | None:
         s = common.start(cfg, run_dir, "probe").protocol()
         path = resolve_checkpoint(cfg)
         datamodule = build_datamodule(cfg, s)
-        datamodule.prepare_data()
-        plan = datamodule.make_plan()
+        plan = datamodule.make_plan()  # reads the index (datamodule.load)
         num_classes = datamodule.num_classes
         if not num_classes:
             raise ConfigError(f"dataset={cfg.data.name} defines no classes: set data.num_classes")
@@ -254,10 +254,10 @@ def metrics_record(cfg, s, plan, path, report, datamodule, selection, evaluation
         "views": {
             "clips_per_view": s["clips"],
             "temporal_views": s["temporal_views"],
-            "spatial_crops": datamodule.test_crops,
-            "views": s["temporal_views"] * datamodule.test_crops,
-            "num_frames": datamodule.num_frames,
-            "input_size": datamodule.input_size,
+            "spatial_crops": datamodule.config.test_crops,
+            "views": s["temporal_views"] * datamodule.config.test_crops,
+            "num_frames": datamodule.config.num_frames,
+            "input_size": datamodule.config.input_size,
         },  # fmt: skip
         "selection": {"rule": rule, "split": plan["selection_split"], "how": how},
         "eval_split": plan["eval_split"],

@@ -24,7 +24,9 @@ from videomae.checkpoints.run_dir import (
     foreign_entries,
     last_checkpoint,
 )
-from videomae.data.datamodule import VideoDataModule
+from videomae.data.config import DataConfig
+from videomae.data.datamodule import VideoDataModule, create_datamodule
+from videomae.data.factory import check_root
 from videomae.errors import ConfigError
 from videomae.models.layers import Block
 from videomae.training import preemption
@@ -34,7 +36,6 @@ from videomae.training.loggers import LOGGERS, build_logger
 from videomae.training.strategies import BlockFSDPStrategy
 
 RESUME_WORDS = (None, "", "null", "last", "auto")
-MODEL_PIXEL_KEYS = ("mean", "std")  # data.* keys the model normalises its inputs with, on its device
 
 
 class _DropLines(logging.Filter):
@@ -62,8 +63,6 @@ def quiet_warnings() -> None:
     warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
     # Lightning's own use of a deprecated torch.utils._pytree name, not ours.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-    # The module, not the datamodule, owns device-side batch handling.
-    warnings.filterwarnings("ignore", message=r".*overridden `on_(before|after)_batch_transfer`")
     # The multi-view test drops the distributed sampler's padded repeats by video id.
     warnings.filterwarnings("ignore", message=r".*it is recommended to use `Trainer\(devices=1")
     # The fine-tuning EMA copy is in eval mode on purpose.
@@ -84,22 +83,20 @@ def start(cfg: DictConfig, run_dir: str, kind: str) -> RunConfigs:
 # --- config -> constructor arguments --------------------------------------------------------------
 
 
-def build_datamodule(cfg: DictConfig, mode: str = "pretrain", cls: type = VideoDataModule, **extra):
-    """`cls` (a VideoDataModule) from `data.*` and `extra`; an unknown data key fails in one line."""
-    data = OmegaConf.to_container(cfg.data, resolve=True)
-    known = set(inspect.signature(VideoDataModule).parameters) - {"mode", "seed"}
-    if unknown := sorted(set(data) - known - set(MODEL_PIXEL_KEYS)):
-        raise ConfigError(f"data.{unknown[0]} is not a data setting; known: {', '.join(sorted(known))}")
-    pixels = set(MODEL_PIXEL_KEYS)  # the model's (pixel_kwargs)
-    return cls(mode=mode, seed=cfg.seed, **extra, **{k: v for k, v in data.items() if k not in pixels})
+def data_config(cfg: DictConfig) -> DataConfig:
+    """The checked `data.*` settings; a bad or unknown key fails in one line."""
+    return DataConfig.from_mapping(OmegaConf.to_container(cfg.data, resolve=True))
+
+
+def build_datamodule(cfg: DictConfig, mode: str = "pretrain") -> VideoDataModule:
+    """The datamodule of `data.*` for a run of `mode`; it reads no data until its `load()`."""
+    return create_datamodule(data_config(cfg), mode, seed=cfg.seed)
 
 
 def labeled_datamodule(cfg: DictConfig) -> VideoDataModule:
     """The fine-tuning datamodule with its index read, so that the classes are known up front."""
     datamodule = build_datamodule(cfg, mode="finetune")
-    datamodule.prepare_data()  # the demo's videos, generated once (atomic: concurrent ranks are fine)
-    if datamodule.index is None:
-        datamodule.index = datamodule.load_index()
+    datamodule.load()
     if not datamodule.num_classes:
         raise ConfigError(
             f"data.num_classes is not set and dataset={cfg.data.name} defines no classes; "
@@ -113,7 +110,8 @@ def check_config(cfg: DictConfig, kind: str) -> RunConfigs:
     runs them on every job's config before it launches any: videomae.sweep): the run's settings
     built, then what they name: the data's settings and lists, the logger, the checkpoint."""
     configs = build_configs(cfg, kind)
-    build_datamodule(cfg, mode="finetune" if kind == "finetune" else "pretrain")
+    mode = "finetune" if kind == "finetune" else "pretrain"
+    check_root(build_datamodule(cfg, mode=mode).config)  # the directory only: no annotation list is read
     if cfg.logger.name not in LOGGERS:
         raise ConfigError(f"logger={cfg.logger.name!r} is not one of {', '.join(LOGGERS)}")
     if cfg.ckpt_path not in RESUME_WORDS and not os.path.isfile(cfg.ckpt_path):
