@@ -51,18 +51,15 @@ class _VideoDataset(Dataset):
         return len(self.samples)
 
     def _load(self, index: int, choose: Callable[[int], np.ndarray]):
-        """(index, label, frames, failures): the video at `index`, or the first readable one of
-        random replacements."""
+        """(index, label, frames, frame indices, failures): the video at `index`, or the first
+        readable one of random replacements."""
         failures: list[str] = []
         while True:
             path, label = self.samples[index]
             try:
-                return (
-                    index,
-                    label,
-                    self.decoder.read(path, choose, self.short_side, self.size_mode),
-                    failures,
-                )
+                read = self.decoder.read_with_indices
+                frames, indices = read(path, choose, self.short_side, self.size_mode)
+                return index, label, frames, indices, failures
             except VideoReadError as err:
                 failures.append(str(err))
             if len(failures) >= self.max_consecutive_failures:
@@ -128,15 +125,9 @@ class VideoClipDataset(_VideoDataset):
             rng = np.random.default_rng(random.getrandbits(63))
         else:  # the same clip in every validation pass, whichever worker or rank reads it
             rng = np.random.default_rng(derive_seed(self.eval_seed, index))
-        chosen: list[np.ndarray] = []  # the frames of the video used (a replacement's, if any)
-
-        def pick(num_video_frames: int) -> np.ndarray:
-            chosen.append(np.asarray(self.choose(num_video_frames, rng)))
-            return chosen[-1]
-
-        index, label, frames, failures = self._load(index, pick)
+        index, label, frames, indices, failures = self._load(index, lambda n: self.choose(n, rng))
         skipped, failed = len(failures), "\n".join(failures)
-        frame_indices = torch.from_numpy(chosen[-1].astype(np.int64))  # a teacher cache's record
+        frame_indices = torch.from_numpy(indices.astype(np.int64))  # a teacher cache's record
         if self.defer_pixels:
             assert isinstance(self.transform, PretrainTransform), "defer_pixels: pre-training"
             crops = [draw_crop(self.transform, *frames.shape[1:3]) for _ in range(self.num_sample)]
@@ -183,7 +174,7 @@ class MultiViewDataset(_VideoDataset):
         self.num_crops = num_crops
 
     def __getitem__(self, index: int) -> MultiViewItem:
-        index, label, frames, failures = self._load(index, lambda n: self.sampler.views(n, self.num_clips))
+        index, label, frames, _, failures = self._load(index, lambda n: self.sampler.views(n, self.num_clips))
         clips, length = frames.shape[:2]  # (clips, T, H, W, C)
         video = torch.from_numpy(frames).flatten(0, 1).permute(0, 3, 1, 2)  # (clips*T, C, H, W)
         video = resize_short_side(video, self.size, self.size_mode).unflatten(0, (clips, length))

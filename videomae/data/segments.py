@@ -37,7 +37,7 @@ class SegmentClipDataset(VideoClipDataset):
         if self.epoch_seed is not None:  # as the parent: draws from (epoch seed, index)
             seed_everything_from(self.epoch_seed, index)
         rng = np.random.default_rng(random.getrandbits(63))
-        index, label, frames, failures = self._load(index, lambda n: self.choose(n, rng))
+        index, label, frames, _, failures = self._load(index, lambda n: self.choose(n, rng))
         videos = torch.from_numpy(frames).permute(0, 1, 4, 2, 3)  # (K, T, C, H, W)
         clips = torch.stack([self.transform(video).transpose(0, 1) for video in videos])
         return ClipItem(
