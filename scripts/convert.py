@@ -27,7 +27,6 @@ import json
 import os
 import sys
 
-from videomae.atomic_files import atomic_directory
 from videomae.checkpoints import (
     describe_model,
     export_hf,
@@ -36,9 +35,10 @@ from videomae.checkpoints import (
     model_from_checkpoint,
 )
 from videomae.checkpoints.hub import training_record
+from videomae.checkpoints.onnx import ATOL, RTOL, check_onnx, export_onnx
 from videomae.checkpoints.run_dir import run_checkpoint
-from videomae.errors import CheckpointError, ConfigError, DiskFullError
-from videomae.onnx_export import ATOL, RTOL, check_onnx, export_onnx
+from videomae.utils.atomic_files import atomic_directory
+from videomae.utils.errors import CheckpointError, ConfigError, DiskFullError
 
 EXPORTS = {"hf": export_hf, "original": export_original, "ours": export_ours}
 

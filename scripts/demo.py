@@ -26,9 +26,9 @@ import time
 from hydra import compose, initialize_config_dir
 
 from videomae.checkpoints.run_dir import last_checkpoint
-from videomae.demo_report import ARMS, LONG_ARMS, plot_demo, read_curves
 from videomae.experiments import distill_compare, domain_shift
 from videomae.experiments.overrides import demo_overrides
+from videomae.report.demo import ARMS, LONG_ARMS, plot_demo, read_curves
 from videomae.training import evaluate, finetune, pretrain
 
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")

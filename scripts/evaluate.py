@@ -12,7 +12,7 @@ predictions.csv and the metrics to metrics.json (which an HF export's model card
 
 import sys
 
-from videomae.cli import ANY_KEY, REQUIRED, parse_args, reported_errors
+from videomae.config.cli import ANY_KEY, REQUIRED, parse_args, reported_errors
 from videomae.training.evaluate import evaluate
 
 OPTIONS = {"checkpoint": REQUIRED, "out": None, "ema": False}

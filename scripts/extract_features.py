@@ -22,8 +22,8 @@ mean); none: the token grid (t, h, w, D); attentive: the pooled vector of a trai
 import os
 import sys
 
-from videomae.cli import REQUIRED, parse_args, reported_errors
-from videomae.errors import ConfigError
+from videomae.config.cli import REQUIRED, parse_args, reported_errors
+from videomae.utils.errors import ConfigError
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
 OPTIONS = {
@@ -47,7 +47,7 @@ def main(argv: list[str]) -> None:
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
 
-    from videomae.features import run
+    from videomae.eval.features import run
 
     try:
         with initialize_config_dir(config_dir=os.path.abspath(CONFIG_DIR), version_base="1.3"):

@@ -10,8 +10,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from videomae.cli import other_rank_overrides, reported_errors
-from videomae.sweep import preflight
+from videomae.config.cli import other_rank_overrides, reported_errors
+from videomae.config.preflight import preflight
 from videomae.training.finetune import check_config, run
 from videomae.training.run_dir_first import check_run_dir_first
 

@@ -9,8 +9,8 @@ video: a video file, or a directory (every video in it). Writes out/<name>.png a
 import os
 import sys
 
-from videomae.cli import REQUIRED, parse_args, reported_errors
-from videomae.errors import ConfigError
+from videomae.config.cli import REQUIRED, parse_args, reported_errors
+from videomae.utils.errors import ConfigError
 
 OPTIONS = {
     "checkpoint": REQUIRED,
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> None:
     args, _ = parse_args(argv, OPTIONS, usage=__doc__)
     import torch
 
-    from videomae.visualize import visualize_video
+    from videomae.viz.visualize import visualize_video
 
     device = args.pop("device")
     if device == "auto":

@@ -17,10 +17,10 @@ from videomae import create_classifier, create_pretrain_model, export_hf, export
 from videomae.checkpoints.load import load_weights
 from videomae.data.transforms import ClipRandAugment
 from videomae.data.video import read_frames
-from videomae.errors import ConfigError
-from videomae.masking import MaskGenerator
-from videomae.pixels import GRAY_MEAN, GRAY_STD, IMAGENET_MEAN, IMAGENET_STD, normalize_uint8, to_pixels
+from videomae.models.masking import MaskGenerator
 from videomae.training.configs import pixel_kwargs
+from videomae.utils.errors import ConfigError
+from videomae.utils.pixels import GRAY_MEAN, GRAY_STD, IMAGENET_MEAN, IMAGENET_STD, normalize_uint8, to_pixels
 
 SIZE = dict(
     num_frames=4,

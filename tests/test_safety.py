@@ -18,13 +18,14 @@ import torch
 from helpers import REPO, TINY, run_script, tiny_model, tiny_overrides
 from torch.utils.data import DataLoader, Dataset
 
-from videomae import atomic_files, export_ours
+from videomae import export_ours
 from videomae.checkpoints import io as ckpt_io
-from videomae.cli import reported_errors, user_message
+from videomae.config.cli import reported_errors, user_message
 from videomae.data.annotations import AnnotationError, read_list
 from videomae.data.layouts import load_index
-from videomae.errors import CheckpointError, ConfigError, DataError, DiskFullError
 from videomae.training.checkpoint_io import AtomicCheckpointIO
+from videomae.utils import atomic_files
+from videomae.utils.errors import CheckpointError, ConfigError, DataError, DiskFullError
 
 
 class Exploit:
@@ -405,7 +406,7 @@ def test_every_shipped_config_passes_the_schema():
 
 
 def test_lightning_refusals_and_unknown_keys_are_config_errors(tmp_path):
-    from videomae.training.run import build_datamodule, build_trainer
+    from videomae.training.run_steps import build_datamodule, build_trainer
 
     for override, message in [
         ("trainer.devices=abc", "trainer.*: pytorch_lightning.Trainer refused these settings: `devices`"),

@@ -1,7 +1,7 @@
 """VideoMAE: masked video autoencoders for self-supervised pre-training."""
 
 try:  # registers ${model_size:...} for the configs; without OmegaConf there are no configs to read
-    import videomae.config_resolvers  # noqa: F401
+    import videomae.config.resolvers  # noqa: F401
 except ImportError:  # the model, training and perf code still import (scripts/gpu_check.sh)
     pass
 from videomae.checkpoints import (

@@ -31,8 +31,8 @@ from videomae import (
 )
 from videomae.checkpoints import io as ckpt_io
 from videomae.checkpoints.record import training_record
-from videomae.errors import CheckpointError
-from videomae.masking import MaskGenerator
+from videomae.models.masking import MaskGenerator
+from videomae.utils.errors import CheckpointError
 
 TINY = dict(
     num_frames=4,

@@ -13,7 +13,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from videomae import create_pretrain_model, export_ours, model_from_checkpoint
-from videomae.errors import CheckpointError
+from videomae.utils.errors import CheckpointError
 
 TINY = dict(
     num_frames=4, img_size=32, patch_size=16, embed_dim=32, depth=1, num_heads=2,

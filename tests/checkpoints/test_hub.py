@@ -31,8 +31,8 @@ from videomae.checkpoints import export_hf, model_from_checkpoint
 from videomae.checkpoints.hub import pretraining_record
 from videomae.data.synthetic import SyntheticSpec, render_video, write_video
 from videomae.data.transforms import EvalTransform
-from videomae.pixels import normalize_uint8
 from videomae.training.finetune import run as finetune
+from videomae.utils.pixels import normalize_uint8
 
 CONVERT = runpy.run_path(os.path.join(REPO, "scripts", "convert.py"))["main"]  # in-process: one start-up
 # Class folders of the dataset: the names must travel in dataset order (sorted folder names).

@@ -15,7 +15,7 @@ from pytorch_lightning.utilities.model_helpers import is_overridden
 from videomae.data.config import DataConfig
 from videomae.data.datamodule import LabeledDataModule, VideoDataModule, create_datamodule
 from videomae.data.factory import open_datasets
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 
 REQUIRED = ("name", "root")  # the dataset's and the user's to set
 

@@ -13,7 +13,7 @@ from videomae.data.datamodule import create_datamodule
 from videomae.data.decoders import pyav as pyav_backend
 from videomae.data.decoders import torchcodec as torchcodec_backend
 from videomae.data.video import VideoDecoder
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 
 
 def write_with_b_frames(path: str, num_frames: int = 40) -> str:

@@ -14,7 +14,7 @@ from videomae.data.dataset import VideoClipDataset
 from videomae.data.device_pixels import collate_windows, crop_resize_flip
 from videomae.data.sampling import ClipSampler
 from videomae.data.transforms import PretrainTransform
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 
 
 def datasets(video_bank, num_sample):

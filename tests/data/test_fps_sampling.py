@@ -10,7 +10,7 @@ from videomae.data.config import clip_rate
 from videomae.data.decoders.selftest import frame_index, vfr_pts, write_indexed
 from videomae.data.sampling import ClipSampler, time_indices, time_views
 from videomae.data.video import VideoDecoder
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 
 
 def expected_indices(pts_ms: np.ndarray, at_seconds: np.ndarray) -> list[int]:

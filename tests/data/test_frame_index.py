@@ -143,7 +143,7 @@ def no_ffmpeg(path):  # as on a machine without FFmpeg's shared libraries
 torch.ops.load_library = no_ffmpeg
 import torchcodec.decoders  # imports fine without FFmpeg: only decoding fails
 from videomae.data import decoders
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 try:
     decoders.resolve("torchcodec")
 except ConfigError as err:
@@ -230,7 +230,7 @@ def test_frame_i_in_mpeg_program_and_transport_streams(tmp_path, name, backend):
 
 BLOCKED_PYAV = """
 from videomae.data import decoders
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 for name in ("torchcodec", "auto"):
     try:
         print(name, "->", decoders.resolve(name))

@@ -21,7 +21,7 @@ from helpers import (
 from videomae.data.annotations import AnnotationError, read_list
 from videomae.data.layouts import READERS, DatasetIndex, Reader, folder, load_index
 from videomae.data.prepare import prepare
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 
 
 def labels_by_name(samples):

@@ -31,8 +31,8 @@ from videomae.data.sampling import (
 from videomae.data.synthetic import ensure_synthetic
 from videomae.data.transforms import ClipRandomErasing, FinetuneTransform, PretrainTransform, spatial_crops
 from videomae.data.video import VideoDecoder, VideoReadError, scaled_size
-from videomae.errors import ConfigError, DataError
 from videomae.training.callbacks import SkippedVideos
+from videomae.utils.errors import ConfigError, DataError
 
 # --- sampling -----------------------------------------------------------------------------------
 

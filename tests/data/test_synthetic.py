@@ -10,7 +10,7 @@ from helpers import TINY_SYNTHETIC
 from videomae.data.annotations import read_list
 from videomae.data.synthetic import CLASSES, SyntheticSpec, class_names, ensure_synthetic, render_video
 from videomae.data.video import read_frames
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 
 
 def test_synthetic_videos_are_real_h264_files_read_by_decord(synthetic_root):

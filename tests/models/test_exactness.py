@@ -6,7 +6,7 @@ from transformers import VideoMAEConfig, VideoMAEForPreTraining
 
 from videomae import create_pretrain_model
 from videomae.checkpoints.hf import hf_to_ours, ours_to_hf
-from videomae.masking import MaskGenerator
+from videomae.models.masking import MaskGenerator
 
 CONFIGS = {
     "cube16": dict(

@@ -8,9 +8,9 @@ from hydra import compose, initialize_config_dir
 from transformers.models.videomae.modeling_videomae import get_sinusoid_encoding_table
 
 from videomae import MODEL_SIZES, create_classifier, create_pretrain_model
-from videomae.masking import MaskGenerator
 from videomae.models import PRETRAINING_ONLY, VideoMAEClassifier, VideoMAEPretrain
 from videomae.models.layers import sinusoid_table
+from videomae.models.masking import MaskGenerator
 from videomae.models.patches import patchify
 
 # (embed_dim, depth, heads, decoder dim, decoder heads, patch) from the paper and VideoMAE V2

@@ -8,8 +8,8 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from videomae.masking import MaskGenerator
 from videomae.models import create_classifier, create_pretrain_model
+from videomae.models.masking import MaskGenerator
 from videomae.perf.flops import classifier_flops, module_flops, pretrain_flops
 from videomae.perf.peak import peak_flops, precision_kind, table_peak
 

@@ -16,7 +16,6 @@ from test_resume import kill_past_checkpoint, losses
 
 from videomae import create_classifier, create_pretrain_model, export_hf, load_weights, model_from_checkpoint
 from videomae.checkpoints.export import export_original
-from videomae.errors import ConfigError
 from videomae.models.distill import (
     encode_blocks,
     kd_loss,
@@ -29,9 +28,10 @@ from videomae.report.runs import pretraining_overrides
 from videomae.training.configs import model_kwargs, optim_hparams
 from videomae.training.distill import run
 from videomae.training.distill_module import DistillModule
-from videomae.training.run import build_datamodule
+from videomae.training.run_steps import build_datamodule
 from videomae.training.teacher import load_teacher
 from videomae.training.teacher_cache import clip_key
+from videomae.utils.errors import ConfigError
 
 SMALL = dict(embed_dim=48, depth=2, num_heads=2, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2)
 

@@ -86,7 +86,7 @@ def test_fsdp_strategy_shards_per_transformer_block():
     from hydra import compose, initialize_config_dir
 
     from videomae.models.layers import Block
-    from videomae.training.run import trainer_kwargs
+    from videomae.training.run_steps import trainer_kwargs
     from videomae.training.strategies import BlockFSDPStrategy
 
     with initialize_config_dir(config_dir=f"{REPO}/configs", version_base="1.3"):

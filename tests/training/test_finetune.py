@@ -12,12 +12,12 @@ from transformers import VideoMAEConfig, VideoMAEForPreTraining
 
 import videomae
 from videomae.data.annotations import AnnotationError
-from videomae.errors import CheckpointError, ConfigError
 from videomae.training.evaluate import load_finetuned
 from videomae.training.finetune import build_module, load_pretrained, run
 from videomae.training.finetune_module import FinetuneModule, accuracies, video_predictions
 from videomae.training.optim import build_adamw, param_group_names, param_groups
-from videomae.training.run import labeled_datamodule
+from videomae.training.run_steps import labeled_datamodule
+from videomae.utils.errors import CheckpointError, ConfigError
 
 CONFIGS = os.path.join(REPO, "configs")
 TINY_KW = dict(embed_dim=32, depth=2, num_heads=2, num_frames=4, img_size=32)

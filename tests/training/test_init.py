@@ -16,9 +16,9 @@ from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEForVide
 
 from videomae import create_classifier, create_pretrain_model
 from videomae.checkpoints.hf import hf_to_ours
-from videomae.errors import CheckpointError, ConfigError
 from videomae.training.init_weights import load_init, start_weights
 from videomae.training.pretrain import run
+from videomae.utils.errors import CheckpointError, ConfigError
 
 # The size tiny_overrides gives the demo's pre-training model.
 SIZE = dict(TINY_MODEL, num_frames=4, img_size=32, patch_size=8, tubelet_size=2)

@@ -19,9 +19,9 @@ import torch
 from helpers import REPO, tiny_overrides
 from slurm_cluster import ClusterError, SlurmCluster, skip_reason
 
-from videomae.cli import other_rank_overrides
+from videomae.config.cli import other_rank_overrides
+from videomae.config.preflight import job_overrides
 from videomae.data.workers import WorkerInit
-from videomae.sweep import job_overrides
 from videomae.training import preemption
 from videomae.training.summary import RunSummary
 

@@ -41,7 +41,7 @@ def test_demo_config_trains_and_loss_falls(tmp_path):
     check = textwrap.dedent(f"""
         import torch
         from videomae import create_pretrain_model
-        from videomae.masking import MaskGenerator
+        from videomae.models.masking import MaskGenerator
         ckpt = torch.load({str(last)!r}, weights_only=True, map_location="cpu")
         assert ckpt["global_step"] == 30
         model = create_pretrain_model(**ckpt["hyper_parameters"]["model"])

@@ -7,8 +7,8 @@ import torch
 from helpers import BROKEN_KINDS, BUILDERS, REPO, TINY, place, run_script
 from hydra import compose, initialize_config_dir
 
-from videomae.errors import ConfigError, DataError
 from videomae.training.pretrain import run
+from videomae.utils.errors import ConfigError, DataError
 
 
 def run_inprocess(run_dir, overrides):

@@ -12,11 +12,11 @@ from omegaconf import OmegaConf
 
 from videomae.data.sampling import ClipSampler
 from videomae.data.segments import SegmentClipDataset
-from videomae.errors import ConfigError
 from videomae.training.probe_data import ProbeDataModule, hold_out
 from videomae.training.probe_module import ProbeModule
 from videomae.training.probe_protocol import protocol_settings
 from videomae.training.probe_run import build_datamodule
+from videomae.utils.errors import ConfigError
 
 
 def module(kind="attentive", clips=1, **probe) -> ProbeModule:

@@ -9,8 +9,8 @@ import torch
 from helpers import TINY_SYNTHETIC, run_script, tiny_model
 
 from videomae import export_hf, export_original, export_ours
-from videomae.errors import ConfigError
 from videomae.training.probe_run import check_channels
+from videomae.utils.errors import ConfigError
 
 
 def data_overrides(root: str) -> list[str]:

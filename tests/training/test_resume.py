@@ -13,8 +13,8 @@ import torch
 from helpers import REPO, TINY, tiny_overrides, write_clip
 from hydra import compose, initialize_config_dir
 
-from videomae.errors import ConfigError
 from videomae.training.pretrain import run
+from videomae.utils.errors import ConfigError
 
 STEPS = 40  # 16 tiny videos / batch 2 = 8 steps per epoch: the runs cross several epoch ends
 

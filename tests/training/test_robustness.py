@@ -104,8 +104,8 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path, synthetic_root
 
 
 def test_ckpt_path_last_picks_the_newest_of_last_and_slurm_checkpoints(tmp_path, capsys):
-    from videomae.errors import ConfigError
-    from videomae.training.run import resolve_ckpt_path
+    from videomae.training.run_steps import resolve_ckpt_path
+    from videomae.utils.errors import ConfigError
 
     with pytest.raises(ConfigError, match="ckpt_path=last: nothing to resume: no .*last.ckpt"):
         resolve_ckpt_path("last", str(tmp_path))  # a mistyped run directory must not start afresh

@@ -8,8 +8,8 @@ import pytest
 from helpers import REPO, TINY, run_script, tiny_overrides
 from hydra import compose, initialize_config_dir
 
-from videomae.errors import ConfigError
 from videomae.training import finetune, pretrain
+from videomae.utils.errors import ConfigError
 
 
 def compose_cfg(name, *overrides):

@@ -11,12 +11,12 @@ from helpers import REPO, TINY, tiny_overrides
 from hydra import compose, initialize_config_dir
 
 from videomae.data.video import VideoDecoder
-from videomae.errors import ConfigError
 from videomae.report import report
 from videomae.training.finetune import run as finetune_run
 from videomae.training.pretrain import run
 from videomae.training.timing import StepTiming
 from videomae.training.verdict import RunSettings, verdict_line
+from videomae.utils.errors import ConfigError
 
 TIMED = [
     "trainer.max_steps=6",
@@ -55,13 +55,13 @@ def verdicts(out: str) -> list[str]:
 
 def test_loader_bound_run(tmp_path, synthetic_root, monkeypatch, capsys):
     """Every decode made 0.4 s slower, loading in the training process: the step waits."""
-    read = VideoDecoder.read
+    read = VideoDecoder.read_with_indices  # what the datasets call
 
     def slow_read(self, *args, **kwargs):
         time.sleep(0.4)
         return read(self, *args, **kwargs)
 
-    monkeypatch.setattr(VideoDecoder, "read", slow_read)
+    monkeypatch.setattr(VideoDecoder, "read_with_indices", slow_read)
     summary = timed_run(tmp_path / "run", synthetic_root, ["data.num_workers=0", "data.num_sample=1"])
     out = capsys.readouterr().out
     assert summary["bound"] == "loader-bound", out

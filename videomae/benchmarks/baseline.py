@@ -7,8 +7,8 @@ import torch
 from torch.utils.data import Dataset
 
 from videomae.data.decoders import decord as decord_backend
-from videomae.pixels import IMAGENET_MEAN as MEAN
-from videomae.pixels import IMAGENET_STD as STD
+from videomae.utils.pixels import IMAGENET_MEAN as MEAN
+from videomae.utils.pixels import IMAGENET_STD as STD
 
 
 def decord_missing() -> str | None:

@@ -6,7 +6,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from videomae.atomic_files import atomic_path
+from videomae.utils.atomic_files import atomic_path
 
 
 def _write_bench_video(path: str, width: int, height: int, seconds: float, fps: int, seed: int) -> None:

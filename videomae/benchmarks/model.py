@@ -18,8 +18,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from videomae.checkpoints.hf_twin import hf_pretrain_twin
-from videomae.masking import MaskGenerator
 from videomae.models import create_pretrain_model
+from videomae.models.masking import MaskGenerator
 from videomae.perf.peak import DTYPES, measured_rate
 from videomae.training.optim import build_adamw, param_group_names, param_groups
 

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from videomae.checkpoints import model_from_checkpoint
+from videomae.checkpoints.onnx import check_onnx, export_onnx, exportable
 from videomae.checkpoints.run_dir import run_checkpoint
-from videomae.onnx_export import check_onnx, export_onnx, exportable
 
 
 def parse_args(argv):

@@ -19,7 +19,7 @@ from videomae.checkpoints.card_sections import (
     usage_lines,
 )
 from videomae.models.videomae import as_pair
-from videomae.pixels import IMAGENET_MEAN, IMAGENET_STD, resolve_stats
+from videomae.utils.pixels import IMAGENET_MEAN, IMAGENET_STD, resolve_stats
 
 PAPER = "https://arxiv.org/abs/2203.12602"
 CITATION = """@inproceedings{tong2022videomae,

@@ -5,13 +5,13 @@ from pathlib import Path
 
 from torch import nn
 
-from videomae.atomic_files import atomic_path
 from videomae.checkpoints.card import model_card
+from videomae.checkpoints.formats import SPEC_METADATA
 from videomae.checkpoints.hf import hf_config, ours_to_hf
 from videomae.checkpoints.io import save_json, save_safetensors, save_torch
-from videomae.checkpoints.layouts import SPEC_METADATA
 from videomae.checkpoints.preprocessor import preprocessor_configs
 from videomae.checkpoints.spec import describe_model
+from videomae.utils.atomic_files import atomic_path
 
 
 def _spec(model: nn.Module, labels: list[str] | None) -> dict:

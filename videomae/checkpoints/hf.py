@@ -6,8 +6,8 @@ import torch
 
 from videomae.checkpoints.spec import NUMERICS, mlp_ratio
 from videomae.checkpoints.spec_check import MAX_HIDDEN, check_spec
-from videomae.errors import CheckpointError
 from videomae.models.videomae import as_pair
+from videomae.utils.errors import CheckpointError
 
 # transformers builds decoder.norm and fc_norm as nn.LayerNorm(dim): eps is fixed at torch's 1e-5.
 HF_HEAD_NORM_EPS = 1e-5

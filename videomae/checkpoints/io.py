@@ -1,6 +1,6 @@
 """Reading checkpoints without running code from them, and writing them atomically.
 
-Every checkpoint this framework writes goes through `atomic_path` (videomae.atomic_files): a crash
+Every checkpoint this framework writes goes through `atomic_path` (videomae.utils.atomic_files): a crash
 leaves the old file or the new one, never half of one, and a full disk ends with DiskFullError.
 """
 
@@ -16,8 +16,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from videomae.atomic_files import atomic_path
-from videomae.errors import CheckpointError
+from videomae.utils.atomic_files import atomic_path
+from videomae.utils.errors import CheckpointError
 
 # The original training code stores its argparse options next to the weights; a Namespace is
 # rebuilt from a plain dict of values, so allowing it runs no code from the file.

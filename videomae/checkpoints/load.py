@@ -8,11 +8,11 @@ import torch
 from timm.models import adapt_input_conv
 from torch import nn
 
-from videomae.checkpoints.layouts import Checkpoint, checkpoint_spec, read_checkpoint
+from videomae.checkpoints.formats import Checkpoint, checkpoint_spec, read_checkpoint
 from videomae.checkpoints.spec import NUMERICS, build_model, describe_model, task_of
-from videomae.errors import CheckpointError
 from videomae.models.factory import VideoMAEModel
 from videomae.models.videomae import as_pair
+from videomae.utils.errors import CheckpointError
 
 PATCH_WEIGHT = "encoder.patch_embed.proj.weight"
 

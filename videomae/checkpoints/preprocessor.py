@@ -1,7 +1,7 @@
 """The processor configs of an export: how transformers should prepare a video for the model."""
 
 from videomae.models.videomae import as_pair
-from videomae.pixels import resolve_stats
+from videomae.utils.pixels import resolve_stats
 
 
 def preprocessor_configs(spec: dict) -> dict[str, dict]:

@@ -21,12 +21,12 @@ from timm.layers import DropPath
 from torch import nn
 
 from videomae.checkpoints.spec_check import block_indices, check_spec
-from videomae.errors import CheckpointError
 from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.factory import MODEL_SIZES, VideoMAEModel
 from videomae.models.layers import LAYER_NORM_EPS, Block
 from videomae.models.videomae import VideoMAEPretrain
-from videomae.pixels import default_stats
+from videomae.utils.errors import CheckpointError
+from videomae.utils.pixels import default_stats
 
 TASKS: dict[str, type[VideoMAEModel]] = {"pretrain": VideoMAEPretrain, "classification": VideoMAEClassifier}
 NUMERICS = {"norm_eps": LAYER_NORM_EPS, "head_norm_eps": LAYER_NORM_EPS, "encoder_norm": True}

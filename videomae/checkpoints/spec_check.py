@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from videomae.errors import CheckpointError
+from videomae.utils.errors import CheckpointError
 
 # Generous bounds: ten times beyond any published VideoMAE, far below what exhausts a machine.
 MAX_DEPTH = 256

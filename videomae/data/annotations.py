@@ -7,8 +7,8 @@ Lists saved by Windows tools are read as they are: a UTF-8 byte-order mark and C
 
 import os
 
-from videomae.atomic_files import atomic_path
-from videomae.errors import ConfigError
+from videomae.utils.atomic_files import atomic_path
+from videomae.utils.errors import ConfigError
 
 # utf-8-sig drops the byte-order mark Windows tools write at the start (else it sticks to the first
 # path); CRLF line ends go with the newline translation of text mode and strip().

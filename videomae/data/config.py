@@ -2,7 +2,7 @@
 default, allowed values and meaning, checked when the config is made: a bad value fails with one
 line naming its key, at start-up rather than deep inside a loader worker.
 
-The field rules (type, range, choices) give the schema's messages (videomae.config_fields); the
+The field rules (type, range, choices) give the schema's messages (videomae.utils.config_fields); the
 checks between fields (fps sampling needs one of target_fps and clip_seconds, ...) are in
 `__post_init__`. The checks that depend on the run (its mode) or on this machine (a decoder that
 works here) are the datamodule's and the dataset factory's.
@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from videomae.config_fields import check_fields, rule
 from videomae.data.sampling import SAMPLING, SAMPLING_MODES
-from videomae.errors import ConfigError
+from videomae.utils.config_fields import check_fields, rule
+from videomae.utils.errors import ConfigError
 
 AUGMENT_DEFAULTS = {
     "rand_augment": "rand-m7-n4-mstd0.5-inc1",

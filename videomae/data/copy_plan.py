@@ -6,10 +6,10 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from videomae.atomic_files import atomic_path
 from videomae.data.layouts import is_video
 from videomae.data.layouts.common import walk_folders
-from videomae.errors import ConfigError
+from videomae.utils.atomic_files import atomic_path
+from videomae.utils.errors import ConfigError
 
 ANNOTATION_EXTENSIONS = (".txt", ".csv", ".json", ".tsv", ".list")
 REPORT = "reencode_report.txt"

@@ -20,7 +20,7 @@ from videomae.data.resume import derive_seed, seed_everything_from
 from videomae.data.sampling import ClipSampler, check_mode
 from videomae.data.transforms import PretrainTransform, resize_short_side, spatial_crops
 from videomae.data.video import VideoDecoder, VideoReadError
-from videomae.errors import DataError
+from videomae.utils.errors import DataError
 
 
 class _VideoDataset(Dataset):

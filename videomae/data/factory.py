@@ -27,7 +27,7 @@ from videomae.data.segments import SegmentClipDataset
 from videomae.data.synthetic import SyntheticSpec, ensure_synthetic
 from videomae.data.transforms import EvalTransform, FinetuneTransform, PretrainTransform
 from videomae.data.video import VideoDecoder, decode_short_side
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 
 MODES = ("pretrain", "finetune")
 Samples = list[tuple[str, int]]

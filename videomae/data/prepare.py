@@ -25,7 +25,7 @@ from videomae.data.annotations import is_path_label_list, write_list
 from videomae.data.layouts import READERS, DatasetIndex
 from videomae.data.reencode import VIDEO_TIMEOUT, CopyError, EncodeSettings, reencode_dataset
 from videomae.data.video import VideoDecoder, VideoReadError
-from videomae.errors import ConfigError, DiskFullError
+from videomae.utils.errors import ConfigError, DiskFullError
 
 _DECODER = VideoDecoder(timeout=60.0)  # one per process (its state is made per process id)
 

@@ -29,7 +29,6 @@ import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from videomae.atomic_files import atomic_path, clean_stale_temp_files
 from videomae.data.copy_plan import REPORT, check_apart, copy_target, plan, writable
 from videomae.data.layouts import DatasetIndex, load_index
 from videomae.data.transcode import (
@@ -39,7 +38,8 @@ from videomae.data.transcode import (
     reencode_video,
     with_stall_limit,
 )
-from videomae.errors import DiskFullError
+from videomae.utils.atomic_files import atomic_path, clean_stale_temp_files
+from videomae.utils.errors import DiskFullError
 
 __all__ = ["EncodeSettings", "copy_target", "output_size", "reencode_dataset", "reencode_video"]
 

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from videomae.atomic_files import atomic_directory
 from videomae.data.annotations import write_list
 from videomae.data.synthetic_dots import render_dots, render_flow
-from videomae.errors import ConfigError
+from videomae.utils.atomic_files import atomic_directory
+from videomae.utils.errors import ConfigError
 
 CLASSES = ("right", "left", "down", "up", "clockwise", "counterclockwise", "grow", "shrink")
 CONTENTS = ("dots", "scene", "objects")

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from videomae.atomic_files import atomic_path
 from videomae.data.video import short_side_size
-from videomae.errors import ConfigError
+from videomae.utils.atomic_files import atomic_path
+from videomae.utils.errors import ConfigError
 
 PRESETS = (
     "ultrafast",

@@ -14,7 +14,7 @@ from torchvision import transforms as T
 from torchvision.transforms.v2 import functional as TF
 
 from videomae.data.video import short_side_size
-from videomae.pixels import IMAGENET_MEAN, IMAGENET_STD, default_stats
+from videomae.utils.pixels import IMAGENET_MEAN, IMAGENET_STD, default_stats
 
 
 class MultiScaleCrop:

@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 from videomae.data import decoders
 from videomae.data.decoders.reader import Reader
 from videomae.data.decoders.resize import resize
-from videomae.pixels import LUMA_BT601
+from videomae.utils.pixels import LUMA_BT601
 
 T = TypeVar("T")
 

@@ -30,9 +30,9 @@ import os
 import statistics
 import time
 
-from videomae.demo_report import per_epoch
 from videomae.experiments.distill_compare import common, fresh_run, read_json, stage
 from videomae.experiments.domain_plot import plot_domain
+from videomae.report.demo import per_epoch
 from videomae.training import evaluate, finetune, pretrain
 
 ARMS = ("direct", "continued", "target_only", "scratch")

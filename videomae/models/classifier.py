@@ -5,7 +5,7 @@ from torch import nn
 
 from videomae.models.layers import LAYER_NORM_EPS
 from videomae.models.videomae import build_encoder
-from videomae.pixels import resolve_stats
+from videomae.utils.pixels import resolve_stats
 
 
 def _init_finetune_weights(module: nn.Module) -> None:

@@ -2,10 +2,10 @@
 
 from dataclasses import dataclass
 
-from videomae.config_fields import UNSET, Settings, optional, setting
-from videomae.errors import ConfigError
 from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.videomae import VideoMAEPretrain
+from videomae.utils.config_fields import UNSET, Settings, optional, setting
+from videomae.utils.errors import ConfigError
 
 # Either model this framework builds (what a checkpoint spec describes).
 VideoMAEModel = VideoMAEPretrain | VideoMAEClassifier

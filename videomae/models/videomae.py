@@ -21,7 +21,7 @@ from videomae.models.layers import (
     sinusoid_table,
 )
 from videomae.models.patches import normalize_patches, patchify
-from videomae.pixels import resolve_stats, to_pixels
+from videomae.utils.pixels import resolve_stats, to_pixels
 
 
 def as_pair(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:

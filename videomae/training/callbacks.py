@@ -13,16 +13,16 @@ from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from videomae.checkpoints.run_dir import LAST, checkpoint_dir
-from videomae.config_fields import Settings, setting
-from videomae.errors import DataError
 from videomae.training.loggers import ResumedMetrics
+from videomae.training.online_probe import OnlineProbe
+from videomae.training.online_probe_subsets import probe_settings
 from videomae.training.pictures import ReconstructionPictures
 from videomae.training.preemption import RequeueOnSignal
-from videomae.training.probe import OnlineProbe
-from videomae.training.probe_subsets import probe_settings
 from videomae.training.progress import ProgressConfig, build_progress
 from videomae.training.timing import StepTiming
 from videomae.training.verdict import from_config
+from videomae.utils.config_fields import Settings, setting
+from videomae.utils.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -10,20 +10,20 @@ from dataclasses import dataclass, replace
 
 from omegaconf import DictConfig, OmegaConf
 
-from videomae.config_fields import Settings, optional, rule, setting
-from videomae.config_schema import validate_data
+from videomae.config.schema import validate_data
 from videomae.data.video import CHANNELS
-from videomae.errors import ConfigError
-from videomae.masking import MaskConfig, MaskGenerator
 from videomae.models import ModelConfig
-from videomae.pixels import default_stats, resolve_stats
+from videomae.models.masking import MaskConfig, MaskGenerator
 from videomae.training.callbacks import CheckpointConfig
 from videomae.training.distill_config import DistillConfig
 from videomae.training.finetune_module import EmaConfig, MixupConfig
+from videomae.training.online_probe_subsets import ProbeConfig, probe_settings
 from videomae.training.optim import OptimConfig
 from videomae.training.probe_protocol import protocol_settings
-from videomae.training.probe_subsets import ProbeConfig, probe_settings
 from videomae.training.progress import ProgressConfig
+from videomae.utils.config_fields import Settings, optional, rule, setting
+from videomae.utils.errors import ConfigError
+from videomae.utils.pixels import default_stats, resolve_stats
 
 KINDS = ("pretrain", "finetune", "distill", "probe")
 
@@ -88,7 +88,7 @@ def build_configs(cfg: DictConfig, kind: str) -> RunConfigs:
     docstring); the first wrong value ends it with one ConfigError line."""
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not one of {', '.join(KINDS)}")
-    validate_data(cfg)  # data.*: its schema (videomae.config_schema)
+    validate_data(cfg)  # data.*: its schema (videomae.config.schema)
     model_values, mask_values = _group(cfg, "model"), _group(cfg, "mask")
     model = ModelConfig.from_dict(model_values) if model_values is not None else None
     mask = MaskConfig.from_dict(mask_values) if mask_values is not None and kind != "finetune" else None

@@ -2,10 +2,10 @@
 
 from dataclasses import dataclass
 
-from videomae.config_fields import Settings, setting
-from videomae.errors import ConfigError
 from videomae.models.distill import LOSSES, TARGETS
 from videomae.training.teacher import PRECISIONS
+from videomae.utils.config_fields import Settings, setting
+from videomae.utils.errors import ConfigError
 
 
 @dataclass(frozen=True, kw_only=True)

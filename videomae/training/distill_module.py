@@ -12,8 +12,6 @@ from torch import nn
 
 from videomae.checkpoints.run_dir import run_checkpoint
 from videomae.data.batches import ClipBatch
-from videomae.errors import ConfigError
-from videomae.masking import MaskConfig, MaskGenerator
 from videomae.models import create_pretrain_model
 from videomae.models.distill import (
     FeatureProjectors,
@@ -27,6 +25,7 @@ from videomae.models.distill import (
     to_teacher_grid,
 )
 from videomae.models.factory import VideoMAEModel
+from videomae.models.masking import MaskConfig, MaskGenerator
 from videomae.training.distill_config import DistillConfig
 from videomae.training.optim import (
     OptimConfig,
@@ -39,6 +38,7 @@ from videomae.training.optim import (
 from videomae.training.pretrain_module import PretrainModule
 from videomae.training.teacher import check_grids, load_teacher, teacher_classes, teacher_dtype
 from videomae.training.teacher_cache import TeacherCache, clip_key, teacher_fingerprint
+from videomae.utils.errors import ConfigError
 
 HEADS_KEY = "distill_heads"  # the checkpoint's entry for the heads' weights, beside state_dict
 

@@ -8,15 +8,15 @@ import os
 import torch
 from omegaconf import OmegaConf
 
-from videomae.atomic_files import atomic_path
 from videomae.checkpoints.hub import EVAL_METRICS
 from videomae.checkpoints.io import read_tensors, save_json
 from videomae.checkpoints.run_dir import run_checkpoint, run_dir_of
-from videomae.errors import CheckpointError, ConfigError
 from videomae.training.configs import build_configs
 from videomae.training.finetune_module import FinetuneModule
-from videomae.training.run import build_trainer, check_fresh_dir, labeled_datamodule, quiet_warnings
+from videomae.training.run_steps import build_trainer, check_fresh_dir, labeled_datamodule, quiet_warnings
 from videomae.training.summary import RunSummary, model_info
+from videomae.utils.atomic_files import atomic_path
+from videomae.utils.errors import CheckpointError, ConfigError
 
 
 def load_finetuned(path: str, ema: bool = False) -> tuple[FinetuneModule, dict]:

@@ -15,20 +15,20 @@ from videomae.checkpoints import load_weights
 from videomae.checkpoints.hub import pretraining_record
 from videomae.checkpoints.run_dir import last_checkpoint, run_checkpoint
 from videomae.data.datamodule import VideoDataModule
-from videomae.errors import ConfigError
-from videomae.training import run as common
+from videomae.training import run_steps
 from videomae.training.callbacks import build_callbacks
 from videomae.training.configs import model_kwargs, optim_hparams
 from videomae.training.evaluate import evaluate
 from videomae.training.finetune_module import FinetuneModule
 from videomae.training.summary import RunSummary, model_info
+from videomae.utils.errors import ConfigError
 
 NULL = (None, "", "null")
 
 
 def check_config(cfg: DictConfig) -> None:
     """Start-up checks without building the model or reading data (see pretrain.check_config)."""
-    common.check_config(cfg, "finetune")  # the settings, data, logger, ckpt_path
+    run_steps.check_config(cfg, "finetune")  # the settings, data, logger, ckpt_path
     if cfg.pretrained not in NULL:
         resolve_pretrained(cfg.pretrained)
 
@@ -37,19 +37,19 @@ def run(cfg: DictConfig, run_dir: str) -> str:
     """Fine-tune as `cfg` says (and test when cfg.test); returns the path of the last checkpoint.
     The run directory gets a summary.json (status, overrides, steps, speed, losses, best and final
     accuracy, checkpoint)."""
-    common.check_run_dir(cfg, run_dir)  # before summary.json: a user's files are never replaced
+    run_steps.check_run_dir(cfg, run_dir)  # before summary.json: a user's files are never replaced
     with RunSummary(run_dir, "finetune", model_info(cfg)) as summary:
-        common.start(cfg, run_dir, "finetune")
-        datamodule = common.labeled_datamodule(cfg)
+        run_steps.start(cfg, run_dir, "finetune")
+        datamodule = run_steps.labeled_datamodule(cfg)
         module = build_module(cfg, datamodule)
-        ckpt_path = common.resume_from(cfg, run_dir, datamodule)
+        ckpt_path = run_steps.resume_from(cfg, run_dir, datamodule)
         loaded = load_pretrained(module, cfg.pretrained) if ckpt_path is None else f"resuming {ckpt_path}"
         callbacks = [*build_callbacks(cfg, run_dir), summary.callback]
-        trainer = common.build_trainer(cfg, run_dir, callbacks=callbacks, resuming=ckpt_path is not None)
+        trainer = run_steps.build_trainer(cfg, run_dir, callbacks=callbacks, resuming=ckpt_path is not None)
         if trainer.is_global_zero:
             print(f"fine-tuning {cfg.model.name} on {cfg.data.name} ({module.hparams.num_classes} classes)")
             print(loaded)
-        common.fit(trainer, module, datamodule, ckpt_path, run_dir)
+        run_steps.fit(trainer, module, datamodule, ckpt_path, run_dir)
         last = last_checkpoint(run_dir)
         if trainer.is_global_zero:
             metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/top")}

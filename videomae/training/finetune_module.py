@@ -13,10 +13,10 @@ from timm.data import Mixup
 from timm.loss import SoftTargetCrossEntropy
 from timm.utils import ModelEmaV3
 
-from videomae.config_fields import Settings, setting
 from videomae.data.batches import ClipBatch, MultiViewBatch
 from videomae.models import create_classifier
 from videomae.training.module import VideoModule
+from videomae.utils.config_fields import Settings, setting
 
 EMA_PREFIX = "model_ema."
 

@@ -9,8 +9,8 @@ from typing import Any
 import torch
 
 from videomae.checkpoints.hf_twin import hf_pretrain_twin
-from videomae.masking import MaskGenerator
 from videomae.models import create_pretrain_model
+from videomae.models.masking import MaskGenerator
 from videomae.perf.flops import pretrain_flops
 from videomae.perf.peak import peak_flops
 from videomae.training.gpu_common import (

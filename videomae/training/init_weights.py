@@ -10,7 +10,7 @@ from torch import nn
 
 from videomae.checkpoints import load_weights
 from videomae.checkpoints.run_dir import run_checkpoint
-from videomae.errors import CheckpointError, ConfigError
+from videomae.utils.errors import CheckpointError, ConfigError
 
 NULL = (None, "", "null")
 

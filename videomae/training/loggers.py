@@ -10,8 +10,8 @@ from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger, Wand
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-from videomae.atomic_files import atomic_path
-from videomae.errors import ConfigError
+from videomae.utils.atomic_files import atomic_path
+from videomae.utils.errors import ConfigError
 
 LOGGERS = ("csv", "wandb", "tensorboard", "none")
 

@@ -14,8 +14,8 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from videomae.pixels import normalize_uint8
 from videomae.training.optim import adamw_with_schedule, param_group_names
+from videomae.utils.pixels import normalize_uint8
 
 
 class VideoModule(pl.LightningModule):

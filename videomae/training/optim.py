@@ -11,7 +11,7 @@ from timm.optim import param_groups_layer_decay, param_groups_weight_decay
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
-from videomae.config_fields import Settings, setting
+from videomae.utils.config_fields import Settings, setting
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,17 +10,17 @@ import torch
 from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 from pytorch_lightning.strategies import FSDPStrategy
 
-from videomae.masking import MaskGenerator
+from videomae.models.masking import MaskGenerator
 from videomae.models.videomae import VideoMAEPretrain
-from videomae.pixels import normalize_uint8, to_pixels
-from videomae.render import make_grid, reconstruct
+from videomae.utils.pixels import normalize_uint8, to_pixels
+from videomae.viz.render import make_grid, reconstruct
 
 log = logging.getLogger(__name__)
 
 
 class ReconstructionPictures(pl.Callback):
     """Every `every_n_epochs` epochs (and at the end of fit), rank 0 reconstructs `num_clips` fixed
-    clips with a fixed mask (`seed`) and logs the picture (see videomae.render.make_grid): a
+    clips with a fixed mask (`seed`) and logs the picture (see videomae.viz.render.make_grid): a
     wandb image, a TensorBoard image, and always `<pictures_dir>/epochNNNN.png`.
 
     The clips are the centre clips (validation transform) of videos spread evenly over the

@@ -6,8 +6,8 @@ import torch
 
 from videomae.data.batches import ClipBatch
 from videomae.data.resume import derive_seed
-from videomae.masking import MaskConfig, MaskGenerator
 from videomae.models import VideoMAEPretrain, create_pretrain_model
+from videomae.models.masking import MaskConfig, MaskGenerator
 from videomae.training.module import VideoModule
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from videomae.data.datamodule import LabeledDataModule
 from videomae.data.dataset import MultiViewDataset
 from videomae.data.factory import first_per_class
 from videomae.data.segments import SegmentClipDataset
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 
 SELECT = ("auto", "val", "holdout", "eval")
 

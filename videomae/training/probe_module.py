@@ -24,12 +24,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from videomae.data.batches import ClipBatch, MultiViewBatch
-from videomae.features import encoder_tokens
+from videomae.eval.features import encoder_tokens
 from videomae.models.factory import VideoMAEModel
 from videomae.models.probe_heads import build_head
-from videomae.pixels import normalize_uint8
 from videomae.training.finetune_module import accuracies, video_predictions
 from videomae.training.optim import WarmupCosine, warmup_steps_for
+from videomae.utils.pixels import normalize_uint8
 
 
 def head_name(lr: float, weight_decay: float) -> str:

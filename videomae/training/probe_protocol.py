@@ -3,8 +3,8 @@ wrong value fails with one line naming the key, the value and what is allowed.""
 
 import math
 
-from videomae.errors import ConfigError
 from videomae.training.probe_data import SELECT
+from videomae.utils.errors import ConfigError
 
 KINDS = ("attentive", "linear", "knn")
 DEFAULTS: dict = {

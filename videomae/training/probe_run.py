@@ -19,15 +19,15 @@ from videomae.checkpoints import model_from_checkpoint
 from videomae.checkpoints.io import read_tensors, save_json, save_torch
 from videomae.checkpoints.run_dir import run_checkpoint
 from videomae.data.video import CHANNELS, channels_for
-from videomae.errors import ConfigError
-from videomae.probe_math import knn_votes, linear_scores
-from videomae.training import run as common
+from videomae.eval.probe_math import knn_votes, linear_scores
+from videomae.training import run_steps
 from videomae.training.callbacks import build_callbacks
 from videomae.training.configs import build_configs
 from videomae.training.finetune_module import accuracies
 from videomae.training.probe_data import ProbeDataModule
 from videomae.training.probe_module import ProbeModule, head_name
 from videomae.training.summary import RunSummary
+from videomae.utils.errors import ConfigError
 
 NOT_DATA = ("clips", "temporal_views", "select", "holdout")
 
@@ -84,7 +84,7 @@ def checkpoint_args(cfg: DictConfig) -> dict:
 
 
 def build_datamodule(cfg: DictConfig, s: dict) -> ProbeDataModule:
-    config = common.data_config(cfg)
+    config = run_steps.data_config(cfg)
     for key in ("mean", "std"):  # the encoder normalises with the statistics it was trained with
         if getattr(config, key) is not None:
             raise ConfigError(
@@ -117,9 +117,9 @@ def callbacks_config(cfg: DictConfig) -> DictConfig:
 
 def run(cfg: DictConfig, run_dir: str) -> dict | None:
     """Probe as `cfg` says; returns probe/metrics.json's record on rank 0."""
-    common.check_run_dir(cfg, run_dir)
+    run_steps.check_run_dir(cfg, run_dir)
     with RunSummary(run_dir, "probe") as summary:
-        s = common.start(cfg, run_dir, "probe").protocol()
+        s = run_steps.start(cfg, run_dir, "probe").protocol()
         path = resolve_checkpoint(cfg)
         datamodule = build_datamodule(cfg, s)
         plan = datamodule.make_plan()  # reads the index (datamodule.load)
@@ -141,9 +141,9 @@ def run(cfg: DictConfig, run_dir: str) -> dict | None:
         module.attach_encoder(model)
         timer = EpochTimer()
         cached = s["kind"] == "knn" or s["cached"]
-        ckpt_path = common.resume_from(cfg, run_dir, datamodule) if not cached else None
+        ckpt_path = run_steps.resume_from(cfg, run_dir, datamodule) if not cached else None
         callbacks = [*build_callbacks(callbacks_config(cfg), run_dir), summary.callback, timer]
-        trainer = common.build_trainer(cfg, run_dir, callbacks=callbacks, resuming=ckpt_path is not None)
+        trainer = run_steps.build_trainer(cfg, run_dir, callbacks=callbacks, resuming=ckpt_path is not None)
         grid = (s["knn_k"], s["knn_temperature"]) if s["kind"] == "knn" else (s["lrs"], s["weight_decays"])
         heads = len(grid[0]) * len(grid[1])
         if trainer.is_global_zero:
@@ -156,7 +156,7 @@ def run(cfg: DictConfig, run_dir: str) -> dict | None:
         if cached:
             selection, evaluation = cached_results(trainer, module, datamodule, s, run_dir, num_classes)
         else:
-            common.fit(trainer, module, datamodule, ckpt_path, run_dir)
+            run_steps.fit(trainer, module, datamodule, ckpt_path, run_dir)
             if plan["selection"] and module.selection_step != trainer.global_step:
                 trainer.validate(module, datamodule=datamodule, verbose=False)
             datamodule.stage_split = "eval"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pytorch_lightning.callbacks import RichProgressBar
 from pytorch_lightning.callbacks.progress import ProgressBar
 
-from videomae.config_fields import Settings, setting
-from videomae.errors import ConfigError
+from videomae.utils.config_fields import Settings, setting
+from videomae.utils.errors import ConfigError
 
 STYLES = ("auto", "rich", "lines")
 

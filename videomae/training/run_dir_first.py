@@ -11,10 +11,10 @@ import sys
 
 from hydra import compose, initialize_config_dir
 
-from videomae.cli import RANK_VARIABLES
-from videomae.errors import ConfigError
-from videomae.sweep import CONFIG_DIR
-from videomae.training.run import check_run_dir
+from videomae.config.cli import RANK_VARIABLES
+from videomae.config.preflight import CONFIG_DIR
+from videomae.training.run_steps import check_run_dir
+from videomae.utils.errors import ConfigError
 
 
 def check_run_dir_first(config_name: str, argv: list[str]) -> None:

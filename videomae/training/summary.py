@@ -19,9 +19,9 @@ from typing import Literal
 import pytorch_lightning as pl
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-from videomae.atomic_files import atomic_path
+from videomae.training.online_probe import OnlineProbe
 from videomae.training.preemption import REQUEUED_EXIT
-from videomae.training.probe import OnlineProbe
+from videomae.utils.atomic_files import atomic_path
 
 FILENAME = "summary.json"
 # Logged metrics kept in the summary by prefix: the online probe logs probe/knn_top1, probe/linear_top1.

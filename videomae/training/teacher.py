@@ -8,14 +8,14 @@ import os
 import torch
 from torch import nn
 
-from videomae.checkpoints.layouts import checkpoint_spec, read_checkpoint
+from videomae.checkpoints.formats import checkpoint_spec, read_checkpoint
 from videomae.checkpoints.load import apply_checkpoint
 from videomae.checkpoints.run_dir import run_checkpoint
 from videomae.checkpoints.spec import build_model
-from videomae.errors import ConfigError
 from videomae.models.classifier import VideoMAEClassifier
 from videomae.models.distill import cell_factors
 from videomae.models.factory import VideoMAEModel
+from videomae.utils.errors import ConfigError
 
 PRECISIONS = ("auto", "bf16", "fp32")
 

@@ -20,9 +20,9 @@ import os
 
 import torch
 
-from videomae.atomic_files import atomic_path
 from videomae.checkpoints.io import load_torch, save_torch
-from videomae.errors import ConfigError
+from videomae.utils.atomic_files import atomic_path
+from videomae.utils.errors import ConfigError
 
 META = "meta.json"
 

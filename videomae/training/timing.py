@@ -22,10 +22,10 @@ import time
 import pytorch_lightning as pl
 import torch
 
-from videomae.errors import ConfigError
 from videomae.perf.flops import ClipFlops, module_flops
 from videomae.perf.peak import peak_flops
 from videomae.training.verdict import RunSettings, verdict_line
+from videomae.utils.errors import ConfigError
 
 
 class Window:

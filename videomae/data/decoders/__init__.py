@@ -20,7 +20,7 @@ import sys
 from types import ModuleType
 
 from videomae.data.decoders import selftest
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 
 BACKENDS = ("decord", "pyav", "torchcodec")
 AUTO_ORDER = ("pyav", "torchcodec", "decord")  # fastest first, by measurement

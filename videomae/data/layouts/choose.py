@@ -6,7 +6,7 @@ import os
 from videomae.data.annotations import AnnotationError, is_path_label_list, read_list
 from videomae.data.layouts.common import DatasetIndex, LayoutNotFound, read_lines
 from videomae.data.layouts.readers import READERS
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 
 
 def _read_classes(path: str) -> list[str] | None:

@@ -3,7 +3,7 @@
 import os
 
 from videomae.data.layouts.common import VIDEO_EXTENSIONS, DatasetIndex, is_video, list_videos
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 
 
 def _scan(directory: str, classes: list[str] | None) -> tuple[list[tuple[str, int]], list[str], list[str]]:

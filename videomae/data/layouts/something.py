@@ -5,7 +5,7 @@ import os
 
 from videomae.data.annotations import LIST_ENCODING, AnnotationError
 from videomae.data.layouts.common import DatasetIndex, LayoutNotFound, find_files, find_video_dir
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 
 
 def _load_json(path: str):

@@ -10,7 +10,7 @@ from videomae.data.layouts.common import (
     find_video_dir,
     read_lines,
 )
-from videomae.errors import ConfigError
+from videomae.utils.errors import ConfigError
 
 
 def ucf101(root: str, split: int = 1) -> DatasetIndex:

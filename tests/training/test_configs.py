@@ -1,0 +1,70 @@
+"""The typed settings: built once from the composed config by `build_configs` for every run kind,
+frozen, with the shipped YAML's values as the defaults of the settings a module reads without them."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from videomae.models import ModelConfig
+from videomae.models.masking import MaskConfig
+from videomae.training.callbacks import CheckpointConfig
+from videomae.training.configs import build_configs
+from videomae.training.distill_config import DistillConfig
+from videomae.training.finetune_module import EmaConfig, MixupConfig
+from videomae.training.online_probe_subsets import ProbeConfig, probe_settings
+from videomae.training.optim import OptimConfig
+from videomae.training.progress import ProgressConfig
+from videomae.utils.errors import ConfigError
+
+CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
+
+
+def composed(name: str, *overrides: str):
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        return compose(name, overrides=list(overrides))
+
+
+def test_every_run_kind_builds_its_typed_settings():
+    pretrain = build_configs(composed("pretrain"), "pretrain")
+    assert isinstance(pretrain.model, ModelConfig) and isinstance(pretrain.mask, MaskConfig)
+    assert isinstance(pretrain.optim, OptimConfig) and isinstance(pretrain.probe, ProbeConfig)
+    assert isinstance(pretrain.checkpoint, CheckpointConfig) and isinstance(pretrain.progress, ProgressConfig)
+    assert pretrain.mask.ratio == composed("pretrain").mask.ratio
+    finetune = build_configs(composed("finetune"), "finetune")
+    assert isinstance(finetune.mixup, MixupConfig) and isinstance(finetune.ema, EmaConfig)
+    assert finetune.mask is None and finetune.optim is not None and finetune.optim.layer_decay == 0.75
+    distill = build_configs(composed("distill", "teacher=unused"), "distill")
+    assert isinstance(distill.distill, DistillConfig) and distill.distill.target == "latent"
+    probe = build_configs(composed("probe", "checkpoint=unused"), "probe")
+    assert probe.protocol()["kind"] == "attentive" and probe.checkpoint is None
+
+
+def test_settings_are_frozen_and_checked_however_they_are_made():
+    mask = MaskConfig(type="tube", ratio=0.9)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        mask.ratio = 0.5  # type: ignore[misc]
+    with pytest.raises(ConfigError, match=r"^optim.base_lr=-1 is out of range; allowed: a number > 0$"):
+        OptimConfig(base_lr=-1, min_lr=0, warmup_lr=0, warmup_epochs=1, weight_decay=0, betas=[0.9, 0.95])
+    with pytest.raises(ConfigError, match=r"^checkpoint.every_n_epochs is missing; it has no default$"):
+        CheckpointConfig.from_dict({})
+    with pytest.raises(ConfigError, match=r"^progress.style='bar' is not one of auto, rich, lines$"):
+        build_configs(composed("pretrain", "progress.style=bar"), "pretrain")
+
+
+def test_the_defaults_a_module_falls_back_on_are_the_shipped_values():
+    """An old checkpoint's recorded settings may lack a key; the module then reads the value a
+    run of today gets from the YAML, not another one."""
+    assert probe_settings({}) == probe_settings(OmegaConf.to_container(composed("pretrain").probe))
+    finetune = OmegaConf.load(Path(CONFIGS, "finetune.yaml"))  # before a recipe changes them
+    # label smoothing: a module given no value has always trained without it
+    assert MixupConfig() == dataclasses.replace(
+        MixupConfig.from_dict(OmegaConf.to_container(finetune.mixup)), label_smoothing=0.0
+    )
+    assert EmaConfig() == EmaConfig.from_dict(OmegaConf.to_container(finetune.ema))
+    assert (
+        MaskConfig.from_dict({"type": "tube", "ratio": 0.9}).decoder_ratio
+        == composed("pretrain").mask.decoder_ratio
+    )

@@ -1,0 +1,1 @@
+"""Settings: the typed schema, the resolvers, the command line and the sweep preflight."""

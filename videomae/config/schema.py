@@ -1,0 +1,20 @@
+"""The `data` group's check at start-up, through DataConfig's own field rules
+(videomae.data.config), beside the other groups' settings that videomae.training.configs builds:
+a wrong type or range fails with one line naming the key, the value and what is allowed
+(videomae.utils.config_fields). Only the keys given are checked here; DataConfig itself, built when the
+datamodule is, adds the rules between keys."""
+
+from omegaconf import DictConfig, OmegaConf
+
+from videomae.data.config import DataConfig
+from videomae.utils.config_fields import check_fields
+
+
+def validate_data(cfg: DictConfig) -> None:
+    """Check the `data` group of a run's configuration (the other groups: training.configs)."""
+    section = cfg.get("data")
+    if section is None:
+        return
+    values = OmegaConf.to_container(section, resolve=True)
+    if isinstance(values, dict):
+        check_fields(DataConfig, "data", values)

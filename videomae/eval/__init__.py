@@ -1,0 +1,1 @@
+"""Frozen evaluation of an encoder: probe math, features and dense features."""

@@ -1,0 +1,1 @@
+"""What every part of the package may use: the user-facing errors, atomic files, pixels."""

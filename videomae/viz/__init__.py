@@ -1,0 +1,1 @@
+"""Pictures: arrays rendered, and a checkpoint's reconstructions of a video."""
