@@ -18,6 +18,10 @@ from videomae.training.timing import StepTiming
 from videomae.training.verdict import RunSettings, verdict_line
 from videomae.utils.errors import ConfigError
 
+# The runs here classify themselves by how long they waited for data: a test beside them on the
+# same cores makes that wait, so they run alone.
+pytestmark = pytest.mark.serial
+
 TIMED = [
     "trainer.max_steps=6",
     "perf.verdict_after=2",
