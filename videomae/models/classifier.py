@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from videomae.models.layers import LAYER_NORM_EPS
-from videomae.models.videomae import build_encoder
+from videomae.models.videomae import VideoMAEEncoder
 from videomae.utils.pixels import resolve_stats
 
 
@@ -49,7 +49,22 @@ class VideoMAEClassifier(nn.Module):
         super().__init__()
         self.num_classes = num_classes
         self.pixel_mean, self.pixel_std = resolve_stats(in_chans, pixel_mean, pixel_std)
-        self.encoder = build_encoder(locals(), final_norm=False)
+        self.encoder = VideoMAEEncoder(
+            img_size=img_size,
+            num_frames=num_frames,
+            patch_size=patch_size,
+            tubelet_size=tubelet_size,
+            embed_dim=embed_dim,
+            depth=depth,
+            num_heads=num_heads,
+            mlp_ratio=mlp_ratio,
+            qkv_bias=qkv_bias,
+            drop_path_rate=drop_path_rate,
+            init_values=init_values,
+            norm_eps=norm_eps,
+            in_chans=in_chans,
+            final_norm=False,
+        )
         self.fc_norm = nn.LayerNorm(embed_dim, eps=head_norm_eps)
         self.fc_dropout = nn.Dropout(fc_drop_rate)
         self.head = nn.Linear(embed_dim, num_classes)

@@ -4,8 +4,6 @@ Videos are (B, C, T, H, W), normalized with the ImageNet mean and std. Masks are
 True = masked, with the same number of masked tokens in every sample.
 """
 
-import inspect
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -115,13 +113,6 @@ class VideoMAEEncoder(nn.Module):
         return self.patch_embed.patch_size
 
 
-def build_encoder(model_args: dict[str, Any], **fixed: Any) -> VideoMAEEncoder:
-    """The encoder of either model, built in this one place: every VideoMAEEncoder argument that
-    the model's constructor has (`model_args`: its `locals()`), passed on by name, and `fixed`."""
-    names = inspect.signature(VideoMAEEncoder).parameters.keys() - fixed.keys()
-    return VideoMAEEncoder(**{k: v for k, v in model_args.items() if k in names}, **fixed)
-
-
 class VideoMAEDecoder(nn.Module):
     """Light transformer that predicts the pixels of the last `num_masked` tokens."""
 
@@ -188,7 +179,22 @@ class VideoMAEPretrain(nn.Module):
         self.tubelet_size = tubelet_size
         self.norm_pix_loss = norm_pix_loss
         self.pixel_mean, self.pixel_std = resolve_stats(in_chans, pixel_mean, pixel_std)
-        self.encoder = build_encoder(locals(), final_norm=encoder_norm)
+        self.encoder = VideoMAEEncoder(
+            img_size=img_size,
+            num_frames=num_frames,
+            patch_size=patch_size,
+            tubelet_size=tubelet_size,
+            embed_dim=embed_dim,
+            depth=depth,
+            num_heads=num_heads,
+            mlp_ratio=mlp_ratio,
+            qkv_bias=qkv_bias,
+            drop_path_rate=drop_path_rate,
+            init_values=init_values,
+            norm_eps=norm_eps,
+            in_chans=in_chans,
+            final_norm=encoder_norm,
+        )
         self.encoder_to_decoder = nn.Linear(embed_dim, decoder_embed_dim, bias=False)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
         self.pos_embed = PositionTable(self.encoder.num_tokens, decoder_embed_dim)
