@@ -15,6 +15,7 @@ import os
 import shutil
 
 from videomae.experiments.distill_compare import STUDENT, compose_cfg
+from videomae.experiments.overrides import demo_overrides
 from videomae.training import distill
 
 
@@ -33,23 +34,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def one_run(args, run_dir: str, epochs: int, cache: str | None) -> dict:
     overrides = [
-        "dataset=synthetic",
-        *([f"data.root={os.path.abspath(args.data_root)}"] if args.data_root else []),
-        f"data.synthetic.num_train_per_class={args.unlabeled}",
-        f"data.synthetic.num_test_per_class={args.test_per_class}",  # the demo's videos, reused
-        "data.test_list=test.csv",
-        "logger=csv",
-        "trainer.accelerator=cpu",
-        "trainer.devices=1",
-        "+trainer.enable_model_summary=false",
-        "progress.style=lines",
+        *demo_overrides(args, seed=0),  # the demo's videos, reused
         "probe.enabled=false",
         *STUDENT,
         f"teacher={os.path.abspath(args.teacher)}",
         f"trainer.max_epochs={epochs}",
         "distill.cache.clip_cycle=1",
         *([f"distill.cache.dir={cache}"] if cache else []),
-        *args.set,
     ]
     print(f"\n=== scripts/distill.py {' '.join(overrides)}", flush=True)
     shutil.rmtree(run_dir, ignore_errors=True)
