@@ -106,8 +106,13 @@ def test_a_one_point_grid_may_be_given_as_a_number():
     assert protocol.protocol().lrs == [0.01] and protocol.protocol().knn_k == [5]
     # numbers as metrics.json records them: floats where a float is meant, lists, not tuples
     s = ProbeProtocolConfig.from_dict({"weight_decays": (0, 1), "warmup_epochs": 2, "betas": (0, 0.5)})
-    assert s.as_dict()["weight_decays"] == [0.0, 1.0] and isinstance(s.as_dict()["warmup_epochs"], float)
-    assert s.betas == [0.0, 0.5]
+    recorded = s.as_dict()
+    assert [type(v) for v in recorded["weight_decays"]] == [float, float] and recorded["weight_decays"] == [
+        0,
+        1,
+    ]
+    assert type(recorded["warmup_epochs"]) is float
+    assert s.betas == [0.0, 0.5] and type(ProbeProtocolConfig(knn_k=(5, 10)).as_dict()["knn_k"]) is list
     with pytest.raises(ConfigError, match=r"^probe.knn_k=\[\] is empty"):
         ProbeProtocolConfig(knn_k=[])
 

@@ -88,8 +88,11 @@ def test_the_training_batch_layout_comes_from_probe_clips_not_from_its_shape():
         {"video": torch.zeros(3, 3, 4, 16, 16, dtype=torch.uint8), "label": torch.zeros(3).long()}, 0
     )
     assert seen == [(3, 2, 3, 4, 16, 16), (3, 1, 3, 4, 16, 16)]
+    one_clip = torch.zeros(3, 3, 4, 16, 16, dtype=torch.uint8)
     with pytest.raises(ValueError, match="not \\(B, K, C, T, H, W\\)"):
-        module().tokens(torch.zeros(3, 3, 4, 16, 16, dtype=torch.uint8))
+        module().tokens(one_clip)
+    with pytest.raises(ValueError, match="not \\(B, K, C, T, H, W\\)"):  # not read as 1 clip of 2
+        module(clips=2).training_step({"video": one_clip, "label": torch.zeros(3).long()}, 0)
 
 
 # probe.* as a checkpoint of main (before ProbeProtocolConfig) recorded it in its hyper-parameters
