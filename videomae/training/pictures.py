@@ -26,14 +26,14 @@ class VizConfig(Settings):
 
     GROUP = "viz"
     every_n_epochs: int = setting(20, low=0)  # and at the end of the run; 0: off
-    num_clips: int = setting(4, low=1)  # videos spread over the validation split (else the training split)
+    num_clips: int = setting(4, low=1)  # videos spread over the validation split (else the training one)
     seed: int = setting(0, low=0)  # the pictures' mask
 
 
 class ReconstructionPictures(pl.Callback):
     """Every `viz.every_n_epochs` epochs (and at the end of fit), rank 0 reconstructs `viz.num_clips`
-    fixed clips with a fixed mask (`viz.seed`) and logs the picture (see videomae.viz.render.make_grid): a
-    wandb image, a TensorBoard image, and always `<pictures_dir>/epochNNNN.png`.
+    fixed clips with a fixed mask (`viz.seed`) and logs the picture (videomae.viz.render.make_grid):
+    a wandb image, a TensorBoard image, and always `<pictures_dir>/epochNNNN.png`.
 
     The clips are the centre clips (validation transform) of videos spread evenly over the
     dataset's validation split, or over the training split when there is none; they are decoded

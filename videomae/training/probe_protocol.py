@@ -25,13 +25,11 @@ class ProbeProtocolConfig(Settings):
     depth: int = setting(4, low=1)  # attentive: blocks, the last one cross-attention (1: V-JEPA)
     num_heads: int = setting(16, low=1)
     mlp_ratio: float = setting(4.0, low=0, low_open=True)
-    layer: int | None = setting(
-        None, checked=False
-    )  # encoder block read (1-based, -1 the last; null: the last)
+    # encoder block read (1-based, -1 the last; null: the last, after the final norm)
+    layer: int | None = setting(None, checked=False)
     clips: int = setting(1, low=1)  # clips per video whose tokens are concatenated
-    temporal_views: int = setting(
-        1, low=1
-    )  # evaluation: sets of `clips` clips, x data.test_crops spatial views
+    # evaluation: sets of `clips` clips, x data.test_crops spatial views
+    temporal_views: int = setting(1, low=1)
     epochs: int = setting(20, low=1)
     lrs: list[float] = setting([1e-3], low=0, low_open=True)  # the grid: one head per (lr, weight decay)
     weight_decays: list[float] = setting([0.01], low=0)
@@ -39,15 +37,14 @@ class ProbeProtocolConfig(Settings):
     warmup_epochs: float = setting(0.0, low=0)
     final_lr: float = setting(0.0, low=0)  # per-step cosine from each head's lr to this
     select: str = setting("auto", choices=SELECT)  # the selection rule (training.probe_data)
-    holdout: float = setting(
-        0.1, low=0, high=1, low_open=True, high_open=True
-    )  # select=holdout: share held out
+    # select=holdout: this share of each class's training videos chooses the head
+    holdout: float = setting(0.1, low=0, high=1, low_open=True, high_open=True)
     knn_k: list[int] = setting([20], low=1)  # knn: the grid is k x temperature
     knn_temperature: list[float] = setting([0.07], low=0, low_open=True)
-    cache: bool = setting(
-        True
-    )  # knn, cached: embedded features kept in RUN/probe/ and reused by a rerun there
-    cached: bool = setting(False)  # linear: fit on embedded features (no augmentation, full batch): seconds
+    # knn, cached: the embedded features kept in RUN/probe/features.pt and reused by a rerun there
+    cache: bool = setting(True)
+    # linear: fit on embedded features (centre views, no augmentation, full batch): seconds
+    cached: bool = setting(False)
     linear_steps: int = setting(300, low=1)  # cached linear: full-batch AdamW steps
 
     def __post_init__(self) -> None:
