@@ -16,7 +16,10 @@ from videomae.training.distill_config import DistillConfig
 from videomae.training.finetune_module import EmaConfig, MixupConfig
 from videomae.training.online_probe_subsets import ProbeConfig, probe_settings
 from videomae.training.optim import OptimConfig
+from videomae.training.pictures import VizConfig
+from videomae.training.probe_protocol import ProbeProtocolConfig
 from videomae.training.progress import ProgressConfig
+from videomae.training.timing import PerfConfig
 from videomae.utils.errors import ConfigError
 
 CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
@@ -39,7 +42,9 @@ def test_every_run_kind_builds_its_typed_settings():
     distill = build_configs(composed("distill", "teacher=unused"), "distill")
     assert isinstance(distill.distill, DistillConfig) and distill.distill.target == "latent"
     probe = build_configs(composed("probe", "checkpoint=unused"), "probe")
-    assert probe.protocol()["kind"] == "attentive" and probe.checkpoint is None
+    assert probe.protocol().kind == "attentive" and probe.checkpoint is None
+    assert isinstance(pretrain.perf, PerfConfig) and isinstance(pretrain.viz, VizConfig)
+    assert isinstance(probe.perf, PerfConfig) and probe.viz is None
 
 
 def test_settings_are_frozen_and_checked_however_they_are_made():
@@ -68,3 +73,63 @@ def test_the_defaults_a_module_falls_back_on_are_the_shipped_values():
         MaskConfig.from_dict({"type": "tube", "ratio": 0.9}).decoder_ratio
         == composed("pretrain").mask.decoder_ratio
     )
+
+
+@pytest.mark.parametrize(
+    "name, override, words",
+    [
+        (
+            "pretrain",
+            "perf.verdict_after=0",
+            "perf.verdict_after=0 is out of range; allowed: an integer >= 1",
+        ),
+        ("finetune", "perf.peak_tflops=-1", "perf.peak_tflops=-1 is out of range; allowed: a number > 0"),
+        ("pretrain", "viz.num_clips=0", "viz.num_clips=0 is out of range; allowed: an integer >= 1"),
+        ("pretrain", "viz.every_n_epochs=1.5", "viz.every_n_epochs=1.5 is not an integer"),
+        ("probe", "probe.epochs=0", "probe.epochs=0 is out of range; allowed: an integer >= 1"),
+        ("probe", "probe.lrs=[1e-3,nan]", "probe.lrs=[0.001,nan]: item 1 (nan) is not a finite number"),
+        ("probe", "probe.cached=true", "probe.cached=true: only with probe.kind=linear"),
+        ("probe", "+probe.lr=1", "probe.lr is not a probe setting"),
+    ],
+)
+def test_a_wrong_value_fails_at_start_up_in_one_line_naming_the_key(name, override, words):
+    extra = ["checkpoint=unused"] if name == "probe" else []
+    with pytest.raises(ConfigError) as err:
+        build_configs(composed(name, override, *extra), name)
+    assert str(err.value).startswith(words) and "\n" not in str(err.value)
+
+
+def test_a_one_point_grid_may_be_given_as_a_number():
+    protocol = build_configs(
+        composed("probe", "checkpoint=unused", "probe.lrs=1e-2", "probe.knn_k=5"), "probe"
+    )
+    assert protocol.protocol().lrs == [0.01] and protocol.protocol().knn_k == [5]
+    # numbers as metrics.json records them: floats where a float is meant, lists, not tuples
+    s = ProbeProtocolConfig.from_dict({"weight_decays": (0, 1), "warmup_epochs": 2, "betas": (0, 0.5)})
+    recorded = s.as_dict()
+    assert [type(v) for v in recorded["weight_decays"]] == [float, float] and recorded["weight_decays"] == [
+        0,
+        1,
+    ]
+    assert type(recorded["warmup_epochs"]) is float
+    assert s.betas == [0.0, 0.5] and type(ProbeProtocolConfig(knn_k=(5, 10)).as_dict()["knn_k"]) is list
+    with pytest.raises(ConfigError, match=r"^probe.knn_k=\[\] is empty"):
+        ProbeProtocolConfig(knn_k=[])
+
+
+def test_the_code_defaults_of_perf_viz_and_the_probe_protocol_are_the_shipped_yaml():
+    for name in ("pretrain", "finetune", "distill", "probe"):
+        assert PerfConfig() == PerfConfig.from_dict(
+            OmegaConf.to_container(composed(name).perf), unknown="error"
+        )
+    pretrain = OmegaConf.load(Path(CONFIGS, "pretrain.yaml"))
+    assert VizConfig() == VizConfig.from_dict(OmegaConf.to_container(pretrain.viz), unknown="error")
+    # the default preset (attentive) is the code's default; every preset sets every key
+    default = ProbeProtocolConfig.from_dict(
+        OmegaConf.to_container(composed("probe", "checkpoint=unused").probe)
+    )
+    assert dataclasses.replace(default, name=None) == ProbeProtocolConfig()
+    for path in sorted(Path(CONFIGS, "probe").glob("*.yaml")):
+        values = OmegaConf.to_container(composed("probe", "checkpoint=unused", f"probe={path.stem}").probe)
+        assert list(values) == ProbeProtocolConfig.names(), path.name  # the YAML's order is the record's
+        assert ProbeProtocolConfig.from_dict(values, unknown="error").name == path.stem

@@ -108,11 +108,14 @@ def test_subsets_are_fixed_spread_over_classes_and_labeled_only():
     "override, message",
     [
         ({"enabled": "yes"}, "probe.enabled='yes' is not one of auto, true, false"),
-        ({"every_n_epochs": 0}, "probe.every_n_epochs=0 must be an integer of at least 1"),
-        ({"train_videos": 2.5}, "probe.train_videos=2.5 must be an integer of at least 1"),
-        ({"knn_temperature": 0}, "probe.knn_temperature=0 must be a number above 0"),
-        ({"linear_weight_decay": -1}, "probe.linear_weight_decay=-1 must be a number of at least 0"),
-        ({"num_workers": -1}, "probe.num_workers=-1 must be an integer of at least 0"),
+        ({"every_n_epochs": 0}, "probe.every_n_epochs=0 is out of range; allowed: an integer >= 1"),
+        (
+            {"train_videos": 2.5},
+            "probe.train_videos=2.5 is not an integer (a fraction cannot be used); allowed: an integer >= 1",
+        ),
+        ({"knn_temperature": 0}, "probe.knn_temperature=0 is out of range; allowed: a number > 0"),
+        ({"linear_weight_decay": -1}, "probe.linear_weight_decay=-1 is out of range; allowed: a number >= 0"),
+        ({"num_workers": -1}, "probe.num_workers=-1 is out of range; allowed: an integer >= 0"),
         ({"knn": 5}, "probe has unknown keys ['knn']"),
     ],
 )

@@ -102,7 +102,7 @@ def test_loggers(tmp_path, synthetic_root, logger):
         (["dataset=ucf101", "data.root=/no/such/dir"], "error: data.root=/no/such/dir is not a directory"),
         (["data.num_frames=5"], "error: data.num_frames=5 is not divisible by model.tubelet_size=2"),
         (["data.input_size=50"], "error: data.input_size=50 is not divisible by model.patch_size=8"),
-        (["probe.every_n_epochs=0"], "error: probe.every_n_epochs=0 must be an integer of at least 1"),
+        (["probe.every_n_epochs=0"], "error: probe.every_n_epochs=0 is out of range; allowed: an integer"),
         (["logger=nope"], "Could not find 'logger/nope'"),
     ],
 )

@@ -14,7 +14,7 @@ from videomae.data.video import VideoDecoder
 from videomae.report import report
 from videomae.training.finetune import run as finetune_run
 from videomae.training.pretrain import run
-from videomae.training.timing import StepTiming
+from videomae.training.timing import PerfConfig, StepTiming
 from videomae.training.verdict import RunSettings, verdict_line
 from videomae.utils.errors import ConfigError
 
@@ -139,8 +139,8 @@ def test_advice_applies_to_the_run_only():
 
 
 def test_bad_peak_override_fails_with_one_line():
-    with pytest.raises(ConfigError, match=r"perf.peak_tflops=-1 must be a positive number"):
-        StepTiming(peak_tflops=-1)
+    with pytest.raises(ConfigError, match=r"^perf.peak_tflops=-1 is out of range; allowed: a number > 0$"):
+        StepTiming(perf=PerfConfig(peak_tflops=-1))
 
 
 def test_finetune_run_times_the_classifier(tmp_path, synthetic_root, capsys):

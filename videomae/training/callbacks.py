@@ -16,10 +16,10 @@ from videomae.checkpoints.run_dir import LAST, checkpoint_dir
 from videomae.training.loggers import ResumedMetrics
 from videomae.training.online_probe import OnlineProbe
 from videomae.training.online_probe_subsets import probe_settings
-from videomae.training.pictures import ReconstructionPictures
+from videomae.training.pictures import ReconstructionPictures, VizConfig
 from videomae.training.preemption import RequeueOnSignal
 from videomae.training.progress import ProgressConfig, build_progress
-from videomae.training.timing import StepTiming
+from videomae.training.timing import PerfConfig, StepTiming
 from videomae.training.verdict import from_config
 from videomae.utils.config_fields import Settings, setting
 from videomae.utils.errors import DataError
@@ -196,12 +196,17 @@ def build_callbacks(cfg: DictConfig, run_dir: str) -> list[pl.Callback]:
 
 def step_timing(cfg: DictConfig) -> StepTiming:
     """Step time split, MFU and the loader/model verdict (`perf.*`; pre-training has a `mask`)."""
-    perf = cfg.get("perf") or {}
     return StepTiming(
         settings=from_config(cfg, pretrain=cfg.get("mask") is not None),
-        peak_tflops=perf.get("peak_tflops"),
-        verdict_after=int(perf.get("verdict_after", 3)),
+        perf=PerfConfig.from_dict(group(cfg, "perf"), unknown="error"),
     )
+
+
+def group(cfg: DictConfig, key: str) -> dict | None:
+    """The config group `key` as plain data (None when the config has none)."""
+    node = cfg.get(key)
+    values = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+    return dict(values) if values is not None else None
 
 
 def optional_callbacks(cfg: DictConfig, run_dir: str | None) -> list[pl.Callback]:
@@ -213,13 +218,10 @@ def optional_callbacks(cfg: DictConfig, run_dir: str | None) -> list[pl.Callback
         settings = probe_settings(OmegaConf.to_container(probe, resolve=True))
         if settings.enabled is not False:
             callbacks.append(OnlineProbe(settings, run_dir))
-    viz = cfg.get("viz")
+    viz_values = group(cfg, "viz")
+    viz = VizConfig.from_dict(viz_values, unknown="error") if viz_values is not None else None
     if run_dir and viz is not None and viz.every_n_epochs:
-        callbacks.append(
-            ReconstructionPictures(
-                os.path.join(run_dir, "pictures"), viz.every_n_epochs, viz.num_clips, viz.seed
-            )
-        )
+        callbacks.append(ReconstructionPictures(os.path.join(run_dir, "pictures"), viz))
     progress = cfg.get("progress")
     if cfg.trainer.get("enable_progress_bar", True) is not False and progress is not None:
         callbacks.append(build_progress(ProgressConfig.from_dict(progress)))

@@ -19,8 +19,10 @@ from videomae.training.distill_config import DistillConfig
 from videomae.training.finetune_module import EmaConfig, MixupConfig
 from videomae.training.online_probe_subsets import ProbeConfig, probe_settings
 from videomae.training.optim import OptimConfig
-from videomae.training.probe_protocol import protocol_settings
+from videomae.training.pictures import VizConfig
+from videomae.training.probe_protocol import ProbeProtocolConfig
 from videomae.training.progress import ProgressConfig
+from videomae.training.timing import PerfConfig
 from videomae.utils.config_fields import Settings, optional, rule, setting
 from videomae.utils.errors import ConfigError
 from videomae.utils.pixels import default_stats, resolve_stats
@@ -64,14 +66,17 @@ class RunConfigs:
     mask: MaskConfig | None = None
     checkpoint: CheckpointConfig | None = None
     progress: ProgressConfig | None = None
-    probe: ProbeConfig | dict | None = None  # pretrain/distill: the online probe's; probe: the protocol's
+    # pretrain/distill: the online probe's; probe: the protocol's
+    probe: ProbeConfig | ProbeProtocolConfig | None = None
     mixup: MixupConfig | None = None
     ema: EmaConfig | None = None
     distill: DistillConfig | None = None
+    perf: PerfConfig | None = None
+    viz: VizConfig | None = None
 
-    def protocol(self) -> dict:
+    def protocol(self) -> ProbeProtocolConfig:
         """A probe run's `probe.*` (its protocol), checked, with defaults."""
-        assert isinstance(self.probe, dict), "build_configs(cfg, 'probe') sets it"
+        assert isinstance(self.probe, ProbeProtocolConfig), "build_configs(cfg, 'probe') sets it"
         return self.probe
 
 
@@ -101,12 +106,17 @@ def build_configs(cfg: DictConfig, kind: str) -> RunConfigs:
     progress_values = _group(cfg, "progress")
     progress = ProgressConfig.from_dict(progress_values) if progress_values is not None else None
     probe_values = _group(cfg, "probe")
-    probe: ProbeConfig | dict | None = None
+    probe: ProbeConfig | ProbeProtocolConfig | None = None
     if kind == "probe":  # the frozen-evaluation protocol (configs/probe/)
-        probe = protocol_settings(probe_values)
+        probe = ProbeProtocolConfig.from_dict(probe_values, unknown="error")
     elif probe_values is not None:  # the online probe of pre-training
         probe = probe_settings(probe_values)
-    configs = RunConfigs(kind, run, trainer, model, optim, mask, checkpoint, progress, probe)
+    perf_values, viz_values = _group(cfg, "perf"), _group(cfg, "viz")
+    perf = PerfConfig.from_dict(perf_values, unknown="error") if perf_values is not None else None
+    viz = VizConfig.from_dict(viz_values, unknown="error") if viz_values is not None else None
+    configs = RunConfigs(
+        kind, run, trainer, model, optim, mask, checkpoint, progress, probe, perf=perf, viz=viz
+    )
     if kind == "finetune":
         configs = finetune_configs(cfg, configs)
     if kind == "distill":

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from videomae.utils.config_fields import Settings, setting
+from videomae.utils.config_fields import Settings, rule, setting
 from videomae.utils.errors import ConfigError, DataError
 
 KINDS = ("knn_linear", "attentive")
@@ -18,59 +18,32 @@ ENABLED = {"auto": "auto", "true": True, "false": False}
 @dataclass(frozen=True, kw_only=True)
 class ProbeConfig(Settings):
     """`probe.*` of pre-training: kNN and linear top-1 of the frozen encoder's features, see
-    README "Online probe". Checked by `check`: one line naming the key, the value and what is
-    allowed."""
+    README "Online probe". A wrong value fails with one line naming the key, the value and what
+    is allowed."""
 
     GROUP = "probe"
     # auto: on when the training list has labels (2+ classes) | true: required | false
     enabled: bool | str = setting("auto", checked=False)
-    every_n_epochs: int = setting(10, checked=False)  # and before the first step and at the end
-    train_videos: int = setting(1000, checked=False)  # labeled training videos (fixed, spread over classes)
-    val_videos: int = setting(1000, checked=False)  # the val split's, else every other training video
-    knn_k: int = setting(20, checked=False)  # cosine kNN, votes weighted by exp(similarity / temperature)
-    knn_temperature: float = setting(0.07, checked=False)
-    linear_steps: int = setting(300, checked=False)  # full-batch AdamW on standardised features
-    linear_lr: float = setting(0.01, checked=False)
-    linear_weight_decay: float = setting(1e-4, checked=False)
-    batch_size: int = setting(16, checked=False)  # videos per forward pass
-    num_workers: int | None = setting(None, checked=False)  # None: data.num_workers
-    kind: str = setting("knn_linear", checked=False)  # attentive: also the attentive probe (probe_attentive)
-    attentive_epochs: int = setting(20, checked=False)
-    attentive_lr: float = setting(1e-3, checked=False)
-    attentive_weight_decay: float = setting(0.01, checked=False)
-    attentive_depth: int = setting(1, checked=False)  # V-JEPA's one cross-attention block: short and cheap
-    attentive_heads: int = setting(16, checked=False)
+    every_n_epochs: int = setting(10, low=1)  # and before the first step and at the end
+    train_videos: int = setting(1000, low=1)  # labeled training videos (fixed, spread over classes)
+    val_videos: int = setting(1000, low=1)  # the val split's, else every other training video
+    knn_k: int = setting(20, low=1)  # cosine kNN, votes weighted by exp(similarity / temperature)
+    knn_temperature: float = setting(0.07, low=0, low_open=True)
+    linear_steps: int = setting(300, low=1)  # full-batch AdamW on standardised features
+    linear_lr: float = setting(0.01, low=0, low_open=True)
+    linear_weight_decay: float = setting(1e-4, low=0)
+    batch_size: int = setting(16, low=1)  # videos per forward pass
+    num_workers: int | None = rule(low=0)  # None: data.num_workers
+    kind: str = setting("knn_linear", choices=KINDS)  # attentive: also the attentive probe (probe_attentive)
+    attentive_epochs: int = setting(20, low=1)
+    attentive_lr: float = setting(1e-3, low=0, low_open=True)
+    attentive_weight_decay: float = setting(0.01, low=0)
+    attentive_depth: int = setting(1, low=1)  # V-JEPA's one cross-attention block: short and cheap
+    attentive_heads: int = setting(16, low=1)
 
     def check(self) -> None:
         if self.enabled != "auto" and not isinstance(self.enabled, bool):
             raise ConfigError(f"probe.enabled={self.enabled!r} is not one of auto, true, false")
-        if self.kind not in KINDS:
-            raise ConfigError(f"probe.kind={self.kind!r} is not one of {', '.join(KINDS)}")
-        for key, low in (
-            ("every_n_epochs", 1),
-            ("train_videos", 1),
-            ("val_videos", 1),
-            ("knn_k", 1),
-            ("linear_steps", 1),
-            ("batch_size", 1),
-            ("num_workers", 0),
-            ("attentive_epochs", 1),
-            ("attentive_depth", 1),
-            ("attentive_heads", 1),
-        ):
-            value = getattr(self, key)
-            if key == "num_workers" and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"probe.{key}={value!r} must be an integer of at least {low}")
-        numbers = (("knn_temperature", True), ("linear_lr", True), ("linear_weight_decay", False),
-                   ("attentive_lr", True), ("attentive_weight_decay", False))  # fmt: skip
-        for key, positive in numbers:
-            value = getattr(self, key)
-            ok = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
-            if not ok or value < 0 or (positive and value == 0):
-                allowed = "a number above 0" if positive else "a number of at least 0"
-                raise ConfigError(f"probe.{key}={value!r} must be {allowed}")
 
 
 def probe_settings(cfg: Mapping | None) -> ProbeConfig:

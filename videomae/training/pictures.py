@@ -3,6 +3,7 @@ pictures of successive epochs show what the model has learned since."""
 
 import logging
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import pytorch_lightning as pl
@@ -12,27 +13,39 @@ from pytorch_lightning.strategies import FSDPStrategy
 
 from videomae.models.masking import MaskGenerator
 from videomae.models.videomae import VideoMAEPretrain
+from videomae.utils.config_fields import Settings, setting
 from videomae.utils.pixels import normalize_uint8, to_pixels
 from videomae.viz.render import make_grid, reconstruct
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, kw_only=True)
+class VizConfig(Settings):
+    """`viz.*`: the reconstruction pictures of pre-training (ReconstructionPictures)."""
+
+    GROUP = "viz"
+    every_n_epochs: int = setting(20, low=0)  # and at the end of the run; 0: off
+    num_clips: int = setting(4, low=1)  # videos spread over the validation split (else the training one)
+    seed: int = setting(0, low=0)  # the pictures' mask
+
+
 class ReconstructionPictures(pl.Callback):
-    """Every `every_n_epochs` epochs (and at the end of fit), rank 0 reconstructs `num_clips` fixed
-    clips with a fixed mask (`seed`) and logs the picture (see videomae.viz.render.make_grid): a
-    wandb image, a TensorBoard image, and always `<pictures_dir>/epochNNNN.png`.
+    """Every `viz.every_n_epochs` epochs (and at the end of fit), rank 0 reconstructs `viz.num_clips`
+    fixed clips with a fixed mask (`viz.seed`) and logs the picture (videomae.viz.render.make_grid):
+    a wandb image, a TensorBoard image, and always `<pictures_dir>/epochNNNN.png`.
 
     The clips are the centre clips (validation transform) of videos spread evenly over the
     dataset's validation split, or over the training split when there is none; they are decoded
     once, at the start of fit. `every_n_epochs=0` turns the pictures off; FSDP does too.
     """
 
-    def __init__(self, pictures_dir: str, every_n_epochs: int = 10, num_clips: int = 4, seed: int = 0):
+    def __init__(self, pictures_dir: str, viz: VizConfig | None = None):
+        viz = viz or VizConfig()
         self.pictures_dir = pictures_dir
-        self.every_n_epochs = int(every_n_epochs)
-        self.num_clips = int(num_clips)
-        self.seed = int(seed)
+        self.every_n_epochs = viz.every_n_epochs
+        self.num_clips = viz.num_clips
+        self.seed = viz.seed
         self.clips: torch.Tensor | None = None
         self.captions: list[str] = []
         self.mask: torch.Tensor | None = None

@@ -29,6 +29,7 @@ from videomae.models.factory import VideoMAEModel
 from videomae.models.probe_heads import build_head
 from videomae.training.finetune_module import accuracies, video_predictions
 from videomae.training.optim import WarmupCosine, warmup_steps_for
+from videomae.training.probe_protocol import ProbeProtocolConfig
 from videomae.utils.pixels import normalize_uint8
 
 
@@ -43,33 +44,37 @@ def bf16_autocast(device: torch.device):
 
 
 class ProbeModule(pl.LightningModule):
-    """`probe`: the checked `probe.*` settings (kind, lrs, weight_decays, depth, num_heads, ...)."""
+    """`probe`: the `probe.*` settings (a ProbeProtocolConfig, or its dict as a checkpoint's
+    hyper-parameters hold it), recorded as a plain dict: our checkpoint loader unpickles no class."""
 
-    def __init__(self, num_classes: int, probe: dict, embed_dim: int, seed: int = 0,
+    def __init__(self, num_classes: int, probe: dict | ProbeProtocolConfig, embed_dim: int, seed: int = 0,
                  classes: list[str] | None = None, config: dict | None = None):  # fmt: skip
         super().__init__()
-        self.save_hyperparameters()
+        s = (
+            probe
+            if isinstance(probe, ProbeProtocolConfig)
+            else ProbeProtocolConfig.from_dict(probe, unknown="error")
+        )
+        self.protocol = s
+        self.save_hyperparameters(dict(num_classes=num_classes, probe=s.as_dict(), embed_dim=embed_dim,
+                                       seed=seed, classes=classes, config=config))  # fmt: skip
         self.strict_loading = False  # checkpoints hold the heads only: the encoder is the input's
         self.encoder: VideoMAEModel | None = None
         self.selection_step: int | None = None  # the step whose selection-split metrics results holds
-        self.layer = probe.get("layer")
-        self.clips = int(probe["clips"])
-        grid = (
-            list(itertools.product(probe["lrs"], probe["weight_decays"]))
-            if probe["kind"] != "knn" and not probe.get("cached")
-            else []
-        )
+        self.layer = s.layer
+        self.clips = s.clips
+        grid = list(itertools.product(s.lrs, s.weight_decays)) if s.kind != "knn" and not s.cached else []
         self.grid = [(float(lr), float(wd)) for lr, wd in grid]
         self.names = [head_name(lr, wd) for lr, wd in self.grid]
         with torch.random.fork_rng(devices=[]):  # heads drawn from the seed, the run's stream untouched
             torch.manual_seed(seed)
             settings = (
-                {k: probe[k] for k in ("depth", "num_heads", "mlp_ratio")}
-                if probe["kind"] == "attentive"
+                dict(depth=s.depth, num_heads=s.num_heads, mlp_ratio=s.mlp_ratio)
+                if s.kind == "attentive"
                 else {}
             )
             self.heads = nn.ModuleList(
-                build_head(probe["kind"], embed_dim, num_classes, **settings) for _ in self.grid
+                build_head(s.kind, embed_dim, num_classes, **settings) for _ in self.grid
             )
         self._outputs: list[dict] = []
         self.results: dict[str, dict] = {}
@@ -87,10 +92,11 @@ class ProbeModule(pl.LightningModule):
 
     # --- tokens -------------------------------------------------------------------------------
 
-    def tokens(self, video: torch.Tensor) -> torch.Tensor:
-        """uint8 (B, [K,] C, T, H, W) -> (B, K * N, D) float tokens, K clips concatenated."""
+    def tokens(self, clips: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, K, C, T, H, W) -> (B, K * N, D) float tokens, K clips concatenated."""
         assert self.encoder is not None, "attach_encoder before running the probe"
-        clips = video.unflatten(0, (-1, 1)) if video.ndim == 5 else video
+        if clips.ndim != 6:
+            raise ValueError(f"probe tokens: clips of shape {tuple(clips.shape)}, not (B, K, C, T, H, W)")
         B, K = clips.shape[:2]
         with torch.no_grad(), bf16_autocast(self.device):
             videos = normalize_uint8(clips.flatten(0, 1), self.encoder.pixel_mean, self.encoder.pixel_std)
@@ -100,7 +106,9 @@ class ProbeModule(pl.LightningModule):
     # --- training -----------------------------------------------------------------------------
 
     def training_step(self, batch: ClipBatch, batch_idx: int) -> torch.Tensor:
-        tokens, labels = self.tokens(batch["video"]), batch["label"]
+        # SegmentClipDataset: a video's clip (C, T, H, W) with probe.clips=1, else its (K, C, T, H, W)
+        video = batch["video"]
+        tokens, labels = self.tokens(video[:, None] if self.clips == 1 else video), batch["label"]
         losses = torch.stack([F.cross_entropy(head(tokens).float(), labels) for head in self.heads])
         self.log("train/loss", losses.mean(), prog_bar=True, batch_size=len(labels))
         return losses.sum()
@@ -115,13 +123,13 @@ class ProbeModule(pl.LightningModule):
                 {"params": decay, "lr": lr, "weight_decay": wd},
                 {"params": rest, "lr": lr, "weight_decay": 0.0},
             ]
-        probe = self.hparams.probe
-        optimizer = torch.optim.AdamW(groups, betas=tuple(probe["betas"]))
+        s = self.protocol
+        optimizer = torch.optim.AdamW(groups, betas=(s.betas[0], s.betas[1]))
         trainer = self.trainer
         total = int(trainer.estimated_stepping_batches)
         per_epoch = max(total // max(int(trainer.max_epochs or 1), 1), 1)
-        warmup = warmup_steps_for(float(probe["warmup_epochs"]), per_epoch, None)
-        scheduler = WarmupCosine(optimizer, total, warmup, 0.0, float(probe["final_lr"]))
+        warmup = warmup_steps_for(s.warmup_epochs, per_epoch, None)
+        scheduler = WarmupCosine(optimizer, total, warmup, 0.0, s.final_lr)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def lr_scheduler_step(self, scheduler, metric) -> None:

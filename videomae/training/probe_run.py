@@ -26,6 +26,7 @@ from videomae.training.configs import build_configs
 from videomae.training.finetune_module import accuracies
 from videomae.training.probe_data import ProbeDataModule
 from videomae.training.probe_module import ProbeModule, head_name
+from videomae.training.probe_protocol import ProbeProtocolConfig
 from videomae.training.summary import RunSummary
 from videomae.utils.errors import ConfigError
 
@@ -83,14 +84,14 @@ def checkpoint_args(cfg: DictConfig) -> dict:
     return args
 
 
-def build_datamodule(cfg: DictConfig, s: dict) -> ProbeDataModule:
+def build_datamodule(cfg: DictConfig, s: ProbeProtocolConfig) -> ProbeDataModule:
     config = run_steps.data_config(cfg)
     for key in ("mean", "std"):  # the encoder normalises with the statistics it was trained with
         if getattr(config, key) is not None:
             raise ConfigError(
                 f"data.{key}: a probe normalises with the checkpoint's pixel statistics; leave it null"
             )
-    return ProbeDataModule(config, cfg.seed, **{k: s[k] for k in NOT_DATA})
+    return ProbeDataModule(config, cfg.seed, **{k: getattr(s, k) for k in NOT_DATA})
 
 
 def check_channels(channels: str, in_chans: int) -> None:
@@ -140,16 +141,16 @@ def run(cfg: DictConfig, run_dir: str) -> dict | None:
                              OmegaConf.to_container(cfg, resolve=True))  # fmt: skip
         module.attach_encoder(model)
         timer = EpochTimer()
-        cached = s["kind"] == "knn" or s["cached"]
+        cached = s.kind == "knn" or s.cached
         ckpt_path = run_steps.resume_from(cfg, run_dir, datamodule) if not cached else None
         callbacks = [*build_callbacks(callbacks_config(cfg), run_dir), summary.callback, timer]
         trainer = run_steps.build_trainer(cfg, run_dir, callbacks=callbacks, resuming=ckpt_path is not None)
-        grid = (s["knn_k"], s["knn_temperature"]) if s["kind"] == "knn" else (s["lrs"], s["weight_decays"])
+        grid = (s.knn_k, s.knn_temperature) if s.kind == "knn" else (s.lrs, s.weight_decays)
         heads = len(grid[0]) * len(grid[1])
         if trainer.is_global_zero:
             print(report.summary())
             print(
-                f"probe {s['kind']} on {cfg.data.name}: {len(plan['train'])} training videos, "
+                f"probe {s.kind} on {cfg.data.name}: {len(plan['train'])} training videos, "
                 f"selection: {plan['rule']} ({plan['selection_split']}), evaluation: {plan['eval_split']} "
                 f"({len(plan['eval'])} videos); {heads} heads"
             )
@@ -169,7 +170,7 @@ def run(cfg: DictConfig, run_dir: str) -> dict | None:
         print_record(record)
         chosen = record["chosen"]
         summary.update(**{f"probe/{k}": chosen[k] for k in ("top1", "top5", "mean_class")},
-                       probe_head=chosen["head"], probe_kind=s["kind"], probe_selection=plan["rule"],
+                       probe_head=chosen["head"], probe_kind=s.kind, probe_selection=plan["rule"],
                        epoch_time_s=record["epoch_time_s"], checkpoint=os.path.abspath(path))  # fmt: skip
         return record
 
@@ -180,16 +181,16 @@ def embed(trainer, module: ProbeModule, datamodule: ProbeDataModule, split: str)
     return module.results["test_data"]
 
 
-def cached_results(trainer, module, datamodule, s: dict, run_dir: str, num_classes: int):
+def cached_results(trainer, module, datamodule, s: ProbeProtocolConfig, run_dir: str, num_classes: int):
     """Per kNN (k, temperature), or per linear (lr, weight decay) with `probe.cached`: metrics on
     the selection split (None without one) and the evaluation split, from features embedded once
     (and kept in RUN/probe/features.pt with probe.cache). The cached linear probe is full-batch on
     standardised features (BatchNorm's statistics, no augmentation), `probe.linear_steps` steps."""
     cache = os.path.join(run_dir, "probe", "features.pt")
-    key = {"checkpoint": str(module.hparams.config["checkpoint"]), "layer": s["layer"], "clips": s["clips"],
+    key = {"checkpoint": str(module.hparams.config["checkpoint"]), "layer": s.layer, "clips": s.clips,
            "data": module.hparams.config["data"], "select": datamodule.plan["rule"]}  # fmt: skip
     feats = None
-    if s["cache"] and os.path.isfile(cache):
+    if s.cache and os.path.isfile(cache):
         stored, _ = read_tensors(cache)
         feats = stored["features"] if stored.get("key") == key else None
         if feats is not None and trainer.is_global_zero:
@@ -197,29 +198,32 @@ def cached_results(trainer, module, datamodule, s: dict, run_dir: str, num_class
     if feats is None:
         splits = ["train", "eval"] + (["selection"] if datamodule.plan["selection"] else [])
         feats = {split: embed(trainer, module, datamodule, split) for split in splits}
-        if s["cache"] and trainer.is_global_zero:
+        if s.cache and trainer.is_global_zero:
             save_torch({"key": key, "features": feats}, cache)
     x, y = feats["train"]["features"], feats["train"]["label"]
-    if s["kind"] == "knn":
-        grid = {f"k{k}_t{t:g}": (k, t) for k in s["knn_k"] for t in s["knn_temperature"]}
+    grid: dict[str, tuple[float, float]]  # (k, temperature) or (lr, weight decay)
+    if s.kind == "knn":
+        grid = {f"k{k}_t{t:g}": (k, t) for k in s.knn_k for t in s.knn_temperature}
     else:
-        grid = {head_name(lr, wd): (lr, wd) for lr in s["lrs"] for wd in s["weight_decays"]}
+        grid = {head_name(lr, wd): (lr, wd) for lr in s.lrs for wd in s.weight_decays}
     out: dict[str, dict] = {"selection": {}, "eval": {}}
     for name, (a, b) in grid.items():
         for part in ("selection", "eval"):
             if part not in feats:
                 continue
             other = feats[part]["features"]
-            if s["kind"] == "knn":
+            if s.kind == "knn":
                 scores = knn_votes(x, y, other, int(a), b, num_classes)
             else:
-                scores = linear_scores(x, y, other, num_classes, s["linear_steps"], a, b)
+                scores = linear_scores(x, y, other, num_classes, s.linear_steps, a, b)
             videos = len(feats[part]["label"])
             out[part][name] = {**accuracies(scores, feats[part]["label"], num_classes), "videos": videos}
     return out["selection"] or None, out["eval"]
 
 
-def metrics_record(cfg, s, plan, path, report, datamodule, selection, evaluation, timer) -> dict:
+def metrics_record(
+    cfg, s: ProbeProtocolConfig, plan, path, report, datamodule, selection, evaluation, timer
+) -> dict:
     """probe/metrics.json: every head on the evaluation split (and the selection split), the
     chosen head and how it was chosen, the protocol, the checkpoint, the views."""
     rule = plan["rule"]
@@ -238,7 +242,7 @@ def metrics_record(cfg, s, plan, path, report, datamodule, selection, evaluation
     ]
     seconds = timer.seconds
     return {
-        "protocol": {**s, "name": s.get("name") or s["kind"]},
+        "protocol": {**s.as_dict(), "name": s.name or s.kind},
         "checkpoint": {
             "path": os.path.abspath(path),
             "layout": report.layout,
@@ -252,10 +256,10 @@ def metrics_record(cfg, s, plan, path, report, datamodule, selection, evaluation
             "eval": len(plan["eval"]),
         },
         "views": {
-            "clips_per_view": s["clips"],
-            "temporal_views": s["temporal_views"],
+            "clips_per_view": s.clips,
+            "temporal_views": s.temporal_views,
             "spatial_crops": datamodule.config.test_crops,
-            "views": s["temporal_views"] * datamodule.config.test_crops,
+            "views": s.temporal_views * datamodule.config.test_crops,
             "num_frames": datamodule.config.num_frames,
             "input_size": datamodule.config.input_size,
         },  # fmt: skip

@@ -18,6 +18,7 @@ first windows and at the end of training it prints one verdict line (videomae.tr
 
 import sys
 import time
+from dataclasses import dataclass
 
 import pytorch_lightning as pl
 import torch
@@ -25,7 +26,18 @@ import torch
 from videomae.perf.flops import ClipFlops, module_flops
 from videomae.perf.peak import peak_flops
 from videomae.training.verdict import RunSettings, verdict_line
-from videomae.utils.errors import ConfigError
+from videomae.utils.config_fields import Settings, rule, setting
+
+
+@dataclass(frozen=True, kw_only=True)
+class PerfConfig(Settings):
+    """`perf.*`: what StepTiming measures against and when it first says where the time goes."""
+
+    GROUP = "perf"
+    # the device's peak TFLOP/s for perf/mfu; null: the table of known devices, else a measured matmul rate
+    peak_tflops: float | None = rule(low=0, low_open=True)
+    # logging windows before the first verdict line (the first window, start-up, is left out)
+    verdict_after: int = setting(3, low=1)
 
 
 class Window:
@@ -63,30 +75,25 @@ class StepTiming(pl.Callback):
     """Step time split into data wait and model time, MFU, and the loader/model verdict.
 
     `settings`: the run's data and compile settings, for the verdict's advice (None: advice from
-    what the trainer shows only). `peak_tflops`: the device's peak (`perf.peak_tflops`); None:
-    the table of known devices, else a measured matmul rate. `flops`: training FLOPs per clip;
-    None: computed from the module's model (videomae.perf.flops.module_flops). `verdict_after`:
-    the early verdict comes after this many windows (the first, with start-up, is left out of
-    every verdict when there are more). `stream`: where the verdict lines go (None: stdout).
+    what the trainer shows only). `perf`: the device's peak (None: the table of known devices,
+    else a measured matmul rate) and after how many windows the early verdict comes (the first,
+    with start-up, is left out of every verdict when there are more); see PerfConfig. `flops`:
+    training FLOPs per clip; None: computed from the module's model
+    (videomae.perf.flops.module_flops). `stream`: where the verdict lines go (None: stdout).
     """
 
     def __init__(
         self,
         settings: RunSettings | None = None,
-        peak_tflops: float | None = None,
+        perf: PerfConfig | None = None,
         flops: ClipFlops | None = None,
-        verdict_after: int = 3,
         stream=None,
     ):
-        if peak_tflops is not None and not float(peak_tflops) > 0:
-            raise ConfigError(
-                f"perf.peak_tflops={peak_tflops} must be a positive number of TFLOP/s (or null: "
-                "the table of known devices, else a measured matmul rate)"
-            )
+        perf = perf or PerfConfig()
         self.settings = settings or RunSettings()
-        self.peak_tflops = peak_tflops
+        self.peak_tflops = perf.peak_tflops
         self.flops = flops
-        self.verdict_after = max(int(verdict_after), 1)
+        self.verdict_after = perf.verdict_after
         self.stream = stream
         self.peak: float | None = None
         self.peak_source: str | None = None

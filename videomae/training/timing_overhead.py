@@ -21,12 +21,12 @@ import torch
 from videomae.perf.flops import ClipFlops
 from videomae.training.gpu_common import OPTIM, RandomClips, Sizes
 from videomae.training.pretrain_module import PretrainModule
-from videomae.training.timing import StepTiming
+from videomae.training.timing import PerfConfig, StepTiming
 
 
 def hook_cost(steps: int, log_every: int) -> float:
     """Seconds per step spent in StepTiming's hooks."""
-    timing = StepTiming(flops=ClipFlops(1e9, 0.0, 0.0), peak_tflops=1.0, verdict_after=10**9)
+    timing = StepTiming(perf=PerfConfig(peak_tflops=1.0, verdict_after=10**9), flops=ClipFlops(1e9, 0.0, 0.0))
     timing.peak, timing.peak_source = 1e12, "benchmark"
     trainer = SimpleNamespace(global_step=0, log_every_n_steps=log_every, is_global_zero=True)
     module = SimpleNamespace(device=torch.device("cpu"), log=lambda *a, **k: None)
@@ -69,7 +69,7 @@ def lightning_steps(with_timing: bool, steps: int, log_every: int) -> float:
     clock = StepClock()
     callbacks: list[pl.Callback] = [clock]
     if with_timing:
-        callbacks.append(StepTiming(verdict_after=10**9, stream=io.StringIO()))
+        callbacks.append(StepTiming(perf=PerfConfig(verdict_after=10**9), stream=io.StringIO()))
     trainer = pl.Trainer(
         accelerator="cpu", devices=1, max_steps=steps, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=log_every,

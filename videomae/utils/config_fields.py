@@ -9,6 +9,7 @@ integer). A field without a default must be given; rules between fields are a cl
 """
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Sequence
@@ -164,6 +165,8 @@ def _scalar_error(value, typ, meta) -> str | None:
         if typ is int and isinstance(value, float):
             return f"is not an integer (a fraction cannot be used); allowed: {allowed(typ, meta)}"
         return f"is not {KIND[typ]}; allowed: {allowed(typ, meta)}"
+    if typ is float and not math.isfinite(value):  # NaN compares false with any bound
+        return f"is not a finite number; allowed: {allowed(typ, meta)}"
     if meta.get("choices") and value not in meta["choices"]:
         return f"is not allowed; allowed: {allowed(typ, meta)}"
     if typ in (int, float):
