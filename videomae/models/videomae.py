@@ -4,7 +4,6 @@ Videos are (B, C, T, H, W), normalized with the ImageNet mean and std. Masks are
 True = masked, with the same number of masked tokens in every sample.
 """
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn
