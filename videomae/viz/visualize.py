@@ -15,7 +15,7 @@ from torchvision.transforms.v2 import functional as TF
 from videomae.checkpoints import model_from_checkpoint
 from videomae.checkpoints.io import read_tensors
 from videomae.data.sampling import ClipSampler
-from videomae.data.video import VideoReadError, channels_for, read_frames
+from videomae.data.video import VideoDecoder, VideoReadError, channels_for
 from videomae.models.masking import MaskGenerator
 from videomae.models.patches import unpatchify
 from videomae.models.videomae import VideoMAEPretrain
@@ -127,18 +127,17 @@ def load_clip(
             return sampler.views(length, 1)[0]
         return np.clip(start + sampling_rate * np.arange(num_frames), 0, length - 1)
 
-    chosen: dict[str, np.ndarray] = {}
     out_h, out_w = size
     # decord scales large videos down while decoding; the crop below gets the exact size
-    pick = lambda n: chosen.setdefault("i", choose(n))  # noqa: E731
-    frames = read_frames(path, pick, short_side=max(out_h, out_w), channels=channels)
+    decoder = VideoDecoder(timeout=None, channels=channels)  # one-off: no time limit
+    frames, indices = decoder.read_with_indices(path, choose, short_side=max(out_h, out_w))
     video = torch.from_numpy(frames).permute(0, 3, 1, 2)  # (T, C, H, W)
     height, width = video.shape[-2:]
     ratio = max(out_h / height, out_w / width)
     resized = [max(out_h, round(height * ratio)), max(out_w, round(width * ratio))]
     video = TF.resize(video, resized, antialias=True)
     video = TF.center_crop(video, [out_h, out_w])
-    return video.transpose(0, 1).contiguous(), chosen["i"]
+    return video.transpose(0, 1).contiguous(), indices
 
 
 @dataclass
