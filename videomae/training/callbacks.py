@@ -197,11 +197,9 @@ def build_callbacks(cfg: DictConfig, run_dir: str) -> list[pl.Callback]:
 def step_timing(cfg: DictConfig) -> StepTiming:
     """Step time split, MFU and the loader/model verdict (`perf.*`; pre-training has a `mask`)."""
     perf = cfg.get("perf") or {}
-    return StepTiming(
-        settings=from_config(cfg, pretrain=cfg.get("mask") is not None),
-        peak_tflops=perf.get("peak_tflops"),
-        verdict_after=int(perf.get("verdict_after", 3)),
-    )
+    given = {key: perf[key] for key in ("peak_tflops", "verdict_after") if key in perf}
+    # a key left out: StepTiming's default, configs/perf/default.yaml's value (tests/training/test_configs.py)
+    return StepTiming(settings=from_config(cfg, pretrain=cfg.get("mask") is not None), **given)
 
 
 def optional_callbacks(cfg: DictConfig, run_dir: str | None) -> list[pl.Callback]:
