@@ -2,13 +2,14 @@
 frozen, with the shipped YAML's values as the defaults of the settings a module reads without them."""
 
 import dataclasses
+import inspect
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from videomae.models import ModelConfig
+from videomae.models import ModelConfig, VideoMAEClassifier, VideoMAEPretrain
 from videomae.models.masking import MaskConfig
 from videomae.training.callbacks import CheckpointConfig
 from videomae.training.configs import build_configs
@@ -59,20 +60,30 @@ def test_settings_are_frozen_and_checked_however_they_are_made():
         build_configs(composed("pretrain", "progress.style=bar"), "pretrain")
 
 
+def group(path: str) -> dict:
+    """A config group's file as written (before a recipe changes it)."""
+    values = OmegaConf.to_container(OmegaConf.load(Path(CONFIGS, path)))
+    assert isinstance(values, dict)
+    values.pop("defaults", None)
+    return values
+
+
 def test_the_defaults_a_module_falls_back_on_are_the_shipped_values():
     """An old checkpoint's recorded settings may lack a key; the module then reads the value a
-    run of today gets from the YAML, not another one."""
-    assert probe_settings({}) == probe_settings(OmegaConf.to_container(composed("pretrain").probe))
-    finetune = OmegaConf.load(Path(CONFIGS, "finetune.yaml"))  # before a recipe changes them
-    # label smoothing: a module given no value has always trained without it
-    assert MixupConfig() == dataclasses.replace(
-        MixupConfig.from_dict(OmegaConf.to_container(finetune.mixup)), label_smoothing=0.0
-    )
-    assert EmaConfig() == EmaConfig.from_dict(OmegaConf.to_container(finetune.ema))
-    assert (
-        MaskConfig.from_dict({"type": "tube", "ratio": 0.9}).decoder_ratio
-        == composed("pretrain").mask.decoder_ratio
-    )
+    run of today gets from the YAML, not another one. Each default written in the code is
+    compared with the config group that writes it too."""
+    online_probe = probe_settings(group("online_probe/default.yaml"))
+    assert probe_settings({}) == online_probe
+    for kind, extra in (("pretrain", ()), ("distill", ("teacher=unused",))):
+        assert probe_settings(OmegaConf.to_container(composed(kind, *extra).probe)) == online_probe
+    assert MixupConfig() == MixupConfig.from_dict(group("mixup/default.yaml"))
+    assert EmaConfig() == EmaConfig.from_dict(group("ema/default.yaml"))
+    mask = group("mask/pretrain.yaml")
+    assert MaskConfig.from_dict({"type": "tube", "ratio": 0.9}).decoder_ratio == mask["decoder_ratio"]
+    for name in ("pretrain", "finetune"):
+        optim = group(f"optim/{name}.yaml")
+        assert OptimConfig.from_dict(optim).warmup_steps == optim["warmup_steps"]
+    assert PerfConfig() == PerfConfig.from_dict(group("perf/default.yaml"), unknown="error")
 
 
 @pytest.mark.parametrize(
@@ -122,8 +133,7 @@ def test_the_code_defaults_of_perf_viz_and_the_probe_protocol_are_the_shipped_ya
         assert PerfConfig() == PerfConfig.from_dict(
             OmegaConf.to_container(composed(name).perf), unknown="error"
         )
-    pretrain = OmegaConf.load(Path(CONFIGS, "pretrain.yaml"))
-    assert VizConfig() == VizConfig.from_dict(OmegaConf.to_container(pretrain.viz), unknown="error")
+    assert VizConfig() == VizConfig.from_dict(group("viz/default.yaml"), unknown="error")
     # the default preset (attentive) is the code's default; every preset sets every key
     default = ProbeProtocolConfig.from_dict(
         OmegaConf.to_container(composed("probe", "checkpoint=unused").probe)
@@ -133,3 +143,14 @@ def test_the_code_defaults_of_perf_viz_and_the_probe_protocol_are_the_shipped_ya
         values = OmegaConf.to_container(composed("probe", "checkpoint=unused", f"probe={path.stem}").probe)
         assert list(values) == ProbeProtocolConfig.names(), path.name  # the YAML's order is the record's
         assert ProbeProtocolConfig.from_dict(values, unknown="error").name == path.stem
+
+
+def test_the_model_settings_every_size_shares_are_the_constructors_defaults():
+    """configs/model/shared.yaml and the classifier's head settings write the values the model
+    classes default to; fine-tuning's drop path (0.1, the original's --drop_path) is the recipe's."""
+    shared = group("model/shared.yaml")
+    pretrain = inspect.signature(VideoMAEPretrain).parameters
+    assert {key: pretrain[key].default for key in shared} == shared
+    head = {k: v for k, v in group("classifier/default.yaml").items() if k != "drop_path_rate"}
+    classifier = inspect.signature(VideoMAEClassifier).parameters
+    assert {key: classifier[key].default for key in head} == head

@@ -1,4 +1,4 @@
-"""The `distill.*` settings of a distillation run (configs/distill.yaml; docs/distillation.md)."""
+"""The `distill.*` settings of a distillation run (configs/distill/default.yaml; docs/distillation.md)."""
 
 from dataclasses import dataclass
 

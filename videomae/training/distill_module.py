@@ -53,7 +53,7 @@ def block_numbers(key: str, values, depth: int) -> list[int]:
 
 class DistillModule(PretrainModule):
     """`model`: the student (name and overrides); `mask`: the student's mask; `distill`: target,
-    loss and heads (configs/distill.yaml); `teacher`: the teacher checkpoint's path."""
+    loss and heads (configs/distill/default.yaml); `teacher`: the teacher checkpoint's path."""
 
     def __init__(
         self,

@@ -31,14 +31,15 @@ class MixupConfig(Settings):
     cutmix_alpha: float = setting(1.0, low=0)
     prob: float = setting(1.0, low=0, high=1)  # of mixing a batch at all
     switch_prob: float = setting(0.5, low=0, high=1)  # of cutmix instead of mixup, with both on
-    label_smoothing: float = setting(0.0, low=0, high=1, high_open=True)
+    # configs/mixup/default.yaml's; every finetune.py run has recorded it, so no checkpoint lacks it
+    label_smoothing: float = setting(0.1, low=0, high=1, high_open=True)
 
     @property
     def enabled(self) -> bool:
         return self.mixup_alpha > 0 or self.cutmix_alpha > 0
 
 
-# No mixup: what a module built without the `mixup` settings trains with.
+# No mixing: what a module given no alphas trains with (label smoothing still applies).
 NO_MIXUP = {"mixup_alpha": 0.0, "cutmix_alpha": 0.0}
 
 
