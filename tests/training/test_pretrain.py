@@ -17,7 +17,8 @@ def read_metric(run_dir, key):
 
 @pytest.mark.slow
 def test_demo_config_trains_and_loss_falls(tmp_path):
-    """The issue's check: the demo config for 30 steps with a CSV logger."""
+    """The issue's check: the demo config for 30 steps with a CSV logger (on fewer of its
+    videos, and the online probe on a few of them, so that generating and probing is short)."""
     run_dir = tmp_path / "run"
     result = run_script(
         "pretrain.py",
@@ -25,6 +26,10 @@ def test_demo_config_trains_and_loss_falls(tmp_path):
         "logger=csv",
         f"hydra.run.dir={run_dir}",
         f"data.root={tmp_path / 'data'}",
+        "data.synthetic.num_train_per_class=12",
+        "data.synthetic.num_val_per_class=2",
+        "probe.train_videos=16",
+        "probe.val_videos=16",
         "trainer.log_every_n_steps=1",
     )
     assert result.returncode == 0, result.stderr[-3000:]
