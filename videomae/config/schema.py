@@ -10,11 +10,17 @@ from videomae.data.config import DataConfig
 from videomae.utils.config_fields import check_fields
 
 
+def group_values(cfg: DictConfig, key: str) -> dict | None:
+    """The config group `key` resolved to plain data (None when the config has no such mapping)."""
+    section = cfg.get(key)
+    if section is None or not OmegaConf.is_dict(section):
+        return None
+    values = OmegaConf.to_container(section, resolve=True)
+    return values if isinstance(values, dict) else None
+
+
 def validate_data(cfg: DictConfig) -> None:
     """Check the `data` group of a run's configuration (the other groups: training.configs)."""
-    section = cfg.get("data")
-    if section is None:
-        return
-    values = OmegaConf.to_container(section, resolve=True)
-    if isinstance(values, dict):
+    values = group_values(cfg, "data")
+    if values is not None:
         check_fields(DataConfig, "data", values)

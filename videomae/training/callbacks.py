@@ -13,6 +13,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from videomae.checkpoints.run_dir import LAST, checkpoint_dir
+from videomae.config.schema import group_values
 from videomae.training.loggers import ResumedMetrics
 from videomae.training.online_probe import OnlineProbe
 from videomae.training.online_probe_subsets import probe_settings
@@ -198,15 +199,8 @@ def step_timing(cfg: DictConfig) -> StepTiming:
     """Step time split, MFU and the loader/model verdict (`perf.*`; pre-training has a `mask`)."""
     return StepTiming(
         settings=from_config(cfg, pretrain=cfg.get("mask") is not None),
-        perf=PerfConfig.from_dict(group(cfg, "perf"), unknown="error"),
+        perf=PerfConfig.from_dict(group_values(cfg, "perf"), unknown="error"),
     )
-
-
-def group(cfg: DictConfig, key: str) -> dict | None:
-    """The config group `key` as plain data (None when the config has none)."""
-    node = cfg.get(key)
-    values = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-    return dict(values) if values is not None else None
 
 
 def optional_callbacks(cfg: DictConfig, run_dir: str | None) -> list[pl.Callback]:
@@ -218,7 +212,7 @@ def optional_callbacks(cfg: DictConfig, run_dir: str | None) -> list[pl.Callback
         settings = probe_settings(OmegaConf.to_container(probe, resolve=True))
         if settings.enabled is not False:
             callbacks.append(OnlineProbe(settings, run_dir))
-    viz_values = group(cfg, "viz")
+    viz_values = group_values(cfg, "viz")
     viz = VizConfig.from_dict(viz_values, unknown="error") if viz_values is not None else None
     if run_dir and viz is not None and viz.every_n_epochs:
         callbacks.append(ReconstructionPictures(os.path.join(run_dir, "pictures"), viz))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from omegaconf import DictConfig, OmegaConf
 
-from videomae.config.schema import validate_data
+from videomae.config.schema import group_values, validate_data
 from videomae.data.video import CHANNELS
 from videomae.models import ModelConfig
 from videomae.models.masking import MaskConfig, MaskGenerator
@@ -80,38 +80,30 @@ class RunConfigs:
         return self.probe
 
 
-def _group(cfg: DictConfig, key: str) -> dict | None:
-    section = cfg.get(key)
-    if section is None or not OmegaConf.is_dict(section):
-        return None
-    values = OmegaConf.to_container(section, resolve=True)
-    return values if isinstance(values, dict) else None
-
-
 def build_configs(cfg: DictConfig, kind: str) -> RunConfigs:
     """Every component's settings from the composed config of a `kind` run (see the module
     docstring); the first wrong value ends it with one ConfigError line."""
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not one of {', '.join(KINDS)}")
     validate_data(cfg)  # data.*: its schema (videomae.config.schema)
-    model_values, mask_values = _group(cfg, "model"), _group(cfg, "mask")
+    model_values, mask_values = group_values(cfg, "model"), group_values(cfg, "mask")
     model = ModelConfig.from_dict(model_values) if model_values is not None else None
     mask = MaskConfig.from_dict(mask_values) if mask_values is not None and kind != "finetune" else None
-    optim_values = _group(cfg, "optim")
+    optim_values = group_values(cfg, "optim")
     optim = OptimConfig.from_dict(optim_values) if optim_values is not None else None
-    trainer = TrainerConfig.from_dict(_group(cfg, "trainer"))
+    trainer = TrainerConfig.from_dict(group_values(cfg, "trainer"))
     run = RunConfig.from_dict({k: cfg[k] for k in RunConfig.names() if k in cfg})
-    checkpoint_values = _group(cfg, "checkpoint")  # the probe's `checkpoint` is the encoder's path
+    checkpoint_values = group_values(cfg, "checkpoint")  # the probe's `checkpoint` is the encoder's path
     checkpoint = CheckpointConfig.from_dict(checkpoint_values) if checkpoint_values is not None else None
-    progress_values = _group(cfg, "progress")
+    progress_values = group_values(cfg, "progress")
     progress = ProgressConfig.from_dict(progress_values) if progress_values is not None else None
-    probe_values = _group(cfg, "probe")
+    probe_values = group_values(cfg, "probe")
     probe: ProbeConfig | ProbeProtocolConfig | None = None
     if kind == "probe":  # the frozen-evaluation protocol (configs/probe/)
         probe = ProbeProtocolConfig.from_dict(probe_values, unknown="error")
     elif probe_values is not None:  # the online probe of pre-training
         probe = probe_settings(probe_values)
-    perf_values, viz_values = _group(cfg, "perf"), _group(cfg, "viz")
+    perf_values, viz_values = group_values(cfg, "perf"), group_values(cfg, "viz")
     perf = PerfConfig.from_dict(perf_values, unknown="error") if perf_values is not None else None
     viz = VizConfig.from_dict(viz_values, unknown="error") if viz_values is not None else None
     configs = RunConfigs(
@@ -129,7 +121,7 @@ def build_configs(cfg: DictConfig, kind: str) -> RunConfigs:
 
 
 def finetune_configs(cfg: DictConfig, configs: RunConfigs) -> RunConfigs:
-    mixup_values, ema_values = _group(cfg, "mixup"), _group(cfg, "ema")
+    mixup_values, ema_values = group_values(cfg, "mixup"), group_values(cfg, "ema")
     mixup = MixupConfig.from_dict(mixup_values) if mixup_values is not None else None
     ema = EmaConfig.from_dict(ema_values) if ema_values is not None else None
     if ema is not None and ema.enabled and configs.trainer.strategy == "fsdp":
@@ -146,7 +138,7 @@ def distill_configs(cfg: DictConfig, configs: RunConfigs) -> RunConfigs:
         raise ConfigError(
             "teacher is not set: teacher=PATH (a run's checkpoint, an original .pth or an HF dir)"
         )
-    distill = DistillConfig.from_dict(_group(cfg, "distill"))
+    distill = DistillConfig.from_dict(group_values(cfg, "distill"))
     ratio = configs.mask.ratio if configs.mask is not None else None
     if distill.target == "features" and ratio is not None and float(distill.teacher_mask_ratio) > ratio:
         raise ConfigError(
