@@ -7,7 +7,7 @@ datamodule is, adds the rules between keys."""
 from omegaconf import DictConfig, OmegaConf
 
 from videomae.data.config import DataConfig
-from videomae.utils.config_fields import check_fields
+from videomae.utils.config_fields import S, check_fields
 
 
 def group_values(cfg: DictConfig, key: str) -> dict | None:
@@ -17,6 +17,12 @@ def group_values(cfg: DictConfig, key: str) -> dict | None:
         return None
     values = OmegaConf.to_container(section, resolve=True)
     return values if isinstance(values, dict) else None
+
+
+def group_config(cfg: DictConfig, key: str, settings: type[S], unknown: str = "ignore") -> S | None:
+    """The config group `key` built as the typed `settings` class (None when the config has none)."""
+    values = group_values(cfg, key)
+    return settings.from_dict(values, unknown=unknown) if values is not None else None
 
 
 def validate_data(cfg: DictConfig) -> None:

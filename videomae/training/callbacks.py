@@ -13,7 +13,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from videomae.checkpoints.run_dir import LAST, checkpoint_dir
-from videomae.config.schema import group_values
+from videomae.config.schema import group_config, group_values
 from videomae.training.loggers import ResumedMetrics
 from videomae.training.online_probe import OnlineProbe
 from videomae.training.online_probe_subsets import probe_settings
@@ -212,8 +212,7 @@ def optional_callbacks(cfg: DictConfig, run_dir: str | None) -> list[pl.Callback
         settings = probe_settings(OmegaConf.to_container(probe, resolve=True))
         if settings.enabled is not False:
             callbacks.append(OnlineProbe(settings, run_dir))
-    viz_values = group_values(cfg, "viz")
-    viz = VizConfig.from_dict(viz_values, unknown="error") if viz_values is not None else None
+    viz = group_config(cfg, "viz", VizConfig, unknown="error")
     if run_dir and viz is not None and viz.every_n_epochs:
         callbacks.append(ReconstructionPictures(os.path.join(run_dir, "pictures"), viz))
     progress = cfg.get("progress")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from omegaconf import DictConfig, OmegaConf
 
-from videomae.config.schema import group_values, validate_data
+from videomae.config.schema import group_config, group_values, validate_data
 from videomae.data.video import CHANNELS
 from videomae.models import ModelConfig
 from videomae.models.masking import MaskConfig, MaskGenerator
@@ -86,26 +86,22 @@ def build_configs(cfg: DictConfig, kind: str) -> RunConfigs:
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not one of {', '.join(KINDS)}")
     validate_data(cfg)  # data.*: its schema (videomae.config.schema)
-    model_values, mask_values = group_values(cfg, "model"), group_values(cfg, "mask")
-    model = ModelConfig.from_dict(model_values) if model_values is not None else None
-    mask = MaskConfig.from_dict(mask_values) if mask_values is not None and kind != "finetune" else None
-    optim_values = group_values(cfg, "optim")
-    optim = OptimConfig.from_dict(optim_values) if optim_values is not None else None
+    model = group_config(cfg, "model", ModelConfig)
+    mask = group_config(cfg, "mask", MaskConfig) if kind != "finetune" else None
+    optim = group_config(cfg, "optim", OptimConfig)
     trainer = TrainerConfig.from_dict(group_values(cfg, "trainer"))
     run = RunConfig.from_dict({k: cfg[k] for k in RunConfig.names() if k in cfg})
-    checkpoint_values = group_values(cfg, "checkpoint")  # the probe's `checkpoint` is the encoder's path
-    checkpoint = CheckpointConfig.from_dict(checkpoint_values) if checkpoint_values is not None else None
-    progress_values = group_values(cfg, "progress")
-    progress = ProgressConfig.from_dict(progress_values) if progress_values is not None else None
+    # The probe's `checkpoint` is the encoder's path, not a mapping: no CheckpointConfig then.
+    checkpoint = group_config(cfg, "checkpoint", CheckpointConfig)
+    progress = group_config(cfg, "progress", ProgressConfig)
     probe_values = group_values(cfg, "probe")
     probe: ProbeConfig | ProbeProtocolConfig | None = None
     if kind == "probe":  # the frozen-evaluation protocol (configs/probe/)
         probe = ProbeProtocolConfig.from_dict(probe_values, unknown="error")
     elif probe_values is not None:  # the online probe of pre-training
         probe = probe_settings(probe_values)
-    perf_values, viz_values = group_values(cfg, "perf"), group_values(cfg, "viz")
-    perf = PerfConfig.from_dict(perf_values, unknown="error") if perf_values is not None else None
-    viz = VizConfig.from_dict(viz_values, unknown="error") if viz_values is not None else None
+    perf = group_config(cfg, "perf", PerfConfig, unknown="error")
+    viz = group_config(cfg, "viz", VizConfig, unknown="error")
     configs = RunConfigs(
         kind, run, trainer, model, optim, mask, checkpoint, progress, probe, perf=perf, viz=viz
     )
@@ -121,9 +117,8 @@ def build_configs(cfg: DictConfig, kind: str) -> RunConfigs:
 
 
 def finetune_configs(cfg: DictConfig, configs: RunConfigs) -> RunConfigs:
-    mixup_values, ema_values = group_values(cfg, "mixup"), group_values(cfg, "ema")
-    mixup = MixupConfig.from_dict(mixup_values) if mixup_values is not None else None
-    ema = EmaConfig.from_dict(ema_values) if ema_values is not None else None
+    mixup = group_config(cfg, "mixup", MixupConfig)
+    ema = group_config(cfg, "ema", EmaConfig)
     if ema is not None and ema.enabled and configs.trainer.strategy == "fsdp":
         # timm's EMA update needs unsharded weights
         raise ConfigError(
