@@ -23,6 +23,8 @@ import statistics
 import subprocess
 import sys
 
+import torch
+
 from videomae.checkpoints import build_model, describe_model, export_ours, model_from_checkpoint
 from videomae.checkpoints.run_dir import run_checkpoint
 
@@ -42,6 +44,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-seed", type=int, default=0, help="the generated videos (the pre-training's)")
     p.add_argument("--train-per-class", type=int, default=20, help="labeled training videos per class")
     p.add_argument("--epochs", type=int, default=8)
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="optimizer steps instead of --epochs: the epochs that give each label budget the same steps",
+    )
     p.add_argument("--depth", type=int, default=1, help="attentive blocks (1: V-JEPA's probe; 4: V-JEPA 2's)")
     p.add_argument("--lrs", default="[1e-2,1e-3]", help="the grid of both arms (chosen on the val split)")
     p.add_argument("--coherence", default="auto", help="dot coherence, or auto (chosen on the val split)")
@@ -91,11 +99,23 @@ def probe(run_dir: str, checkpoint: str, overrides: list[str]) -> dict:
 
 
 def random_encoder(pretrained: str, path: str) -> str:
-    """The pre-trained model's architecture with its initial weights (what pre-training starts from)."""
+    """The pre-trained model's architecture with its initial weights (what pre-training starts from),
+    drawn from a fixed seed so that a rerun elsewhere probes the same random encoder."""
     if not os.path.isfile(path):
         model, _ = model_from_checkpoint(pretrained)
-        export_ours(build_model(describe_model(model)), path)
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            export_ours(build_model(describe_model(model)), path)
     return path
+
+
+def epochs_for(args, num_classes: int = 8, batch_size: int = 16) -> int:
+    """`--epochs`, or with `--steps` the epochs that make that many optimizer steps over the labeled
+    videos (the synthetic demo's 8 classes, batches of 16, the last partial batch dropped)."""
+    if args.steps is None:
+        return args.epochs
+    per_epoch = max(1, num_classes * args.train_per_class // batch_size)
+    return -(-args.steps // per_epoch)
 
 
 def choose_coherence(args, checkpoint: str) -> tuple[float, dict]:
@@ -123,14 +143,16 @@ def main(argv=None) -> dict:
         "random": random_encoder(pretrained, os.path.join(args.out, "random.safetensors")),
     }
     coherence, tried = choose_coherence(args, pretrained)
+    epochs = epochs_for(args)
     common = [
         *data_overrides(args, coherence),
-        f"probe.epochs={args.epochs}",
+        f"probe.epochs={epochs}",
         f"probe.lrs={args.lrs}",
         "probe.weight_decays=[0.01]",
         f"probe.depth={args.depth}",
         "probe.select=val",
-        "trainer.check_val_every_n_epoch=4",
+        # The head is chosen after the last epoch; these passes only draw the curve (about ten).
+        f"trainer.check_val_every_n_epoch={max(4, epochs // 10)}",
     ]
     results: dict[str, list[dict]] = {arm: [] for arm in args.arms}
     for seed in args.seeds:
@@ -146,6 +168,7 @@ def main(argv=None) -> dict:
             results[arm].append(row)
     summary = {
         "coherence": coherence,
+        "epochs": epochs,
         "knn_val_top1_by_coherence": tried,
         "settings": vars(args),
         "arms": results,
@@ -153,7 +176,8 @@ def main(argv=None) -> dict:
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(summary, f, indent=1)
     print(f"\nfrozen probes on the demo (coherence {coherence:g}, {args.train_per_class} labeled per class, "
-          f"{len(args.seeds)} seeds; test split, head chosen on the validation split):")  # fmt: skip
+          f"{epochs} epochs, {len(args.seeds)} seeds; test split, head chosen on the validation split):"
+          )  # fmt: skip
     for arm, rows in results.items():
         tops = [r["test_top1"] for r in rows]
         times = [r["epoch_time_s"] for r in rows]
