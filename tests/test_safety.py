@@ -438,7 +438,7 @@ def test_lightning_refusals_and_unknown_keys_are_config_errors(tmp_path):
     ],
 )
 def test_wrong_values_fail_from_the_command_line_with_one_line(tmp_path, args, message):
-    line = one_error_line(run_script("pretrain.py", *args, f"hydra.run.dir={tmp_path}", timeout=60))
+    line = one_error_line(run_script("pretrain.py", *args, f"hydra.run.dir={tmp_path}", timeout=120))
     assert line.startswith(message), line
 
 
