@@ -20,11 +20,16 @@ def test_arms_default_to_all_and_take_a_subset():
         parse_args(["--pretrained", "RUN", "--arms", "mlp"])
 
 
+def steps_epochs(*argv: str) -> int:
+    args = parse_args(["--pretrained", "RUN", *argv])
+    return epochs_for(args, data_overrides(args, 1.0))
+
+
 def test_steps_give_every_label_budget_the_same_optimizer_steps():
-    assert epochs_for(parse_args(["--pretrained", "RUN", "--epochs", "40"])) == 40
+    assert steps_epochs("--epochs", "40") == 40
     # 8 classes, batches of 16, the partial batch dropped: 20 per class is 10 steps an epoch, 5 is 2.
     for per_class, epochs in [(20, 40), (10, 80), (5, 200), (3, 400)]:
-        args = parse_args(["--pretrained", "RUN", "--steps", "400", "--train-per-class", str(per_class)])
-        assert epochs_for(args) == epochs
-    args = parse_args(["--pretrained", "RUN", "--steps", "401", "--train-per-class", "20"])
-    assert epochs_for(args) == 41  # at least the steps asked for
+        assert steps_epochs("--steps", "400", "--train-per-class", str(per_class)) == epochs
+    assert steps_epochs("--steps", "401", "--train-per-class", "20") == 41  # at least the steps asked for
+    # The runs' own batch size and classes: batches of 32 halve the steps an epoch.
+    assert steps_epochs("--steps", "400", "--train-per-class", "20", "--set", "data.batch_size=32") == 80

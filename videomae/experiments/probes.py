@@ -24,11 +24,15 @@ import subprocess
 import sys
 
 import torch
+from hydra import compose, initialize_config_dir
 
 from videomae.checkpoints import build_model, describe_model, export_ours, model_from_checkpoint
 from videomae.checkpoints.run_dir import run_checkpoint
+from videomae.data.synthetic import SyntheticSpec, class_names
 
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "probe.py")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+SCRIPT = os.path.join(ROOT, "scripts", "probe.py")
+CONFIGS = os.path.abspath(os.path.join(ROOT, "configs"))
 ARMS = {
     "attentive / pre-trained": ("pretrained", "attentive"),
     "attentive / random init": ("random", "attentive"),
@@ -109,12 +113,15 @@ def random_encoder(pretrained: str, path: str) -> str:
     return path
 
 
-def epochs_for(args, num_classes: int = 8, batch_size: int = 16) -> int:
+def epochs_for(args, overrides: list[str]) -> int:
     """`--epochs`, or with `--steps` the epochs that make that many optimizer steps over the labeled
-    videos (the synthetic demo's 8 classes, batches of 16, the last partial batch dropped)."""
+    videos: the classes and batch size of the probe runs' own config, the last partial batch dropped."""
     if args.steps is None:
         return args.epochs
-    per_epoch = max(1, num_classes * args.train_per_class // batch_size)
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        data = compose("probe", overrides=overrides).data
+    num_classes = len(class_names(SyntheticSpec(**data.synthetic)))
+    per_epoch = max(1, num_classes * args.train_per_class // data.batch_size)
     return -(-args.steps // per_epoch)
 
 
@@ -143,7 +150,7 @@ def main(argv=None) -> dict:
         "random": random_encoder(pretrained, os.path.join(args.out, "random.safetensors")),
     }
     coherence, tried = choose_coherence(args, pretrained)
-    epochs = epochs_for(args)
+    epochs = epochs_for(args, data_overrides(args, coherence))
     common = [
         *data_overrides(args, coherence),
         f"probe.epochs={epochs}",
