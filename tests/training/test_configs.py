@@ -13,7 +13,7 @@ from videomae.models import ModelConfig, VideoMAEClassifier, VideoMAEPretrain
 from videomae.models.masking import MaskConfig
 from videomae.training.callbacks import CheckpointConfig
 from videomae.training.configs import build_configs
-from videomae.training.distill_config import DistillConfig
+from videomae.training.distill_config import DistillConfig, TeacherCacheConfig
 from videomae.training.finetune_module import EmaConfig, MixupConfig
 from videomae.training.online_probe_subsets import ProbeConfig, probe_settings
 from videomae.training.optim import OptimConfig
@@ -84,6 +84,8 @@ def test_the_defaults_a_module_falls_back_on_are_the_shipped_values():
         optim = group(f"optim/{name}.yaml")
         assert OptimConfig.from_dict(optim).warmup_steps == optim["warmup_steps"]
     assert PerfConfig() == PerfConfig.from_dict(group("perf/default.yaml"), unknown="error")
+    cache = TeacherCacheConfig.from_dict(group("distill/default.yaml")["cache"], unknown="error")
+    assert cache == TeacherCacheConfig() and DistillConfig.__dataclass_fields__["cache"].default is None
 
 
 @pytest.mark.parametrize(
@@ -101,10 +103,12 @@ def test_the_defaults_a_module_falls_back_on_are_the_shipped_values():
         ("probe", "probe.lrs=[1e-3,nan]", "probe.lrs=[0.001,nan]: item 1 (nan) is not a finite number"),
         ("probe", "probe.cached=true", "probe.cached=true: only with probe.kind=linear"),
         ("probe", "+probe.lr=1", "probe.lr is not a probe setting"),
+        ("distill", "distill.cache.clip_cycle=-1", "distill.cache.clip_cycle=-1 is out of range"),
+        ("distill", "+distill.cache.dirs=x", "distill.cache.dirs is not a distill.cache setting"),
     ],
 )
 def test_a_wrong_value_fails_at_start_up_in_one_line_naming_the_key(name, override, words):
-    extra = ["checkpoint=unused"] if name == "probe" else []
+    extra = {"probe": ["checkpoint=unused"], "distill": ["teacher=unused"]}.get(name, [])
     with pytest.raises(ConfigError) as err:
         build_configs(composed(name, override, *extra), name)
     assert str(err.value).startswith(words) and "\n" not in str(err.value)

@@ -9,6 +9,15 @@ from videomae.utils.errors import ConfigError
 
 
 @dataclass(frozen=True, kw_only=True)
+class TeacherCacheConfig(Settings):
+    """The teacher's outputs on whole clips kept on disk (training.teacher_cache)."""
+
+    GROUP = "distill.cache"
+    dir: str | None = setting(None)  # null: off
+    clip_cycle: int = setting(0, low=0)  # K > 0: each video's clips and augmentations repeat every K epochs
+
+
+@dataclass(frozen=True, kw_only=True)
 class DistillConfig(Settings):
     """What the student learns from the frozen teacher, and how."""
 
@@ -24,9 +33,10 @@ class DistillConfig(Settings):
     teacher_mask_ratio: float = setting(checked=False)  # features: the teacher's tube mask, in [0, 1)
     temperature: float = setting(checked=False)  # logits: softmax temperature of the KL divergence
     teacher_precision: str = setting(checked=False)  # auto: bf16 on a GPU that has it | bf16 | fp32
-    cache: dict | None = setting(None)  # dir (null: off), clip_cycle: the teacher's outputs on disk
+    cache: dict | None = setting(None)  # TeacherCacheConfig's keys (null: the cache off)
 
     def check(self) -> None:
+        self.cache_settings  # noqa: B018  # its keys and values checked with the rest
         if self.target not in TARGETS:
             raise ConfigError(f"distill.target={self.target!r} is not one of {', '.join(TARGETS)}")
         if self.loss not in LOSSES:
@@ -41,9 +51,13 @@ class DistillConfig(Settings):
             )
 
     @property
+    def cache_settings(self) -> TeacherCacheConfig:
+        return TeacherCacheConfig.from_dict(self.cache, unknown="error")
+
+    @property
     def cache_dir(self) -> str | None:
-        return (self.cache or {}).get("dir") or None
+        return self.cache_settings.dir or None
 
     @property
     def clip_cycle(self) -> int:
-        return int((self.cache or {}).get("clip_cycle") or 0)
+        return self.cache_settings.clip_cycle
