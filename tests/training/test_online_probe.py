@@ -116,7 +116,7 @@ def test_subsets_are_fixed_spread_over_classes_and_labeled_only():
         ({"knn_temperature": 0}, "probe.knn_temperature=0 is out of range; allowed: a number > 0"),
         ({"linear_weight_decay": -1}, "probe.linear_weight_decay=-1 is out of range; allowed: a number >= 0"),
         ({"num_workers": -1}, "probe.num_workers=-1 is out of range; allowed: an integer >= 0"),
-        ({"knn": 5}, "probe has unknown keys ['knn']"),
+        ({"knn": 5}, "probe.knn is not a probe setting; known: enabled, every_n_epochs"),
     ],
 )
 def test_bad_settings_fail_with_one_line(override, message):

@@ -81,10 +81,10 @@ class DataConfig:
             raise ConfigError(
                 f"data.sampling_mode={self.sampling_mode!r} is not one of {', '.join(SAMPLING_MODES)}"
             )
-        unknown = set(self.augment or {}) - set(AUGMENT_DEFAULTS)
-        if unknown:
+        if unknown := sorted(set(self.augment or {}) - set(AUGMENT_DEFAULTS)):
             raise ConfigError(
-                f"data.augment has unknown keys {sorted(unknown)}; known: {sorted(AUGMENT_DEFAULTS)}"
+                f"data.augment.{unknown[0]} is not a data.augment setting; "
+                f"known: {', '.join(AUGMENT_DEFAULTS)}"
             )
         if self.root is None or not str(self.root).strip():
             raise ConfigError(

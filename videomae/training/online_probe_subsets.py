@@ -49,13 +49,10 @@ class ProbeConfig(Settings):
 def probe_settings(cfg: Mapping | None) -> ProbeConfig:
     """`probe.*` checked (see ProbeConfig), `enabled` given as text read as auto, true or false."""
     cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(ProbeConfig.names()))
-    if unknown:
-        raise ConfigError(f"probe has unknown keys {unknown}; known: {sorted(ProbeConfig.names())}")
     enabled = cfg.get("enabled", "auto")
     if isinstance(enabled, str) and enabled.lower() in ENABLED:
         cfg["enabled"] = ENABLED[enabled.lower()]
-    return ProbeConfig.from_dict(cfg)
+    return ProbeConfig.from_dict(cfg, unknown="error")
 
 
 def spread(positions: list[int], labels: list[int], count: int) -> list[int]:

@@ -24,9 +24,8 @@ from videomae.data.datamodule import LabeledDataModule
 from videomae.data.dataset import MultiViewDataset
 from videomae.data.factory import first_per_class
 from videomae.data.segments import SegmentClipDataset
+from videomae.training.probe_protocol import ProbeProtocolConfig
 from videomae.utils.errors import ConfigError
-
-SELECT = ("auto", "val", "holdout", "eval")
 
 
 def hold_out(samples: list[tuple[str, int]], fraction: float, seed: int):
@@ -46,19 +45,15 @@ def hold_out(samples: list[tuple[str, int]], fraction: float, seed: int):
 
 
 class ProbeDataModule(LabeledDataModule):
-    """The fine-tuning datamodule (labeled) plus `clips`, `temporal_views`, `select`, `holdout`.
-    `stage_split` says which split the test loader serves: eval (default), selection or train
-    (the kNN probe embeds the training split through it: selection views, no augmentation)."""
+    """The fine-tuning datamodule (labeled) plus the protocol's `clips`, `temporal_views`, `select`
+    and `holdout` (checked where the settings are built). `stage_split` says which split the test
+    loader serves: eval (default), selection or train (the kNN probe embeds the training split
+    through it: selection views, no augmentation)."""
 
-    def __init__(self, config: DataConfig, seed: int = 0, clips: int = 1, temporal_views: int = 1,
-                 select: str = "auto", holdout: float = 0.1):  # fmt: skip
+    def __init__(self, config: DataConfig, seed: int, protocol: ProbeProtocolConfig):
         super().__init__(config, "finetune", seed)
-        if select not in SELECT:
-            raise ConfigError(f"probe.select={select!r} is not one of {', '.join(SELECT)}")
-        if not 0 < holdout < 1:
-            raise ConfigError(f"probe.holdout={holdout!r}: a fraction of the training videos, in (0, 1)")
-        self.clips, self.temporal_views = int(clips), int(temporal_views)
-        self.select, self.holdout = select, float(holdout)
+        self.clips, self.temporal_views = protocol.clips, protocol.temporal_views
+        self.select, self.holdout = protocol.select, float(protocol.holdout)
         self.stage_split = "eval"
         self.plan: dict | None = None
 

@@ -6,11 +6,11 @@ import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
-from videomae.training.probe_data import SELECT
 from videomae.utils.config_fields import Settings, rule, setting
 from videomae.utils.errors import ConfigError
 
 KINDS = ("attentive", "linear", "knn")
+SELECT = ("auto", "val", "holdout", "eval")  # how the head is chosen (training.probe_data)
 GRIDS = ("lrs", "weight_decays", "knn_k", "knn_temperature")  # one head (or kNN) per combination
 
 

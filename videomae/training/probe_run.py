@@ -30,8 +30,6 @@ from videomae.training.probe_protocol import ProbeProtocolConfig
 from videomae.training.summary import RunSummary
 from videomae.utils.errors import ConfigError
 
-NOT_DATA = ("clips", "temporal_views", "select", "holdout")
-
 
 class EpochTimer(pl.Callback):
     """Seconds of each training epoch (validation excluded): the probe's cost per epoch."""
@@ -91,7 +89,7 @@ def build_datamodule(cfg: DictConfig, s: ProbeProtocolConfig) -> ProbeDataModule
             raise ConfigError(
                 f"data.{key}: a probe normalises with the checkpoint's pixel statistics; leave it null"
             )
-    return ProbeDataModule(config, cfg.seed, **{k: getattr(s, k) for k in NOT_DATA})
+    return ProbeDataModule(config, cfg.seed, s)
 
 
 def check_channels(channels: str, in_chans: int) -> None:
