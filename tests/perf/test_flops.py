@@ -10,8 +10,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from videomae.models import create_classifier, create_pretrain_model
 from videomae.models.masking import MaskGenerator
-from videomae.perf.flops import classifier_flops, module_flops, pretrain_flops
+from videomae.perf.flops import ClipFlops, classifier_flops, module_flops, pretrain_flops
 from videomae.perf.peak import peak_flops, precision_kind, table_peak
+from videomae.training.timing import StepTiming, Window
 
 # FlopCounterMode counts only matmuls, as videomae.perf.flops does, so the two agree exactly
 # (to float rounding), forward and training step alike. Attention runs on torch's math backend
@@ -94,3 +95,18 @@ def test_module_flops_sees_through_wrappers():
     for wrapped in (model, SimpleNamespace(module=model), SimpleNamespace(_orig_mod=model)):
         assert module_flops(SimpleNamespace(model=wrapped, mask_generator=masks)) == expected
     assert module_flops(SimpleNamespace(model=torch.nn.Linear(2, 2))) is None
+
+
+def test_a_measured_peak_that_the_model_beats_is_timed_again():
+    """A matmul timed while the machine was busy gives too low a peak, and an MFU over 100%: the
+    peak is timed again. A peak from the table or perf.peak_tflops is never changed."""
+    timing = StepTiming(flops=ClipFlops(forward=1e9, recomputed=0.0, embed=0.0))
+    timing.on_fit_start(SimpleNamespace(precision="32-true"), SimpleNamespace(device=torch.device("cpu")))
+    assert timing.peak_source.startswith("measured matmul")
+    real = timing.peak
+    window = Window()
+    window.steps, window.clips, window.model = 1, 1, 10 * timing.flops.train / real  # a tenth of the peak
+    timing.peak = real / 1000  # as timed on a busy machine: the model "beats" it 100 times over
+    assert timing.mfu(window) < 1 and timing.peak > real / 100
+    timing.peak, timing.peak_source = real / 1000, "perf.peak_tflops"
+    assert timing.mfu(window) == pytest.approx(100) and timing.peak == real / 1000

@@ -81,6 +81,12 @@ def measured_rate(device_type: str, index: int | None, kind: str, size: int | No
     return best
 
 
+def remeasured_rate(device: torch.device, precision) -> float:
+    """The matmul rate timed again: a machine that was busy the first time only made it slower."""
+    measured_rate.cache_clear()
+    return measured_rate(device.type, device.index, precision_kind(precision))
+
+
 def device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
