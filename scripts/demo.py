@@ -23,15 +23,11 @@ import shutil
 import statistics
 import time
 
-from hydra import compose, initialize_config_dir
-
 from videomae.checkpoints.run_dir import last_checkpoint
 from videomae.experiments import distill_compare, domain_shift
-from videomae.experiments.overrides import demo_overrides
+from videomae.experiments.overrides import compose_cfg, demo_overrides
 from videomae.report.demo import ARMS, LONG_ARMS, plot_demo, read_curves
 from videomae.training import evaluate, finetune, pretrain
-
-CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
 
 
 def fresh(run_dir: str) -> None:
@@ -73,11 +69,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     d.add_argument("--val-every", type=int, default=4, help="fine-tuning epochs between validations")
     d.add_argument("--patience", type=int, default=2, help="validations without a rise before stopping")
     return p.parse_args(argv)
-
-
-def compose_cfg(name: str, overrides: list[str]):
-    with initialize_config_dir(config_dir=os.path.abspath(CONFIGS), version_base="1.3"):
-        return compose(name, overrides=overrides)
 
 
 def pretrain_stage(args, seed: int, pre_dir: str) -> float:

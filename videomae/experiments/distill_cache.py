@@ -14,8 +14,8 @@ import json
 import os
 import shutil
 
-from videomae.experiments.distill_compare import STUDENT, compose_cfg
-from videomae.experiments.overrides import demo_overrides
+from videomae.experiments.distill_compare import STUDENT
+from videomae.experiments.overrides import compose_cfg, demo_overrides
 from videomae.training import distill
 
 

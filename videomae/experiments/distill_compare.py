@@ -23,16 +23,11 @@ import shutil
 import statistics
 import time
 
-from hydra import compose, initialize_config_dir
-
 from videomae.checkpoints.run_dir import last_checkpoint
 from videomae.experiments.distill_plot import plot_compare
-from videomae.experiments.overrides import demo_overrides
+from videomae.experiments.overrides import compose_cfg, demo_overrides
 from videomae.training import distill, evaluate, finetune, pretrain
 
-CONFIGS = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs"
-)
 ARMS = ("pixel", "latent", "features", "logits")
 # The student: the demo model (configs/model/demo.yaml: patch 8, 1-block decoder) at 2 blocks of 96.
 STUDENT = [
@@ -73,11 +68,6 @@ def settings(demo_args: argparse.Namespace) -> argparse.Namespace:
         set=demo_args.set,
         distill_set=DISTILL_SETTINGS,
     )
-
-
-def compose_cfg(name: str, overrides: list[str]):
-    with initialize_config_dir(config_dir=os.path.abspath(CONFIGS), version_base="1.3"):
-        return compose(name, overrides=overrides)
 
 
 def common(args, seed: int) -> list[str]:

@@ -1,6 +1,16 @@
-"""The overrides every stage of the demo and its experiments shares."""
+"""The overrides every stage of the demo and its experiments shares, and the configs they compose."""
 
 import os
+
+from hydra import compose, initialize_config_dir
+
+CONFIGS = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs"))
+
+
+def compose_cfg(name: str, overrides: list[str]):
+    """The repository's config `name` (pretrain, finetune, distill, probe) with `overrides`."""
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        return compose(name, overrides=overrides)
 
 
 def demo_overrides(args, seed: int, data_seed: int | None = None) -> list[str]:

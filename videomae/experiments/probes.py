@@ -24,15 +24,13 @@ import subprocess
 import sys
 
 import torch
-from hydra import compose, initialize_config_dir
 
 from videomae.checkpoints import build_model, describe_model, export_ours, model_from_checkpoint
 from videomae.checkpoints.run_dir import run_checkpoint
 from videomae.data.synthetic import SyntheticSpec, class_names
+from videomae.experiments.overrides import compose_cfg
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-SCRIPT = os.path.join(ROOT, "scripts", "probe.py")
-CONFIGS = os.path.abspath(os.path.join(ROOT, "configs"))
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "probe.py")
 ARMS = {
     "attentive / pre-trained": ("pretrained", "attentive"),
     "attentive / random init": ("random", "attentive"),
@@ -118,8 +116,7 @@ def epochs_for(args, overrides: list[str]) -> int:
     videos: the classes and batch size of the probe runs' own config, the last partial batch dropped."""
     if args.steps is None:
         return args.epochs
-    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
-        data = compose("probe", overrides=overrides).data
+    data = compose_cfg("probe", overrides).data
     num_classes = len(class_names(SyntheticSpec(**data.synthetic)))
     per_epoch = max(1, num_classes * args.train_per_class // data.batch_size)
     return -(-args.steps // per_epoch)
