@@ -11,6 +11,7 @@ import sys
 import av
 import numpy as np
 import pytest
+import warm_start
 
 from videomae.data.synthetic import SyntheticSpec, write_video
 from videomae.models import VideoMAEClassifier, VideoMAEPretrain, create_classifier, create_pretrain_model
@@ -57,23 +58,57 @@ def tiny_overrides(data_root: str) -> list[str]:
 
 
 def run_script(
-    script: str, *args: str, timeout: int = 300, tests_importable: bool = False
+    script: str, *args: str, timeout: int = 300, tests_importable: bool = False, cold: bool = False
 ) -> subprocess.CompletedProcess:
-    """Run a repository script in a fresh process, as a user would. `tests_importable`: the tests
-    directory on the path of that process and its children (for a `_target_` such as
-    rank_probe.RankProbe)."""
+    """Run a repository script in a new process, as a user would, and capture its output.
+    `tests_importable`: the tests directory on the path of that process and its children (for a
+    `_target_` such as rank_probe.RankProbe). `cold`: a new interpreter even where a warm one
+    (`run_command`) would do."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_SILENT": "true"}
     env.pop("WANDB_API_KEY", None)
     if tests_importable:
         env["PYTHONPATH"] = os.pathsep.join([os.path.join(REPO, "tests"), env.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, os.path.join(REPO, "scripts", script), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
+    command = [sys.executable, os.path.join(REPO, "scripts", script), *args]
+    if cold:
+        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
+    return run_command(command, cwd=REPO, env=env, timeout=timeout)
+
+
+def _warm(command: list) -> bool:
+    """`python SCRIPT.py ...`, which a warm child of tests/warm_start.py runs as a new interpreter
+    would (VIDEOMAE_TESTS_COLD=1: never)."""
+    return (
+        warm_start.warm_available()
+        and len(command) > 1
+        and command[0] == sys.executable
+        and str(command[1]).endswith(".py")
+        and os.path.isfile(command[1])
     )
+
+
+def run_command(
+    command: list, cwd=None, env: dict | None = None, timeout: float | None = None
+) -> subprocess.CompletedProcess:
+    """subprocess.run(command, capture_output=True, text=True): in a warm child when the command
+    runs a script, in a new interpreter otherwise."""
+    if not _warm(command):
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    cwd, env = os.fspath(cwd or os.getcwd()), dict(os.environ if env is None else env)
+    return warm_start.run([os.fspath(a) for a in command[1:]], cwd=cwd, env=env, timeout=timeout)
+
+
+def popen(
+    command: list, cwd=None, env: dict | None = None, stdout=None, stderr=None, start_new_session=False
+):
+    """subprocess.Popen(command, ...): a warm child when the command runs a script and its output
+    goes to a file or nowhere (a pipe needs subprocess.Popen)."""
+    if not _warm(command) or subprocess.PIPE in (stdout, stderr):
+        return subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=stdout, stderr=stderr, start_new_session=start_new_session
+        )
+    cwd, env = os.fspath(cwd or os.getcwd()), dict(os.environ if env is None else env)
+    argv = [os.fspath(a) for a in command[1:]]
+    return warm_start.start(argv, cwd, env, stdout=stdout, stderr=stderr, new_session=start_new_session)
 
 
 # Tiny model and clip for end-to-end runs of the real entrypoints.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import REPO
+from helpers import REPO, run_command
 from safetensors.torch import load_file, save_file
 from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEForVideoClassification
 
@@ -606,10 +606,8 @@ def test_convert_script_end_to_end(tmp_path, capsys):
     ref = hf_model(VideoMAEForVideoClassification, hf_config(TINY, id2label={0: "x", 1: "y"}))
     ref.save_pretrained(tmp_path / "hf")
     script = [sys.executable, os.path.join(REPO, "scripts", "convert.py")]
-    run = subprocess.run(
+    run = run_command(
         [*script, str(tmp_path / "hf"), str(tmp_path / "orig.pth"), "--to", "original"],
-        capture_output=True,
-        text=True,
     )
     assert run.returncode == 0, run.stderr
     assert "Hugging Face transformers" in run.stdout and "classification" in run.stdout

@@ -10,7 +10,7 @@ import time
 
 import pytest
 import torch
-from helpers import REPO, TINY, run_script, tiny_overrides
+from helpers import REPO, TINY, run_command, run_script, tiny_overrides
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -151,7 +151,7 @@ def test_local_sweep_runs_each_job_in_its_own_directory_then_reports(tmp_path, s
             "ckpt_path=auto"]  # fmt: skip
     cmd = [sys.executable, os.path.join(REPO, "scripts", "pretrain.py"), "-m", "mask.ratio=0.5,0.75"]
     cmd += ["hydra/launcher=submitit_local", *args]
-    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    result = run_command(cmd, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep,) = glob.glob(str(tmp_path / "runs" / "pretrain" / "multirun" / "*"))
     for num, ratio in enumerate([0.5, 0.75]):
@@ -224,11 +224,9 @@ def test_a_sweep_job_that_fails_at_run_time_is_reported_in_one_line(tmp_path, sy
             "viz.every_n_epochs=0", "probe.enabled=false",
             f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
     cmd = [sys.executable, os.path.join(REPO, "scripts", "pretrain.py"), "-m", "ckpt_path=auto,last"]
-    result = subprocess.run(
+    result = run_command(
         [*cmd, "hydra/launcher=submitit_local", *args],
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert result.returncode == 1, result.stderr[-3000:]

@@ -1,7 +1,6 @@
 """Annotation formats: our lists, each official layout, folders, and scripts/prepare_dataset.py."""
 
 import os
-import subprocess
 import sys
 import threading
 
@@ -16,6 +15,7 @@ from helpers import (
     build_k400,
     build_ucf101,
     place,
+    run_command,
 )
 
 from videomae.data.annotations import AnnotationError, read_list
@@ -269,9 +269,7 @@ def test_prepare_script_keeps_official_csv(tmp_path, video_bank):
         "--root",
         str(tmp_path),
     ]
-    result = subprocess.run(
-        cmd + ["--out", str(tmp_path / "lists")], capture_output=True, text=True, timeout=120
-    )
+    result = run_command(cmd + ["--out", str(tmp_path / "lists")], timeout=120)
     assert result.returncode == 0, result.stderr
     assert "all listed videos are readable" in result.stdout
     assert len(read_list(str(tmp_path / "lists" / "train.csv"))) == 6

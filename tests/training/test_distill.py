@@ -4,13 +4,12 @@ checkpoints, and `scripts/distill.py` killed and resumed."""
 import csv
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import REPO, TINY, run_script, tiny_overrides
+from helpers import REPO, TINY, run_command, run_script, tiny_overrides
 from hydra import compose, initialize_config_dir
 from test_resume import kill_past_checkpoint, losses
 
@@ -253,11 +252,9 @@ def test_a_killed_distillation_resumes_with_the_same_losses(tmp_path, synthetic_
         extra += ("distill.cache.clip_cycle=2",)
     reference_dir = tmp_path / "reference"
     cache = (f"distill.cache.dir={tmp_path / 'ref-cache'}",) if target.endswith("cache") else ()
-    done = subprocess.run(
+    done = run_command(
         distill_cmd(synthetic_root, reference_dir, teacher, *extra, *cache),
         cwd=REPO,
-        capture_output=True,
-        text=True,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     reference = losses(reference_dir)
@@ -266,11 +263,9 @@ def test_a_killed_distillation_resumes_with_the_same_losses(tmp_path, synthetic_
     extra += (f"distill.cache.dir={tmp_path / 'cache'}",) if target.endswith("cache") else ()
     saved = kill_past_checkpoint(distill_cmd(synthetic_root, run_dir, teacher, *extra), run_dir, after_step=8)
     assert 8 <= saved < STEPS
-    resumed = subprocess.run(
+    resumed = run_command(
         distill_cmd(synthetic_root, run_dir, teacher, *extra, "ckpt_path=last"),
         cwd=REPO,
-        capture_output=True,
-        text=True,
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"done: {STEPS} steps" in resumed.stdout

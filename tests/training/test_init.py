@@ -4,12 +4,11 @@
 import json
 import os
 import signal
-import subprocess
 import sys
 
 import pytest
 import torch
-from helpers import REPO, TINY, TINY_MODEL, run_script, tiny_overrides
+from helpers import REPO, TINY, TINY_MODEL, run_command, run_script, tiny_overrides
 from hydra import compose, initialize_config_dir
 from test_resume import interrupt, losses
 from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEForVideoClassification, VideoMAEModel
@@ -204,9 +203,7 @@ def test_continued_pretraining_killed_and_resumed_matches_the_uninterrupted_run(
 ):
     path, _ = write_layout(kind, tmp_path)
     reference = tmp_path / "reference"
-    done = subprocess.run(
-        pretrain_cmd(synthetic_root, reference, f"init={path}"), capture_output=True, text=True
-    )
+    done = run_command(pretrain_cmd(synthetic_root, reference, f"init={path}"))
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"init={path}: a new run" in done.stdout
     expected = losses(reference)
@@ -215,10 +212,8 @@ def test_continued_pretraining_killed_and_resumed_matches_the_uninterrupted_run(
     saved = interrupt(
         pretrain_cmd(synthetic_root, run_dir, f"init={path}"), run_dir, signal.SIGKILL, after_step=8
     )
-    resumed = subprocess.run(
+    resumed = run_command(
         pretrain_cmd(synthetic_root, run_dir, f"init={path}", "ckpt_path=last"),
-        capture_output=True,
-        text=True,
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "ckpt_path wins" in resumed.stdout and "a new run" not in resumed.stdout

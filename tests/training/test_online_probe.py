@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from helpers import REPO, TINY, place, run_script, tiny_overrides
+from helpers import REPO, TINY, place, popen, run_command, run_script, tiny_overrides
 from hydra import compose, initialize_config_dir
 
 from videomae.eval.probe_math import knn_top1, linear_top1
@@ -326,7 +326,7 @@ def test_sigkill_and_resume_keep_every_probe_row_of_probe_json(tmp_path, synthet
         "logger=csv", "trainer.log_every_n_steps=1", "trainer.max_steps=24", "probe.every_n_epochs=1",
         "probe.num_workers=0", f"hydra.run.dir={run_dir}",
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last, deadline = run_dir / "checkpoints" / "last.ckpt", time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if last.exists() and torch.load(last, weights_only=True)["global_step"] >= 8:
@@ -337,7 +337,7 @@ def test_sigkill_and_resume_keep_every_probe_row_of_probe_json(tmp_path, synthet
     proc.wait(timeout=60)
     saved = torch.load(last, weights_only=True)["global_step"]
     assert 8 <= saved < 24
-    resumed = subprocess.run([*cmd, "ckpt_path=last"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    resumed = run_command([*cmd, "ckpt_path=last"], cwd=REPO, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     history = json.loads((run_dir / "probe.json").read_text())
     assert [h["step"] for h in history] == [0, 8, 16, 24]

@@ -10,7 +10,7 @@ import time
 
 import pytest
 import torch
-from helpers import REPO, TINY, tiny_overrides, write_clip
+from helpers import REPO, TINY, popen, run_command, tiny_overrides, write_clip
 from hydra import compose, initialize_config_dir
 
 from videomae.training.pretrain import run
@@ -40,7 +40,7 @@ def losses(run_dir) -> dict[int, float]:
 
 def interrupt(cmd, run_dir, sig, after_step) -> int:
     """Start a run, send `sig` once it has checkpointed past `after_step`; returns the saved step."""
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last = os.path.join(run_dir, "checkpoints", "last.ckpt")
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:
@@ -56,7 +56,7 @@ def interrupt(cmd, run_dir, sig, after_step) -> int:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, synthetic_root):
     run_dir = tmp_path_factory.mktemp("reference")
-    result = subprocess.run(pretrain_cmd(synthetic_root, run_dir), cwd=REPO, capture_output=True, text=True)
+    result = run_command(pretrain_cmd(synthetic_root, run_dir), cwd=REPO)
     assert result.returncode == 0, result.stderr[-2000:]
     steps = losses(run_dir)
     assert len(steps) == STEPS
@@ -75,9 +75,7 @@ def test_resumed_run_matches_the_uninterrupted_one(tmp_path, synthetic_root, ref
         assert status == "stopped"
     else:
         assert status == "running"  # nothing runs after SIGKILL: the report shows it as running
-    resumed = subprocess.run(
-        pretrain_cmd(synthetic_root, run_dir, "ckpt_path=last"), cwd=REPO, capture_output=True, text=True
-    )
+    resumed = run_command(pretrain_cmd(synthetic_root, run_dir, "ckpt_path=last"), cwd=REPO)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"pre-training done: {STEPS} steps" in resumed.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -119,8 +117,8 @@ def test_sigterm_to_every_process_with_workers_saves_and_resumes(tmp_path, synth
         "PYTHONPATH": os.pathsep.join([os.path.join(REPO, "tests"), os.environ.get("PYTHONPATH", "")]),
     }
     log = open(tmp_path / "log.txt", "w+")
-    proc = subprocess.Popen(pretrain_cmd(synthetic_root, run_dir, *extra), cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    proc = popen(pretrain_cmd(synthetic_root, run_dir, *extra), cwd=REPO, env=env, stdout=log,
+                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:
         text = (pace / "run.txt").read_text() if (pace / "run.txt").exists() else "0 0"
@@ -134,9 +132,7 @@ def test_sigterm_to_every_process_with_workers_saves_and_resumes(tmp_path, synth
     saved = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
     assert 11 <= saved < STEPS and f"stopped by SIGTERM at step {saved}" in out
     assert not [p for p in run_dir.rglob("*") if p.name.endswith(".tmp") or p.name.startswith("hpc_ckpt")]
-    resumed = subprocess.run(
-        pretrain_cmd(synthetic_root, run_dir, "ckpt_path=last"), cwd=REPO, capture_output=True, text=True
-    )
+    resumed = run_command(pretrain_cmd(synthetic_root, run_dir, "ckpt_path=last"), cwd=REPO)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     after = {step: loss for step, loss in losses(run_dir).items() if step >= saved}
     assert sorted(after) == list(range(saved, STEPS))
@@ -154,7 +150,7 @@ def loss_rows(run_dir) -> list[tuple[int, float]]:
 def kill_past_checkpoint(cmd, run_dir, after_step) -> int:
     """Start a run and SIGKILL it once its checkpoint is past `after_step` and metrics.csv holds
     rows of two steps after the checkpoint's; returns the checkpoint's step."""
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last = os.path.join(run_dir, "checkpoints", "last.ckpt")
     deadline, saved = time.time() + 180, -1
     while time.time() < deadline and proc.poll() is None:
@@ -177,7 +173,7 @@ def test_sigkill_and_resume_leave_every_step_once_in_metrics_csv(tmp_path, synth
     cmd = pretrain_cmd(synthetic_root, run_dir, "probe.enabled=false")
     saved = kill_past_checkpoint(cmd, run_dir, after_step=8)
     assert 8 <= saved < STEPS and max(s for s, _ in loss_rows(run_dir)) > saved
-    resumed = subprocess.run([*cmd, "ckpt_path=last"], cwd=REPO, capture_output=True, text=True)
+    resumed = run_command([*cmd, "ckpt_path=last"], cwd=REPO)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     rows = loss_rows(run_dir)
     assert [step for step, _ in rows] == list(range(STEPS))
@@ -200,13 +196,11 @@ def test_a_killed_finetuning_run_resumed_labels_every_step_once(tmp_path):
     script = os.path.join(REPO, "scripts", "finetune.py")
     base = [sys.executable, script, *tiny, "dataset=folder", f"data.root={root}", "logger=csv",
             "trainer.log_every_n_steps=1", f"trainer.max_steps={steps}"]  # fmt: skip
-    reference = subprocess.run(
-        [*base, f"hydra.run.dir={tmp_path / 'ref'}"], cwd=REPO, capture_output=True, text=True
-    )
+    reference = run_command([*base, f"hydra.run.dir={tmp_path / 'ref'}"], cwd=REPO)
     assert reference.returncode == 0, reference.stderr[-2000:]
     cmd = [*base, f"hydra.run.dir={tmp_path / 'run'}"]
     saved = kill_past_checkpoint(cmd, tmp_path / "run", after_step=1)
-    resumed = subprocess.run([*cmd, "ckpt_path=last"], cwd=REPO, capture_output=True, text=True)
+    resumed = run_command([*cmd, "ckpt_path=last"], cwd=REPO)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     rows, expected = loss_rows(tmp_path / "run"), loss_rows(tmp_path / "ref")
     assert 0 < saved < steps and [s for s, _ in rows] == list(range(steps))
@@ -219,14 +213,12 @@ def test_a_killed_run_sampled_by_time_resumes_exactly(tmp_path, synthetic_root):
     """As test_resume does for index sampling: the resumed run's losses equal the uninterrupted run's."""
     fps = ["data.sampling=fps", "data.target_fps=6", "probe.enabled=false"]
     reference = tmp_path / "reference"
-    done = subprocess.run(pretrain_cmd(synthetic_root, reference, *fps), capture_output=True, text=True)
+    done = run_command(pretrain_cmd(synthetic_root, reference, *fps))
     assert done.returncode == 0, done.stderr[-2000:]
     expected = losses(reference)
     run_dir = tmp_path / "run"
     saved = interrupt(pretrain_cmd(synthetic_root, run_dir, *fps), run_dir, signal.SIGKILL, after_step=8)
-    resumed = subprocess.run(
-        pretrain_cmd(synthetic_root, run_dir, *fps, "ckpt_path=last"), capture_output=True, text=True
-    )
+    resumed = run_command(pretrain_cmd(synthetic_root, run_dir, *fps, "ckpt_path=last"))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     after = {step: loss for step, loss in losses(run_dir).items() if step >= saved}
     assert sorted(after) == list(range(saved, STEPS))

@@ -9,7 +9,7 @@ import time
 import pytest
 import pytorch_lightning as pl
 import torch
-from helpers import REPO, TINY_MODEL, TINY_SYNTHETIC, tiny_overrides
+from helpers import REPO, TINY_MODEL, TINY_SYNTHETIC, run_command, tiny_overrides
 
 from videomae.data.config import DataConfig
 from videomae.data.datamodule import create_datamodule
@@ -93,11 +93,9 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path, synthetic_root
     assert "SIGTERM: saved" in output and "resume with ckpt_path=last" in output, output[-2000:]
     step = torch.load(last, weights_only=True)["global_step"]
     assert step >= 8
-    resumed = subprocess.run(
+    resumed = run_command(
         [*cmd, f"trainer.max_steps={step + 2}", "trainer.max_epochs=100000", "ckpt_path=last"],
         cwd=REPO,
-        capture_output=True,
-        text=True,
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"pre-training done: {step + 2} steps" in resumed.stdout
