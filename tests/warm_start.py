@@ -69,7 +69,9 @@ def serve(path: str) -> dict | None:
     while os.getppid() == parent:
         for _ in selector.select(timeout=0.05):
             conn, _ = listener.accept()
-            message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+            message, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
+            while not message.endswith(b"\n"):
+                message += conn.recv(1 << 16)
             request = json.loads(message)
             sys.stdout.flush()
             sys.stderr.flush()
@@ -96,6 +98,9 @@ def serve(path: str) -> dict | None:
                 except OSError:
                     pass  # the client gave up (timeout) and closed its end
                 conn.close()
+    listener.close()
+    os.unlink(path)
+    os.rmdir(os.path.dirname(path))
     return None
 
 
@@ -246,7 +251,9 @@ def start(
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(Server.address())
     message = json.dumps({"argv": list(argv), "cwd": cwd, "env": env, "new_session": new_session})
-    socket.send_fds(conn, [message.encode()], fds)
+    data = message.encode() + b"\n"
+    sent = socket.send_fds(conn, [data], fds)
+    conn.sendall(data[sent:])
     for f in opened:
         f.close()
     return WarmProcess(conn, list(argv))

@@ -14,7 +14,7 @@ from helpers import REPO, run_script, tiny_overrides
 
 from videomae import model_from_checkpoint
 
-pytestmark = pytest.mark.serial  # several processes per test: run alone
+# Tests with several training processes are marked serial: they run alone.
 
 
 def run_with_probe(tmp_path, synthetic_root, *args):
@@ -34,6 +34,7 @@ def run_with_probe(tmp_path, synthetic_root, *args):
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_two_process_ddp_on_cpu(tmp_path, synthetic_root):
     ranks = run_with_probe(
         tmp_path,
@@ -60,7 +61,12 @@ def test_two_process_ddp_on_cpu(tmp_path, synthetic_root):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "precision, strategy", [("bf16-mixed", "auto"), ("16-mixed", "auto"), ("bf16-mixed", "fsdp")]
+    "precision, strategy",
+    [
+        ("bf16-mixed", "auto"),
+        ("16-mixed", "auto"),
+        pytest.param("bf16-mixed", "fsdp", marks=pytest.mark.serial),
+    ],
 )
 def test_mixed_precision_keeps_the_loss_in_fp32(tmp_path, synthetic_root, precision, strategy):
     fsdp = ["trainer.accelerator=cpu", "trainer.devices=2"] if strategy == "fsdp" else []
@@ -110,6 +116,7 @@ def logged_losses(run_dir) -> dict[int, float]:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_fsdp_on_cpu_trains_as_ddp_does(tmp_path, synthetic_root):
     """Step for step the losses of DDP, also across a resume: every parameter, the root FSDP unit's
     included, is optimized with its own weight decay, and the optimizer state survives the checkpoint."""
@@ -146,6 +153,7 @@ def test_fsdp_on_cpu_trains_as_ddp_does(tmp_path, synthetic_root):
     assert "encoder.blocks.0.attn.qkv.weight" in report.loaded and not report.kept
 
 
+@pytest.mark.serial
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="the GPU path of BlockFSDPStrategy")
 def test_fsdp_gives_the_loss_of_the_plain_path(tmp_path, synthetic_root):
     common = [
@@ -165,6 +173,7 @@ def test_fsdp_gives_the_loss_of_the_plain_path(tmp_path, synthetic_root):
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_torchrun_on_two_nodes_only_rank_zero_writes_the_run_directory(tmp_path, synthetic_root):
     """The README's torchrun command, two nodes on this machine: rank 1 shares rank 0's
     hydra.run.dir and must not write there (config files, log lines), as under Lightning's
