@@ -69,9 +69,7 @@ def run_script(
     if tests_importable:
         env["PYTHONPATH"] = os.pathsep.join([os.path.join(REPO, "tests"), env.get("PYTHONPATH", "")])
     command = [sys.executable, os.path.join(REPO, "scripts", script), *args]
-    if cold:
-        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
-    return run_command(command, cwd=REPO, env=env, timeout=timeout)
+    return run_command(command, cwd=REPO, env=env, timeout=timeout, cold=cold)
 
 
 def _warm(command: list) -> bool:
@@ -87,11 +85,11 @@ def _warm(command: list) -> bool:
 
 
 def run_command(
-    command: list, cwd=None, env: dict | None = None, timeout: float | None = None
+    command: list, cwd=None, env: dict | None = None, timeout: float | None = None, cold: bool = False
 ) -> subprocess.CompletedProcess:
     """subprocess.run(command, capture_output=True, text=True): in a warm child when the command
-    runs a script, in a new interpreter otherwise."""
-    if not _warm(command):
+    runs a script, in a new interpreter otherwise (or when `cold`)."""
+    if cold or not _warm(command):
         return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     cwd, env = os.fspath(cwd or os.getcwd()), dict(os.environ if env is None else env)
     return warm_start.run([os.fspath(a) for a in command[1:]], cwd=cwd, env=env, timeout=timeout)
