@@ -95,10 +95,35 @@ def test_dots_turn_back_halfway():
     assert not np.array_equal(turned[7], straight[7])
 
 
+def test_dot_figure_drifts_the_class_way_in_a_bright_square_over_a_panning_ground():
+    """dot_figure: only a square of that share of the frame (bright dots) drifts the class's way;
+    the ground around it (dim dots) pans one random way, the same for every class."""
+    spec = SyntheticSpec(size=64, num_frames=4, pan=2.0, dot_radius=(2.0, 2.0), dot_figure=0.25)
+    top, left = np.random.default_rng(1).integers(0, 64, 2)  # the square's corner: render_dots' first draw
+    east, west = (  # the square moved to the top left corner
+        np.roll(render_video(label, spec, np.random.default_rng(1)), (-top, -left), axis=(1, 2))
+        for label in (0, 4)
+    )
+    assert np.array_equal(east[0], west[0])  # the first frame says nothing about the class
+    ground = np.ones((64, 64), dtype=bool)
+    ground[:32, :32] = False
+    assert np.array_equal(east[:, ground], west[:, ground])
+    assert not np.array_equal(east[3, :32, :32], west[3, :32, :32])
+    assert east[:, ground].max() <= 0.55 * 255 + 1 and east[:, :32, :32].min(axis=-1).max() >= 0.75 * 255 - 1
+    # Inside the square (away from its edges, where dots enter and leave) east drifts right, west left.
+    assert 4 <= best_shift(east[0, 4:28, 8:24], east[3, 4:28, 8:24]) <= 8
+    assert -8 <= best_shift(west[0, 4:28, 8:24], west[3, 4:28, 8:24]) <= -4
+    with pytest.raises(ConfigError, match=r"data.synthetic.dot_figure=1.5 is not in \[0, 1\)"):
+        SyntheticSpec(dot_figure=1.5)
+    with pytest.raises(ConfigError, match="dot_figure=0.25 needs content=dots"):
+        SyntheticSpec(dot_figure=0.25, content="scene")
+
+
 def test_synthetic_cache_key_of_earlier_datasets_is_kept():
     assert SyntheticSpec().digest() == "e299773e03"
     assert SyntheticSpec(dot_turn=True).digest() != SyntheticSpec().digest()
     assert SyntheticSpec(dot_lifetime=4).digest() != SyntheticSpec().digest()
+    assert SyntheticSpec(dot_figure=0.25).digest() != SyntheticSpec().digest()
 
 
 def test_synthetic_test_split_is_its_own_videos(tmp_path):

@@ -12,6 +12,12 @@ def test_turn_gives_every_run_the_turning_dots_in_one_clip_long_videos():
     assert not any("dot_turn" in o for o in data_overrides(parse_args(["--pretrained", "RUN"]), 1.0))
 
 
+def test_figure_gives_every_run_the_figure_and_ground_dots():
+    args = parse_args(["--pretrained", "RUN", "--figure", "0.25"])
+    assert "data.synthetic.dot_figure=0.25" in data_overrides(args, 1.0)
+    assert not any("dot_figure" in o for o in data_overrides(parse_args(["--pretrained", "RUN"]), 1.0))
+
+
 def test_arms_default_to_all_and_take_a_subset():
     assert parse_args(["--pretrained", "RUN"]).arms == list(ARMS)
     args = parse_args(["--pretrained", "RUN", "--arms", "linear / pre-trained"])

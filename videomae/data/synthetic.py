@@ -4,7 +4,8 @@ The class of a video is a motion. Three kinds of content carry it (`content`):
 
 - "dots" (the demo's): a field of random coloured dots drifting in one of 8 directions (PANS),
   a random-dot kinematogram; `dot_coherence` < 1 sends a share of the dots each its own way;
-  `dot_turn` sends them back the opposite way halfway, so the class is which motion comes first.
+  `dot_turn` sends them back the opposite way halfway, so the class is which motion comes first;
+  `dot_figure` shows the class's drift only in a bright square, the rest panning a random way.
   `motions=flow`: the dots follow one of the flow fields of CLASSES instead (translation,
   rotation or expansion about a point near the centre) and live `dot_lifetime` frames each
   (the domain-shift experiment's target, whose classes depend on the field's shape).
@@ -38,7 +39,7 @@ PANS = ("east", "north-east", "north", "north-west", "west", "south-west", "sout
 
 
 # Options added after datasets were generated and cached, with the value those datasets had.
-LATER_OPTIONS = {"dot_turn": False, "dot_lifetime": 8}
+LATER_OPTIONS = {"dot_turn": False, "dot_lifetime": 8, "dot_figure": 0.0}
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class SyntheticSpec:
     # motions in another order, which only tokens' positions in time tell apart (a token mean
     # mostly cannot): a task for where/when information (docs/evaluation.md, the demo).
     dot_turn: bool = False
+    # The class's drift only in a square of this share of the frame (bright dots), the rest drifting
+    # one random way (dim dots): where to look is in every frame, and a mean over the frame mostly
+    # sees the nuisance (0: the whole frame drifts the class's way).
+    dot_figure: float = 0.0
     dot_lifetime: int = 8  # motions=flow: frames a dot lives before it is born again elsewhere
     # Large shapes on a plain background: fine grain or a busy background is noise that a masked
     # autoencoder cannot predict (it keeps a normalized-pixel loss near 1), and small slow shapes
@@ -87,6 +92,12 @@ class SyntheticSpec:
             raise ConfigError(f"data.synthetic.content={self.content!r} is not one of {', '.join(CONTENTS)}")
         if self.motions not in MOTIONS:
             raise ConfigError(f"data.synthetic.motions={self.motions!r} is not one of {', '.join(MOTIONS)}")
+        if not 0 <= self.dot_figure < 1:
+            raise ConfigError(f"data.synthetic.dot_figure={self.dot_figure!r} is not in [0, 1)")
+        if self.dot_figure and (self.content != "dots" or self.motions == "flow"):
+            raise ConfigError(
+                f"data.synthetic.dot_figure={self.dot_figure!r} needs content=dots, motions not flow"
+            )
         if self.motions == "flow" and self.content != "dots":
             raise ConfigError(f"data.synthetic.motions=flow needs content=dots, not {self.content!r}")
 

@@ -8,20 +8,38 @@ import numpy as np
 
 def render_dots(label: int, spec: Any, rng: np.random.Generator) -> np.ndarray:
     """A random-dot field drifting in one of 8 directions, wrapping around (a random-dot
-    kinematogram): any single frame is random dots, only their common motion tells the class."""
+    kinematogram): any single frame is random dots, only their common motion tells the class.
+    With `dot_figure` > 0 the class's drift shows only in a square of that share of the frame (the
+    figure, bright dots); the rest (the ground, dim dots) drifts one random way, a camera's pan."""
+    heading = label * np.pi / 4  # east, north-east, ... (image rows grow downwards)
+    if not spec.dot_figure:
+        return _drift(heading, spec.dot_coherence, (0.3, 1.0), spec, rng)[0]
+    # The figure's dots are brighter, so where to look is in any frame, and which way it goes is
+    # not: a mean over the frame mostly sees the ground's pan, a probe that finds the figure its drift.
+    size = spec.size
+    side = int(round(np.sqrt(spec.dot_figure) * size))
+    top, left = rng.integers(0, size, 2)
+    figure = np.zeros((size, size, 1), dtype=bool)
+    figure[np.ix_((top + np.arange(side)) % size, (left + np.arange(side)) % size)] = True
+    ground, background, speed = _drift(rng.uniform(0, 2 * np.pi), 1.0, (0.25, 0.55), spec, rng)
+    inside, _, _ = _drift(heading, spec.dot_coherence, (0.75, 1.0), spec, rng, background, speed)
+    return np.where(figure, inside, ground)
+
+
+def _drift(heading, coherence, brightness, spec, rng, background=None, speed=None):
+    """(T, H, W, 3) uint8 frames of dots covering `dot_density` of the frame, a `coherence` share of
+    them moving `heading`, the rest each in a random direction; and the background and speed drawn
+    (unless given), in the order the demo's datasets were drawn in."""
     size, num_frames = spec.size, spec.num_frames
     count = int(spec.dot_density * size * size / (np.pi * np.mean(spec.dot_radius) ** 2 * (size / 64) ** 2))
     pos = rng.uniform(0, size, (count, 2))
     radius = rng.uniform(spec.dot_radius[0], spec.dot_radius[1], count) * size / 64
-    colors = rng.uniform(0.3, 1.0, (count, 3))
-    background = rng.uniform(0.0, 0.2, 3)
-    heading = label * np.pi / 4  # east, north-east, ... (image rows grow downwards)
-    speed = spec.pan * rng.uniform(0.8, 1.2) * size / 64
-    # A `dot_coherence` share of the dots moves in the class's direction, the rest each in a
-    # random one: the class is the dominant motion, not any single dot's.
-    headings = np.where(
-        rng.uniform(size=count) < spec.dot_coherence, heading, rng.uniform(0, 2 * np.pi, count)
-    )
+    colors = rng.uniform(*brightness, (count, 3))
+    background = rng.uniform(0.0, 0.2, 3) if background is None else background
+    speed = spec.pan * rng.uniform(0.8, 1.2) * size / 64 if speed is None else speed
+    # A `coherence` share of the dots moves in the class's direction, the rest each in a random
+    # one: the class is the dominant motion, not any single dot's.
+    headings = np.where(rng.uniform(size=count) < coherence, heading, rng.uniform(0, 2 * np.pi, count))
     velocity = speed * np.stack([np.cos(headings), -np.sin(headings)], axis=1)
     frames = np.empty((num_frames, size, size, 3), dtype=np.uint8)
     half = num_frames // 2
@@ -29,7 +47,7 @@ def render_dots(label: int, spec: Any, rng: np.random.Generator) -> np.ndarray:
         travelled = min(t, 2 * half - t) if spec.dot_turn else t  # back the way they came
         centres = (pos + velocity * travelled) % size
         frames[t] = _paint_dots(background, size, centres, radius, colors)
-    return frames
+    return frames, background, speed
 
 
 def _paint_dots(background, size, centres, radius, colors) -> np.ndarray:

@@ -13,7 +13,8 @@ the demo's online probe), where no probe can beat another. `--coherence` (the sh
 the class's way) makes the task harder; `--coherence auto` takes the largest of `--candidates`
 whose kNN top-1 on the *validation* split is under `--ceiling`, the test split untouched.
 `--turn` asks where/when: the dots reverse halfway, so east-then-west and west-then-east hold the
-same motions and only the order of the tokens in time tells them apart.
+same motions and only the order of the tokens in time tells them apart. `--figure` asks where:
+the class's drift is only in a bright square, and the rest of the frame pans one random way.
 """
 
 import argparse
@@ -62,6 +63,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="the dots reverse halfway (the class: which motion comes first); 16-frame videos, one clip each",
     )
+    p.add_argument(
+        "--figure",
+        type=float,
+        default=0.0,
+        help="the class's drift only in a bright square of this share of the frame, the rest panning one way",
+    )
     p.add_argument("--set", nargs="*", default=[], help="extra overrides for every probe run")
     p.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS), help="a subset of the arms")
     return p.parse_args(argv)
@@ -79,6 +86,7 @@ def data_overrides(args, coherence: float) -> list[str]:
         f"data.synthetic.dot_coherence={coherence}",
         # The turn at the clip's middle: a 16-frame video is exactly one clip of 8 frames x 2.
         *(["data.synthetic.dot_turn=true", "data.synthetic.num_frames=16"] if args.turn else []),
+        *([f"data.synthetic.dot_figure={args.figure}"] if args.figure else []),
         f"data.train_per_class={args.train_per_class}",
         "data.num_workers=1",
         "trainer.accelerator=cpu",
