@@ -62,6 +62,29 @@ def test_attentive_head_is_the_described_computation(depth):
     torch.testing.assert_close(head(x), reference_attentive(head, x, 16), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("depth", [1, 3])
+def test_attentive_head_attention_is_the_weighting_its_query_pools_with(depth):
+    """attention(x): per head, the weights whose sum of the values (then the output projection)
+    is the cross-attention's output, which feeds the class scores."""
+    torch.manual_seed(0)
+    head = AttentiveHead(dim=32, num_classes=5, depth=depth, num_heads=4).eval()
+    x = torch.randn(2, 10, 32)
+    with torch.no_grad():
+        for p in head.parameters():  # away from the near-uniform attention of the initialisation
+            p.add_(0.5 * torch.randn_like(p))
+        weights = head.attention(x)
+        assert weights.shape == (2, 4, 10) and torch.allclose(weights.sum(-1), torch.ones(2, 4))
+        tokens = x
+        for block in head.blocks:
+            tokens = block(tokens)
+        h = head.cross.norm1(tokens)
+        xattn = head.cross.xattn
+        v = xattn.kv(h)[..., 32:].reshape(2, 10, 4, 8).transpose(1, 2)  # (B, heads, N, d)
+        pooled = (weights[:, :, None] @ v).reshape(2, 32) @ xattn.proj.weight.T + xattn.proj.bias
+        expected = xattn(head.query.expand(2, 1, 32), h)[:, 0]
+    torch.testing.assert_close(pooled, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_attentive_head_pools_over_every_token_and_ignores_their_order():
     torch.manual_seed(0)
     head = AttentiveHead(dim=32, num_classes=4, depth=1, num_heads=4).eval()

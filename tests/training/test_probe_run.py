@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import TINY_SYNTHETIC, run_script, tiny_model
+from PIL import Image
 
 from videomae import export_hf, export_original, export_ours
+from videomae.experiments.probes import draw_attention
 from videomae.training.probe_run import check_channels
 from videomae.utils.errors import ConfigError
 
@@ -70,6 +72,10 @@ def test_attentive_grid_then_resume(tmp_path, synthetic_root):
     assert summary["kind"] == "probe" and summary["status"] == "completed"
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
     assert ckpt["global_step"] == 8 and not any(k.startswith("encoder.") for k in ckpt["state_dict"])
+    # Where its chosen head looks, on the first video of each class (the demo's picture).
+    picture = draw_attention({"tiny": str(run_dir)}, data_overrides(synthetic_root), str(tmp_path / "a.png"))
+    with Image.open(picture) as image:  # a title and captions, then the frames and one map: 2 rows
+        assert image.height == 2 * 20 + 2 * (128 + 2) and image.width > 8 * 128
     # resume: one more epoch from the saved heads, not a fresh start
     record2, result, _ = probe(
         tmp_path, synthetic_root, path, "run", *grid, "probe.epochs=2", "ckpt_path=last"

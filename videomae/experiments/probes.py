@@ -24,12 +24,19 @@ import statistics
 import subprocess
 import sys
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from videomae.checkpoints import build_model, describe_model, export_ours, model_from_checkpoint
 from videomae.checkpoints.run_dir import run_checkpoint
+from videomae.data.annotations import read_list
 from videomae.data.synthetic import SyntheticSpec, class_names
+from videomae.data.video import read_frames
+from videomae.eval.features import encoder_tokens, load_probe_head
 from videomae.experiments.overrides import compose_cfg
+from videomae.utils.pixels import normalize_uint8
+from videomae.viz.probe_attention import attention_picture, token_attention
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "probe.py")
 ARMS = {
@@ -146,6 +153,42 @@ def choose_coherence(args, checkpoint: str) -> tuple[float, dict]:
     return min(args.candidates), tried
 
 
+@torch.no_grad()
+def draw_attention(runs: dict[str, str], overrides: list[str], path: str) -> str:
+    """Where each attentive run's chosen head looks on the first test video of every class: its
+    query's attention over the tokens of the video's middle clip, the whole (square) frame."""
+    data = compose_cfg("probe", overrides).data
+    records = {}
+    for label, run_dir in runs.items():
+        with open(os.path.join(run_dir, "probe", "metrics.json")) as f:
+            records[label] = json.load(f)
+    first = next(iter(records.values()))
+    names = class_names(SyntheticSpec(**data.synthetic))
+    by_class: dict[int, str] = {}
+    for video, label in read_list(os.path.join(first["data_root"], data.test_list or data.val_list)):
+        by_class.setdefault(label, video)
+    span = data.num_frames * data.sampling_rate
+
+    def middle_clip(n: int) -> list[int]:
+        return list(range((n - span) // 2, (n - span) // 2 + span, data.sampling_rate))
+
+    frames = np.stack([read_frames(by_class[c], middle_clip) for c in sorted(by_class)])  # (B, T, H, W, 3)
+    clips = normalize_uint8(torch.from_numpy(frames).permute(0, 4, 1, 2, 3))
+    if frames.shape[2] != data.input_size:
+        size = (data.num_frames, data.input_size, data.input_size)
+        clips = F.interpolate(clips, size=size, mode="trilinear", align_corners=False)
+    maps = {}
+    for label, run_dir in runs.items():
+        head, protocol = load_probe_head(run_dir)
+        model, _ = model_from_checkpoint(records[label]["checkpoint"]["path"])
+        tokens = encoder_tokens(model.eval(), clips, protocol["layer"])
+        maps[label] = token_attention(head, tokens, model.encoder.grid).numpy()
+    title = "where the attentive probe's query looks (test videos; brighter: more attention, over time)"
+    captions = [names[c] for c in sorted(by_class)]
+    attention_picture(frames[:, frames.shape[1] // 2], maps, captions, title).save(path)
+    return path
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
@@ -187,6 +230,15 @@ def main(argv=None) -> dict:
     }
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(summary, f, indent=1)
+    seed = args.seeds[0]
+    attentive = {
+        f"{arm} (seed {seed})": os.path.join(args.out, f"seed{seed}-attentive-{ARMS[arm][0]}")
+        for arm in args.arms
+        if ARMS[arm][1] == "attentive"
+    }
+    if attentive:
+        picture = draw_attention(attentive, common, os.path.join(args.out, "attention.png"))
+        print(f"where the attentive probes look: {picture}", flush=True)
     print(f"\nfrozen probes on the demo (coherence {coherence:g}, {args.train_per_class} labeled per class, "
           f"{epochs} epochs, {len(args.seeds)} seeds; test split, head chosen on the validation split):"
           )  # fmt: skip

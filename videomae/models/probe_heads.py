@@ -36,6 +36,14 @@ class CrossAttention(nn.Module):
         self.kv = nn.Linear(dim, 2 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
+    def weights(self, queries: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The attention (B, heads, Q, N) that `forward` takes its weighted sum of values with."""
+        B, Q, D = queries.shape
+        N, H = x.shape[1], self.num_heads
+        q = self.q(queries).reshape(B, Q, H, D // H).transpose(1, 2)
+        k = self.kv(x).reshape(B, N, 2, H, D // H)[:, :, 0].transpose(1, 2)
+        return (q @ k.transpose(-2, -1) * (D // H) ** -0.5).softmax(dim=-1)
+
     def forward(self, queries: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         B, Q, D = queries.shape
         N, H = x.shape[1], self.num_heads
@@ -110,6 +118,13 @@ class AttentiveHead(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.linear(self.pool(tokens))
+
+    def attention(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Where the query looks: its attention over the tokens (B, heads, N), each head summing to 1."""
+        for block in self.blocks:
+            tokens = block(tokens)
+        query = self.query.expand(len(tokens), -1, -1)
+        return self.cross.xattn.weights(query, self.cross.norm1(tokens))[:, :, 0]
 
 
 class LinearHead(nn.Module):

@@ -79,7 +79,7 @@ def to_uint8(pixels: torch.Tensor) -> np.ndarray:
     return x.movedim(-4, -1).numpy()
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+def label_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1: one fixed size
@@ -112,7 +112,7 @@ def make_grid(
     B, T, H, W, _ = rows[0].shape
     scale = scale or display_scale(H)
     h, w = H * scale, W * scale
-    font = _font(14)
+    font = label_font(14)
     label_w = 130
     line = 20
     head = (line if title else 0) + (line if frame_ids is not None else 0)
@@ -169,7 +169,7 @@ def animation_frames(
     B, T, H, W, _ = rows[0].shape
     scale = scale or display_scale(H)
     h, w = H * scale, W * scale
-    font = _font(14)
+    font = label_font(14)
     line = 20
     width, height = 3 * w + 2 * gap, line + B * (h + gap) - gap
     width = width + (-width % 2)  # even sizes for yuv420p video
