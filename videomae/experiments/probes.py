@@ -35,6 +35,8 @@ from videomae.data.synthetic import SyntheticSpec, class_names
 from videomae.data.video import read_frames
 from videomae.eval.features import encoder_tokens, load_probe_head
 from videomae.experiments.overrides import compose_cfg
+from videomae.models.probe_heads import AttentiveHead
+from videomae.utils.errors import ConfigError
 from videomae.utils.pixels import normalize_uint8
 from videomae.viz.probe_attention import attention_picture, token_attention
 
@@ -180,6 +182,8 @@ def draw_attention(runs: dict[str, str], overrides: list[str], path: str) -> str
     maps = {}
     for label, run_dir in runs.items():
         head, protocol = load_probe_head(run_dir)
+        if not isinstance(head, AttentiveHead):
+            raise ConfigError(f"{run_dir}: a {protocol['kind']} probe has no query to draw")
         model, _ = model_from_checkpoint(records[label]["checkpoint"]["path"])
         tokens = encoder_tokens(model.eval(), clips, protocol["layer"])
         maps[label] = token_attention(head, tokens, model.encoder.grid).numpy()
