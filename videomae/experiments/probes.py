@@ -167,8 +167,8 @@ def draw_attention(runs: dict[str, str], overrides: list[str], path: str) -> str
     first = next(iter(records.values()))
     names = class_names(SyntheticSpec(**data.synthetic))
     by_class: dict[int, str] = {}
-    for video, label in read_list(os.path.join(first["data_root"], data.test_list or data.val_list)):
-        by_class.setdefault(label, video)
+    for video, class_id in read_list(os.path.join(first["data_root"], data.test_list or data.val_list)):
+        by_class.setdefault(class_id, video)
     span = data.num_frames * data.sampling_rate
 
     def middle_clip(n: int) -> list[int]:
