@@ -26,10 +26,10 @@ def _hot(x: np.ndarray) -> np.ndarray:
 
 def overlay(frame: np.ndarray, heat: np.ndarray) -> np.ndarray:
     """A uint8 (H, W, 3) frame half-covered by `heat` (h, w), scaled to its own maximum and
-    spread over the frame's pixels, a token per block (a token grid divides the frame)."""
+    spread over the frame's pixels, a token per block."""
     H, W, _ = frame.shape
-    h, w = heat.shape
-    cells = np.kron(heat / max(float(heat.max()), 1e-12), np.ones((H // h, W // w)))
+    scaled = (heat / max(float(heat.max()), 1e-12)).astype(np.float32)
+    cells = np.asarray(Image.fromarray(scaled, mode="F").resize((W, H), Image.Resampling.NEAREST))
     return (0.5 * frame + 0.5 * _hot(cells)).astype(np.uint8)
 
 
