@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from videomae.checkpoints import build_model, describe_model, export_ours, model_from_checkpoint
 from videomae.checkpoints.run_dir import run_checkpoint
 from videomae.data.annotations import read_list
+from videomae.data.sampling import window_indices
 from videomae.data.synthetic import SyntheticSpec, class_names
 from videomae.data.video import read_frames
 from videomae.eval.features import encoder_tokens, load_probe_head
@@ -169,10 +170,10 @@ def draw_attention(runs: dict[str, str], overrides: list[str], path: str) -> str
     by_class: dict[int, str] = {}
     for video, class_id in read_list(os.path.join(first["data_root"], data.test_list or data.val_list)):
         by_class.setdefault(class_id, video)
-    span = data.num_frames * data.sampling_rate
 
-    def middle_clip(n: int) -> list[int]:
-        return list(range((n - span) // 2, (n - span) // 2 + span, data.sampling_rate))
+    def middle_clip(n: int) -> np.ndarray:
+        start = max((n - data.num_frames * data.sampling_rate) // 2, 0)
+        return window_indices(n, start, data.num_frames, data.sampling_rate, mode="uniform")
 
     frames = np.stack([read_frames(by_class[c], middle_clip) for c in sorted(by_class)])  # (B, T, H, W, 3)
     clips = normalize_uint8(torch.from_numpy(frames).permute(0, 4, 1, 2, 3))
