@@ -1,9 +1,8 @@
 """Shared fixtures: tiny generated videos, written once per session, and broken files. The
 helpers they use, and that tests import, are in helpers.py."""
 
-import numpy as np
 import pytest
-from helpers import TINY_SYNTHETIC, write_clip
+from helpers import TINY_SYNTHETIC, garbage_bytes, write_clip
 
 from videomae.data.synthetic import ensure_synthetic
 
@@ -31,7 +30,7 @@ def video_bank(tmp_path_factory) -> dict[str, str]:
     broken = {
         "zero_byte": b"",
         "truncated": data[: len(data) * 2 // 5],
-        "garbage": np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes(),
+        "garbage": garbage_bytes(4000),
         "text": b"this is a text file, not a video\n" * 20,
     }
     for name, content in broken.items():

@@ -170,6 +170,13 @@ def encode(path: str, frames: np.ndarray, codec: str, options: dict[str, str] | 
 BROKEN_KINDS = ("zero_byte", "truncated", "garbage", "text", "missing")
 
 
+def garbage_bytes(size: int = 4096) -> bytes:
+    """The same random bytes every run, behind a prefix no file format claims: a random first
+    byte of 0x80 reads as a pickle, a '{' at byte 8 as safetensors, so os.urandom is flaky."""
+    prefix = b"garbage:"
+    return prefix + np.random.default_rng(size).integers(0, 256, size - len(prefix), dtype=np.uint8).tobytes()
+
+
 def place(bank: dict[str, str], kind: str, dest: str) -> str:
     """Put a bank video (or a broken file; `missing`: nothing) at `dest`."""
     os.makedirs(os.path.dirname(dest), exist_ok=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import REPO, TINY, run_script, tiny_model, tiny_overrides
+from helpers import REPO, TINY, garbage_bytes, run_script, tiny_model, tiny_overrides
 from torch.utils.data import DataLoader, Dataset
 
 from videomae import export_ours
@@ -137,7 +137,7 @@ def test_bad_files_given_to_ckpt_path_or_checkpoint_end_with_one_line(
         torch.save({"state_dict": {"w": torch.ones(10_000)}, "global_step": 1}, path)
         path.write_bytes(path.read_bytes()[:20_000])
     else:
-        path.write_bytes(b"" if kind == "empty" else os.urandom(5000))
+        path.write_bytes(b"" if kind == "empty" else garbage_bytes(5000))
     if script == "evaluate.py":
         args = [f"checkpoint={path}"]
     else:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import REPO, run_command
+from helpers import REPO, garbage_bytes, run_command
 from safetensors.torch import load_file, save_file
 from transformers import VideoMAEConfig, VideoMAEForPreTraining, VideoMAEForVideoClassification
 
@@ -548,7 +548,7 @@ def test_broken_files_fail_with_a_clear_message(tmp_path, content, match):
     export_ours(pretrain_model(), tmp_path / "good.safetensors")
     data = {
         "truncated": lambda: good.read_bytes()[: good.stat().st_size // 2],
-        "garbage": lambda: os.urandom(4096),
+        "garbage": lambda: garbage_bytes(4096),
         "empty": lambda: b"",
         "truncated_safetensors": lambda: (tmp_path / "good.safetensors").read_bytes()[:-100],
     }

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from helpers import BACKENDS, BROKEN_KINDS, TINY_SYNTHETIC, place
+from helpers import BACKENDS, BROKEN_KINDS, TINY_SYNTHETIC, garbage_bytes, place
 from lightning_fabric.utilities.seed import pl_worker_init_function
 from torch.utils.data import DataLoader, RandomSampler
 
@@ -470,7 +470,7 @@ def test_broken_videos_are_skipped_and_counted(synthetic_root, tmp_path):
     data_dir = ensure_synthetic(synthetic_root, TINY_SYNTHETIC)
     good = read_list(os.path.join(data_dir, "train.csv"))[0]
     (tmp_path / "empty.mp4").write_bytes(b"")
-    (tmp_path / "garbage.mp4").write_bytes(os.urandom(4096))
+    (tmp_path / "garbage.mp4").write_bytes(garbage_bytes(4096))
     samples = [
         (str(tmp_path / "empty.mp4"), 0),
         (str(tmp_path / "garbage.mp4"), 0),
