@@ -13,6 +13,7 @@ import torch
 from helpers import REPO, TINY, popen, run_command, tiny_overrides, write_clip
 from hydra import compose, initialize_config_dir
 
+from videomae.training import finetune
 from videomae.training.pretrain import run
 from videomae.utils.errors import ConfigError
 
@@ -103,6 +104,23 @@ def test_a_fresh_start_over_a_run_is_refused_and_a_resume_continues_its_metrics(
     with open(os.path.join(run_dir, "metrics.csv"), encoding="utf-8") as f:
         steps = [int(row["step"]) for row in csv.DictReader(f) if row.get("train/loss")]
     assert steps == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("stage", ["pretrain", "finetune"])
+def test_every_epoch_end_is_saved_when_validation_runs_less_often(tmp_path, synthetic_root, stage):
+    """Lightning's default saves at validation's end once validation skips epochs: a pre-training
+    run (no validation split) then saved nothing, and a fine-tuning run validated every 2 of 3
+    epochs ended on epoch 2's weights."""
+    overrides = [*TINY, *tiny_overrides(synthetic_root)]
+    if stage == "pretrain":
+        overrides += ["probe.enabled=false", "viz.every_n_epochs=0"]
+    with initialize_config_dir(config_dir=os.path.join(REPO, "configs"), version_base="1.3"):
+        cfg = compose(stage, overrides=[*overrides, "trainer.max_steps=-1", "trainer.max_epochs=3",
+                      "+trainer.check_val_every_n_epoch=2", "checkpoint.every_n_epochs=3"])  # fmt: skip
+    {"pretrain": run, "finetune": finetune.run}[stage](cfg, str(tmp_path))
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (last["epoch"], last["global_step"]) == (2, 24)  # 8 steps an epoch
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch0002.ckpt", "last.ckpt"]
 
 
 @pytest.mark.slow

@@ -165,6 +165,9 @@ def build_callbacks(cfg: DictConfig, run_dir: str) -> list[pl.Callback]:
     `callbacks.*` given by `_target_`."""
     directory = checkpoint_dir(run_dir)
     configured = [instantiate(spec) for spec in (cfg.get("callbacks") or {}).values()]
+    # At the train epoch's end, which Lightning reaches after that epoch's validation: its default
+    # saves at validation's end once `check_val_every_n_epoch` > 1, so the epochs that skip
+    # validation (every epoch, where there is no validation split) were never saved.
     return [
         ModelCheckpoint(  # rewritten (atomically) at every epoch end
             dirpath=directory,
@@ -172,6 +175,7 @@ def build_callbacks(cfg: DictConfig, run_dir: str) -> list[pl.Callback]:
             save_top_k=1,
             every_n_epochs=1,
             enable_version_counter=False,
+            save_on_train_epoch_end=True,
         ),
         ModelCheckpoint(
             dirpath=directory,
@@ -179,6 +183,7 @@ def build_callbacks(cfg: DictConfig, run_dir: str) -> list[pl.Callback]:
             auto_insert_metric_name=False,
             save_top_k=-1,
             every_n_epochs=CheckpointConfig.from_dict(cfg.get("checkpoint")).every_n_epochs,
+            save_on_train_epoch_end=True,
         ),
         ClipThroughput(),
         step_timing(cfg),
