@@ -69,7 +69,7 @@ def test_the_experiment_runs_every_arm_draws_where_they_look_and_resumes(tmp_pat
         (row,) = rows
         assert row["seed"] == 0 and 0 <= row["test_top1"] <= 100 and row["epoch_time_s"] > 0, arm
         assert f"{arm:<26} test top-1" in result.stdout
-    # the random arm probes the pre-trained architecture with other weights
+    # the random arm's encoder: the pre-trained architecture (the same file size), fresh weights
     assert (out / "random.safetensors").stat().st_size == encoder.stat().st_size
     with Image.open(out / "attention.png") as image:  # frames, then one row per attentive arm
         assert image.height == 2 * 20 + 3 * (128 + 2)
